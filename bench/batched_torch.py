@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""batched_torch.py -- throughput of a hand-batched PyTorch population of MLPs.
+
+Baseline for groklab's population training: M independent models of the default
+setting (p=97, N=500, B=4704 full batch, phi(x)=x^2, MSE vs one-hot, AdamW
+lr 0.01, betas (0.9, 0.98), eps 1e-8, wd 0), with stacked weights
+
+  U, V: (M, N, p)    W: (M, p, N)
+
+trained together in one tensor program:
+
+  h   = U[:, :, m] + V[:, :, n]              (M, B, N) gathered embeddings
+        (--embed onehot: bmm of the (B, 2p) one-hot inputs with [U V]^T instead)
+  out = torch.bmm(h**2, W^T)                 (M, B, p)
+  loss = sum over models of mean((out - onehot)^2 over B*p)
+  AdamW on the stacked tensors (elementwise, so each model gets exactly the
+  update it would get alone).
+
+Only the training step is timed (no per-step evaluation). Each step is timed
+with time.perf_counter after --warmup untimed steps; reported are the median
+ms per population step and model-steps per second = M / median step time.
+
+Each --threads value runs in its own subprocess, because OpenBLAS (which
+Debian's torch uses for GEMMs) reads OPENBLAS_NUM_THREADS only at load time.
+
+Usage: /usr/bin/python3 bench/batched_torch.py [--pop 1,2,8] [--threads 1,2]
+           [--steps S] [--warmup W] [--embed gather|onehot] [--json]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pop", default="1,2,8", help="comma-separated population sizes M")
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--steps", type=int, default=30, help="timed steps per (M, threads)")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--embed", choices=("gather", "onehot"), default="gather")
+    ap.add_argument("--p", type=int, default=97)
+    ap.add_argument("--width", type=int, default=500)
+    ap.add_argument("--frac", type=float, default=0.5)
+    ap.add_argument("--json", action="store_true", help="print one JSON line per (M, threads)")
+    return ap.parse_args()
+
+
+def worker(args, threads):
+    """Runs in a subprocess with the BLAS/OpenMP thread variables already set."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    p, width = args.p, args.width
+
+    # Data: all p^2 pairs, shuffled, first frac*p^2 used for training.
+    perm = torch.randperm(p * p, generator=torch.Generator().manual_seed(0))
+    n_train = int(args.frac * p * p)
+    idx = perm[:n_train]
+    m_idx, n_idx = idx // p, idx % p
+    y = (m_idx + n_idx) % p
+    target = F.one_hot(y, p).float()                       # (B, p)
+    x_onehot = torch.cat([F.one_hot(m_idx, p), F.one_hot(n_idx, p)], 1).float()  # (B, 2p)
+    std = 0.5 * (2 * width) ** (-1.0 / 3.0)
+
+    results = []
+    for M in [int(s) for s in args.pop.split(",")]:
+        U = (torch.randn(M, width, p) * std).requires_grad_()
+        V = (torch.randn(M, width, p) * std).requires_grad_()
+        W = (torch.randn(M, p, width) * std).requires_grad_()
+        opt = torch.optim.AdamW([U, V, W], lr=0.01, betas=(0.9, 0.98), eps=1e-8,
+                                weight_decay=0.0)
+        xb = x_onehot.expand(M, -1, -1)
+
+        def step():
+            opt.zero_grad()
+            if args.embed == "gather":
+                h = (U.transpose(1, 2).index_select(1, m_idx)
+                     + V.transpose(1, 2).index_select(1, n_idx))      # (M, B, N)
+            else:
+                h = torch.bmm(xb, torch.cat([U, V], 2).transpose(1, 2))
+            out = torch.bmm(h * h, W.transpose(1, 2))                  # (M, B, p)
+            loss = ((out - target) ** 2).mean(dim=(1, 2)).sum()
+            loss.backward()
+            opt.step()
+            return loss.item() / M
+
+        times = []
+        for i in range(args.warmup + args.steps):
+            t0 = time.perf_counter()
+            loss = step()
+            t1 = time.perf_counter()
+            if i >= args.warmup:
+                times.append((t1 - t0) * 1e3)
+        med = statistics.median(times)
+        results.append({"bench": "batched_torch", "embed": args.embed, "M": M,
+                        "threads": threads, "steps": args.steps,
+                        "median_ms": med, "min_ms": min(times),
+                        "ms_per_model_step": med / M,
+                        "model_steps_per_s": 1e3 * M / med, "final_loss": loss})
+    return results
+
+
+def main():
+    args = parse_args()
+    if os.environ.get("_BATCHED_TORCH_WORKER"):
+        for r in worker(args, int(args.threads)):
+            print(json.dumps(r))
+        return 0
+
+    rows = []
+    for t in [int(s) for s in args.threads.split(",")]:
+        env = dict(os.environ, _BATCHED_TORCH_WORKER="1", OMP_NUM_THREADS=str(t),
+                   OPENBLAS_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
+        cmd = [sys.executable, os.path.abspath(__file__), "--threads", str(t),
+               "--pop", args.pop, "--steps", str(args.steps), "--warmup", str(args.warmup),
+               "--embed", args.embed, "--p", str(args.p), "--width", str(args.width),
+               "--frac", str(args.frac)]
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, check=True, text=True)
+        rows += [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+    if args.json:
+        for r in rows:
+            print(json.dumps(r))
+        return 0
+    print(f"batched torch population ({args.embed} embeddings), p={args.p} N={args.width}, "
+          f"{args.steps} timed steps, train step only")
+    print(f"  {'M':>3} {'threads':>7} {'ms/step':>9} {'ms/model-step':>13} {'model-steps/s':>13}")
+    for r in rows:
+        print(f"  {r['M']:>3} {r['threads']:>7} {r['median_ms']:>9.2f} "
+              f"{r['ms_per_model_step']:>13.2f} {r['model_steps_per_s']:>13.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

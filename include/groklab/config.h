@@ -1,0 +1,92 @@
+/* groklab: the run configuration.
+ *
+ * One struct holds every knob of a run. A table of fields (config.c) drives
+ * the CLI flags, config.json in both directions, --help and validation, so a
+ * knob is declared once. Flags are spelled with '-', JSON keys with '_'. */
+#ifndef GROKLAB_CONFIG_H
+#define GROKLAB_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "groklab/error.h"
+
+typedef enum { GL_ACT_QUADRATIC, GL_ACT_RELU, GL_ACT_GELU, GL_ACT_IDENTITY } gl_act;
+typedef enum { GL_NORM_NONE, GL_NORM_BATCHNORM, GL_NORM_LAYERNORM } gl_norm;
+typedef enum { GL_LOSS_MSE, GL_LOSS_CE } gl_loss;
+typedef enum { GL_OPT_ADAMW, GL_OPT_ADAM, GL_OPT_SGD } gl_optim;
+typedef enum { GL_IPR_RFFT, GL_IPR_FULL } gl_ipr_conv;
+
+#define GL_TASK_LEN 32
+#define GL_DEVICE_LEN 8
+
+typedef struct gl_config {
+    /* task and data */
+    char task[GL_TASK_LEN]; /* gl_task_names() lists them            */
+    int p;                  /* modulus                                 */
+    double frac;            /* alpha: fraction of the p^2 pairs trained */
+    double noise;           /* xi: corrupted fraction of the train set */
+    uint64_t split_seed;    /* shuffle of pairs -> train/test          */
+    uint64_t noise_seed;    /* corrupted labels                        */
+    uint64_t seed;          /* model: init, dropout, minibatch order   */
+    /* model */
+    int width;              /* N */
+    gl_act act;
+    gl_norm norm;
+    double dropout;         /* probability, on the first layer's output */
+    double init_std;        /* 0 = the paper's 0.5 * (2N)^(-1/3)        */
+    double bn_momentum, norm_eps;
+    /* training */
+    gl_loss loss;
+    gl_optim optim;
+    double lr, wd, beta1, beta2, eps, momentum;
+    int batch;              /* 0 = full batch */
+    long steps;
+    /* logging and outputs */
+    long log_every;         /* linear schedule (used when log_points == 0) */
+    int log_points;         /* > 0: about this many log-spaced steps        */
+    long checkpoint_every;  /* 0 = only at the end                          */
+    gl_ipr_conv ipr;
+    /* execution (does not change results) */
+    char device[GL_DEVICE_LEN];
+    int threads;            /* 0 = all cores */
+} gl_config;
+
+/* The paper's default setting. */
+void gl_config_default(gl_config *c);
+
+/* Checks every field and their combinations; the message names the field and
+ * its allowed values. */
+int gl_config_validate(const gl_config *c, gl_error *err);
+
+/* Sets one field from its name (flag or JSON spelling) and text value.
+ * Returns -1 with a message for an unknown name or a malformed/out-of-range
+ * value, -2 if the name is unknown (message filled too). */
+int gl_config_set(gl_config *c, const char *name, const char *value, gl_error *err);
+
+/* JSON text of every field plus the groklab version; caller frees. */
+char *gl_config_to_json(const gl_config *c);
+
+/* Reads fields from a JSON object text (unknown keys are errors, except
+ * "groklab_version"). Fields not present keep their value in c. */
+int gl_config_from_json(gl_config *c, const char *json, gl_error *err);
+
+/* Whether name (flag or JSON spelling) is a field. */
+int gl_config_has(const char *name);
+
+/* Whether a field may change on --resume without changing the trajectory. */
+int gl_config_resume_safe(const char *name);
+
+/* Prints the flag list with defaults and allowed values. */
+void gl_config_print_help(FILE *f);
+
+/* Names of enum values, for messages and output. */
+const char *gl_act_name(gl_act a);
+const char *gl_norm_name(gl_norm n);
+const char *gl_loss_name(gl_loss l);
+const char *gl_optim_name(gl_optim o);
+
+/* The initialization std actually used (resolves init_std == 0). */
+double gl_config_init_std(const gl_config *c);
+
+#endif

@@ -1,0 +1,67 @@
+/* groklab: files. Atomic writes, safetensors, run directories.
+ *
+ * Every file is written to a temporary name in the same directory, fsynced
+ * and renamed over the target, so a killed process leaves either the old or
+ * the new file, never half of one. */
+#ifndef GROKLAB_IO_H
+#define GROKLAB_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "groklab/error.h"
+#include "groklab/train.h"
+
+int gl_write_atomic(const char *path, const void *data, size_t len, gl_error *err);
+/* Reads a whole file (NUL-terminated); caller frees. */
+int gl_read_file(const char *path, char **data, size_t *len, gl_error *err);
+/* mkdir -p */
+int gl_mkdirs(const char *path, gl_error *err);
+
+/* safetensors: an 8-byte little-endian header length, a JSON header
+ * {name: {dtype, shape, data_offsets}, "__metadata__": {k: v}}, the data. */
+typedef enum { GL_ST_F32, GL_ST_F64, GL_ST_I32, GL_ST_I64, GL_ST_U8 } gl_st_dtype;
+
+typedef struct gl_st_tensor {
+    char name[64];
+    gl_st_dtype dtype;
+    int ndim;
+    int64_t shape[4];
+    const void *data; /* writer: caller's buffer; reader: points into file */
+} gl_st_tensor;
+
+typedef struct gl_st_writer gl_st_writer;
+gl_st_writer *gl_st_writer_new(void);
+/* Data is referenced, not copied, until gl_st_writer_save. */
+int gl_st_add(gl_st_writer *w, const char *name, gl_st_dtype dt, int ndim, const int64_t *shape,
+              const void *data, gl_error *err);
+int gl_st_meta(gl_st_writer *w, const char *key, const char *value, gl_error *err);
+int gl_st_writer_save(gl_st_writer *w, const char *path, gl_error *err);
+void gl_st_writer_free(gl_st_writer *w);
+
+typedef struct gl_st_file gl_st_file;
+int gl_st_open(gl_st_file **f, const char *path, gl_error *err);
+/* Finds a tensor; checks its dtype and element count when those are given (>= 0). */
+int gl_st_get(gl_st_file *f, const char *name, gl_st_dtype dt, int64_t numel,
+              gl_st_tensor *out, gl_error *err);
+const char *gl_st_meta_get(gl_st_file *f, const char *key); /* NULL if absent */
+void gl_st_close(gl_st_file *f);
+
+/* Run directory (see README "Outputs"). */
+int gl_run_prepare(const char *dir, int force, gl_error *err);
+int gl_run_write_config(const char *dir, const gl_config *c, gl_error *err);
+int gl_run_write_data(const char *dir, const gl_dataset *d, gl_error *err);
+/* which: "init" or "model" */
+int gl_run_write_weights(const char *dir, const char *which, gl_trainer *t, gl_error *err);
+int gl_run_write_metrics(const char *dir, gl_trainer *t, gl_error *err);
+int gl_run_write_checkpoint(const char *dir, gl_trainer *t, gl_error *err);
+int gl_run_write_summary(const char *dir, gl_trainer *t, gl_error *err);
+/* Reads config.json of a run (or any config file). */
+int gl_run_read_config(const char *path, gl_config *c, gl_error *err);
+/* Loads the checkpoint and metrics history of dir into a trainer created
+ * from the run's config. */
+int gl_run_resume(const char *dir, gl_trainer *t, gl_error *err);
+/* Writes everything of a finished (or checkpointed) run. */
+int gl_run_save_all(const char *dir, gl_trainer *t, gl_error *err);
+
+#endif

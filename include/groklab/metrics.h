@@ -1,0 +1,63 @@
+/* groklab: measurements of a model: metrics, IPR, phases, milestones. */
+#ifndef GROKLAB_METRICS_H
+#define GROKLAB_METRICS_H
+
+#include "groklab/config.h"
+#include "groklab/model.h"
+
+/* One logged row. Accuracies are fractions in [0, 1]; an accuracy over an
+ * empty subset is NaN (e.g. corrupted_acc when noise = 0). */
+typedef struct gl_metrics {
+    long step;
+    double train_loss, test_loss;
+    double train_acc, test_acc;
+    double corrupted_acc;      /* corrupted examples vs their given labels */
+    double corrupted_true_acc; /* corrupted examples vs their true labels  */
+    double clean_acc;          /* uncorrupted training examples            */
+    double norm_u, norm_v, norm_w;
+    double mean_ipr;
+} gl_metrics;
+
+/* Column names of metrics.csv, in the order of gl_metrics. */
+extern const char *const gl_metrics_columns[];
+#define GL_METRICS_NCOLS 12
+void gl_metrics_to_array(const gl_metrics *m, double out[GL_METRICS_NCOLS]);
+void gl_metrics_from_array(gl_metrics *m, const double in[GL_METRICS_NCOLS]);
+
+/* IPR of r-th order of a length-p signal from its DFT magnitudes,
+ * sum_j a_j^(2r) / (sum_j a_j^2)^r, with the one-sided real FFT (rfft: the
+ * floor(p/2)+1 coefficients, DC included) or the full complex DFT. */
+typedef struct gl_ipr_plan gl_ipr_plan;
+int gl_ipr_plan_create(gl_ipr_plan **plan, int p, int N, gl_error *err);
+void gl_ipr_plan_free(gl_ipr_plan *plan);
+/* ipr_k for the N length-p vectors x[i * stride + k * dist], i < p. */
+void gl_ipr_batch(gl_ipr_plan *plan, double *ipr, const float *x, int stride, int dist,
+                  gl_ipr_conv conv, double r);
+/* Per-neuron IPR_k = (IPR(U_k.) + IPR(V_k.) + IPR(W_.k)) / 3 into ipr (N),
+ * returns the mean over neurons. */
+double gl_ipr_neurons(gl_ipr_plan *plan, double *ipr, const gl_layout *L, const float *params,
+                      gl_ipr_conv conv);
+
+/* Phases of PAPER.md section 6. */
+typedef enum {
+    GL_PHASE_COEXISTENCE,
+    GL_PHASE_PARTIAL_INVERSION,
+    GL_PHASE_FULL_INVERSION,
+    GL_PHASE_MEMORIZATION,
+    GL_PHASE_FORGETTING,
+    GL_PHASE_CONFUSION,
+} gl_phase;
+const char *gl_phase_name(gl_phase ph);
+/* Classify from final accuracies (fractions); reached_test90: test accuracy
+ * was at least 0.9 at some logged step before (separates forgetting). */
+gl_phase gl_phase_classify(double train_acc, double test_acc, double noise, int reached_test90);
+
+/* Milestones of the two-stage dynamics over logged rows; -1 = did not happen. */
+typedef struct gl_milestones {
+    long train90;  /* first step with train_acc >= 0.9 */
+    long test90;   /* first step with test_acc >= 0.9 (grokking) */
+    long unlearn;  /* first step with corrupted_acc < 0.1 after it was > 0.5 */
+} gl_milestones;
+void gl_milestones_compute(gl_milestones *ms, const gl_metrics *rows, long n_rows);
+
+#endif

@@ -1,0 +1,56 @@
+/* groklab: the command-line program. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "groklab/version.h"
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("groklab: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "groklab %s: memorization and generalization on corrupted modular arithmetic\n\n"
+            "usage: groklab <command> [options]\n\n"
+            "commands:\n"
+            "  train       train a model (groklab train --help)\n"
+            "  reproduce   a figure of the paper in one command (groklab reproduce fig1)\n"
+            "  bench       speed of a training step on this machine\n"
+            "  version     print the version\n",
+            GL_VERSION);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "reproduce") == 0) return cmd_reproduce(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("groklab %s (%s)\n", GL_VERSION, gl_blas_name());
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    cli_error("unknown command '%s' (allowed: train, reproduce, bench, version)", cmd);
+    return EXIT_USAGE;
+}

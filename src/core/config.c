@@ -1,0 +1,388 @@
+/* groklab: the run configuration, driven by one table of fields.
+ *
+ * Each field has a name, a kind, an offset into gl_config, a range or a list
+ * of allowed words, and a help line. Flags, JSON, --help and validation all
+ * read this table, so adding a knob is one line here (and its default). */
+#include "groklab/config.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "groklab/data.h"
+#include "groklab/version.h"
+
+typedef enum { F_INT, F_LONG, F_U64, F_DOUBLE, F_STRING, F_ENUM } field_kind;
+
+typedef struct field {
+    const char *name; /* JSON spelling; the flag uses '-' for '_' */
+    field_kind kind;
+    size_t offset;
+    double lo, hi;       /* inclusive range for numbers */
+    int hi_open;         /* 1: hi is excluded */
+    const char *words;   /* F_ENUM: allowed values, '|'-separated, in enum order */
+    int resume_safe;     /* may change on --resume */
+    const char *help;
+} field;
+
+#define OFF(f) offsetof(gl_config, f)
+static const field fields[] = {
+    {"task", F_STRING, OFF(task), 0, 0, 0, NULL, 0, "operation (see the task list below)"},
+    {"p", F_INT, OFF(p), 2, 4096, 0, NULL, 0, "modulus"},
+    {"frac", F_DOUBLE, OFF(frac), 0, 1, 0, NULL, 0, "data fraction alpha: share of pairs trained on"},
+    {"noise", F_DOUBLE, OFF(noise), 0, 1, 0, NULL, 0, "corruption fraction xi of the training set"},
+    {"split_seed", F_U64, OFF(split_seed), 0, 0, 0, NULL, 0, "seed of the train/test split"},
+    {"noise_seed", F_U64, OFF(noise_seed), 0, 0, 0, NULL, 0, "seed of the corrupted labels"},
+    {"seed", F_U64, OFF(seed), 0, 0, 0, NULL, 0, "model seed: init, dropout, minibatch order"},
+    {"width", F_INT, OFF(width), 1, 1 << 20, 0, NULL, 0, "hidden width N"},
+    {"act", F_ENUM, OFF(act), 0, 0, 0, "quadratic|relu|gelu|identity", 0, "activation phi"},
+    {"norm", F_ENUM, OFF(norm), 0, 0, 0, "none|batchnorm|layernorm", 0, "norm after the activation"},
+    {"dropout", F_DOUBLE, OFF(dropout), 0, 1, 1, NULL, 0, "dropout probability on the first layer's output"},
+    {"init_std", F_DOUBLE, OFF(init_std), 0, 1e3, 0, NULL, 0, "init std (0 = paper: 0.5*(2N)^(-1/3))"},
+    {"bn_momentum", F_DOUBLE, OFF(bn_momentum), 0, 1, 0, NULL, 0, "BatchNorm running-stat momentum"},
+    {"norm_eps", F_DOUBLE, OFF(norm_eps), 0, 1, 0, NULL, 0, "BatchNorm/LayerNorm epsilon"},
+    {"loss", F_ENUM, OFF(loss), 0, 0, 0, "mse|ce", 0, "loss: mean squared error on one-hot targets, or cross-entropy"},
+    {"optim", F_ENUM, OFF(optim), 0, 0, 0, "adamw|adam|sgd", 0, "optimizer (PyTorch semantics)"},
+    {"lr", F_DOUBLE, OFF(lr), 0, 1e3, 0, NULL, 0, "learning rate"},
+    {"wd", F_DOUBLE, OFF(wd), 0, 1e4, 0, NULL, 0, "weight decay (decoupled for adamw, L2 for adam/sgd)"},
+    {"beta1", F_DOUBLE, OFF(beta1), 0, 1, 1, NULL, 0, "Adam beta1"},
+    {"beta2", F_DOUBLE, OFF(beta2), 0, 1, 1, NULL, 0, "Adam beta2"},
+    {"eps", F_DOUBLE, OFF(eps), 0, 1, 0, NULL, 0, "Adam epsilon"},
+    {"momentum", F_DOUBLE, OFF(momentum), 0, 1, 1, NULL, 0, "SGD momentum"},
+    {"batch", F_INT, OFF(batch), 0, INT_MAX, 0, NULL, 0, "minibatch size (0 = full batch)"},
+    {"steps", F_LONG, OFF(steps), 0, 1e12, 0, NULL, 1, "optimizer steps in all"},
+    {"log_every", F_LONG, OFF(log_every), 1, 1e12, 0, NULL, 1, "log metrics every k steps"},
+    {"log_points", F_INT, OFF(log_points), 0, 1e6, 0, NULL, 1, "if > 0: about this many log-spaced logging steps instead"},
+    {"checkpoint_every", F_LONG, OFF(checkpoint_every), 0, 1e12, 0, NULL, 1, "write a checkpoint every k steps (0 = at the end only)"},
+    {"ipr", F_ENUM, OFF(ipr), 0, 0, 0, "rfft|full", 1, "DFT convention of the IPR"},
+    {"device", F_STRING, OFF(device), 0, 0, 0, NULL, 1, "backend (cpu)"},
+    {"threads", F_INT, OFF(threads), 0, 4096, 0, NULL, 1, "threads (0 = all cores); results do not depend on it"},
+};
+#define NFIELDS (sizeof fields / sizeof fields[0])
+
+void gl_config_default(gl_config *c) {
+    memset(c, 0, sizeof *c);
+    strcpy(c->task, "add");
+    c->p = 97;
+    c->frac = 0.5;
+    c->noise = 0.0;
+    c->split_seed = 0;
+    c->noise_seed = 0;
+    c->seed = 0;
+    c->width = 500;
+    c->act = GL_ACT_QUADRATIC;
+    c->norm = GL_NORM_NONE;
+    c->dropout = 0.0;
+    c->init_std = 0.0;
+    c->bn_momentum = 0.1;
+    c->norm_eps = 1e-5;
+    c->loss = GL_LOSS_MSE;
+    c->optim = GL_OPT_ADAMW;
+    c->lr = 0.01;
+    c->wd = 0.0;
+    c->beta1 = 0.9;
+    c->beta2 = 0.98;
+    c->eps = 1e-8;
+    c->momentum = 0.0;
+    c->batch = 0;
+    c->steps = 2000;
+    c->log_every = 10;
+    c->log_points = 0;
+    c->checkpoint_every = 500;
+    c->ipr = GL_IPR_RFFT;
+    strcpy(c->device, "cpu");
+    c->threads = 0;
+}
+
+static const field *find_field(const char *name) {
+    char key[64];
+    size_t n = strlen(name);
+    if (n >= sizeof key) return NULL;
+    for (size_t i = 0; i <= n; i++) key[i] = name[i] == '-' ? '_' : name[i];
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (strcmp(fields[i].name, key) == 0) return &fields[i];
+    return NULL;
+}
+
+static void flag_name(const field *f, char *out, size_t cap) {
+    snprintf(out, cap, "--%s", f->name);
+    for (char *s = out; *s; s++)
+        if (*s == '_') *s = '-';
+}
+
+/* Index of word in a '|'-separated list, or -1. */
+static int word_index(const char *words, const char *w) {
+    int idx = 0;
+    size_t wl = strlen(w);
+    for (const char *s = words;; idx++) {
+        const char *bar = strchr(s, '|');
+        size_t len = bar ? (size_t)(bar - s) : strlen(s);
+        if (len == wl && strncmp(s, w, len) == 0) return idx;
+        if (!bar) return -1;
+        s = bar + 1;
+    }
+}
+
+static const char *word_at(const char *words, int idx, char *buf, size_t cap) {
+    const char *s = words;
+    for (int i = 0; i < idx && s; i++) {
+        s = strchr(s, '|');
+        if (s) s++;
+    }
+    if (!s) return "?";
+    const char *bar = strchr(s, '|');
+    size_t len = bar ? (size_t)(bar - s) : strlen(s);
+    if (len >= cap) len = cap - 1;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    return buf;
+}
+
+static int range_error(const field *f, const char *value, gl_error *err) {
+    char fl[64];
+    flag_name(f, fl, sizeof fl);
+    if (f->kind == F_U64)
+        return gl_fail(err, "%s: '%s' is not a valid value (expected an integer from 0 to 2^64-1)",
+                       fl, value);
+    return gl_fail(err, "%s: '%s' is out of range (allowed: %s%g to %g%s)", fl, value,
+                   "", f->lo, f->hi, f->hi_open ? ", exclusive" : "");
+}
+
+static int in_range(const field *f, double v) {
+    if (!(v >= f->lo)) return 0;
+    return f->hi_open ? v < f->hi : v <= f->hi;
+}
+
+int gl_config_set(gl_config *c, const char *name, const char *value, gl_error *err) {
+    const field *f = find_field(name);
+    if (!f) {
+        gl_fail(err, "unknown option '%s' (see --help for the list)", name);
+        return -2;
+    }
+    char fl[64];
+    flag_name(f, fl, sizeof fl);
+    char *base = (char *)c + f->offset;
+    char *end = NULL;
+    if (!value || !*value) return gl_fail(err, "%s: missing value", fl);
+    switch (f->kind) {
+    case F_INT:
+    case F_LONG: {
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || *end)
+            return gl_fail(err, "%s: '%s' is not an integer (allowed: %g to %g)", fl, value, f->lo,
+                           f->hi);
+        if (!in_range(f, (double)v)) return range_error(f, value, err);
+        if (f->kind == F_INT)
+            *(int *)base = (int)v;
+        else
+            *(long *)base = (long)v;
+        return 0;
+    }
+    case F_U64: {
+        errno = 0;
+        if (value[0] == '-') return range_error(f, value, err);
+        unsigned long long v = strtoull(value, &end, 10);
+        if (errno || *end) return range_error(f, value, err);
+        *(uint64_t *)base = (uint64_t)v;
+        return 0;
+    }
+    case F_DOUBLE: {
+        errno = 0;
+        double v = strtod(value, &end);
+        if (errno || *end || !isfinite(v))
+            return gl_fail(err, "%s: '%s' is not a number (allowed: %g to %g%s)", fl, value, f->lo,
+                           f->hi, f->hi_open ? ", exclusive" : "");
+        if (!in_range(f, v)) return range_error(f, value, err);
+        *(double *)base = v;
+        return 0;
+    }
+    case F_STRING: {
+        size_t cap = f->offset == OFF(task) ? GL_TASK_LEN : GL_DEVICE_LEN;
+        if (strlen(value) >= cap) return gl_fail(err, "%s: '%s' is too long", fl, value);
+        strcpy(base, value);
+        return 0;
+    }
+    case F_ENUM: {
+        int idx = word_index(f->words, value);
+        if (idx < 0) return gl_fail(err, "%s: '%s' is not allowed (allowed: %s)", fl, value, f->words);
+        *(int *)base = idx;
+        return 0;
+    }
+    }
+    return gl_fail(err, "%s: internal error", fl);
+}
+
+int gl_config_validate(const gl_config *c, gl_error *err) {
+    int needs_prime = 0;
+    if (!gl_task_lookup(c->task, &needs_prime))
+        return gl_fail(err, "--task: '%s' is not a task (allowed: %s)", c->task, gl_task_names());
+    if (c->p < 2 || c->p > 4096) return gl_fail(err, "--p: %d is out of range (allowed: 2 to 4096)", c->p);
+    if (needs_prime) {
+        for (int d = 2; (long)d * d <= c->p; d++)
+            if (c->p % d == 0)
+                return gl_fail(err, "--p: task '%s' needs a prime modulus, and %d = %d x %d", c->task,
+                               c->p, d, c->p / d);
+    }
+    /* re-check numeric ranges (a config file may bypass gl_config_set) */
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const field *f = &fields[i];
+        const char *base = (const char *)c + f->offset;
+        double v;
+        if (f->kind == F_INT) v = *(const int *)base;
+        else if (f->kind == F_LONG) v = (double)*(const long *)base;
+        else if (f->kind == F_DOUBLE) v = *(const double *)base;
+        else continue;
+        if (!in_range(f, v)) {
+            char buf[64];
+            snprintf(buf, sizeof buf, "%g", v);
+            return range_error(f, buf, err);
+        }
+    }
+    if (strcmp(c->device, "cpu") != 0)
+        return gl_fail(err, "--device: '%s' is not available in this build (allowed: cpu)", c->device);
+    long total = gl_task_pairs(c->task, c->p);
+    long n_train = (long)floor(c->frac * (double)total);
+    if (n_train < 1)
+        return gl_fail(err, "--frac: %g of %ld pairs leaves no training example (allowed: frac >= %g)",
+                       c->frac, total, 1.0 / (double)total);
+    if (c->batch > n_train)
+        return gl_fail(err, "--batch: %d is larger than the training set (%ld examples; 0 = full batch)",
+                       c->batch, n_train);
+    if (c->norm == GL_NORM_BATCHNORM && c->batch == 1)
+        return gl_fail(err, "--batch: BatchNorm needs at least 2 examples per batch (got 1)");
+    if (c->beta1 >= 1 || c->beta2 >= 1) return gl_fail(err, "--beta1/--beta2 must be below 1");
+    return 0;
+}
+
+char *gl_config_to_json(const gl_config *c) {
+    cJSON *o = cJSON_CreateObject();
+    char buf[64];
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const field *f = &fields[i];
+        const char *base = (const char *)c + f->offset;
+        switch (f->kind) {
+        case F_INT: cJSON_AddNumberToObject(o, f->name, *(const int *)base); break;
+        case F_LONG: cJSON_AddNumberToObject(o, f->name, (double)*(const long *)base); break;
+        case F_U64:
+            /* seeds up to 2^53 are plain numbers; larger ones are strings */
+            if (*(const uint64_t *)base <= (1ull << 53))
+                cJSON_AddNumberToObject(o, f->name, (double)*(const uint64_t *)base);
+            else {
+                snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)base);
+                cJSON_AddStringToObject(o, f->name, buf);
+            }
+            break;
+        case F_DOUBLE: cJSON_AddNumberToObject(o, f->name, *(const double *)base); break;
+        case F_STRING: cJSON_AddStringToObject(o, f->name, base); break;
+        case F_ENUM:
+            cJSON_AddStringToObject(o, f->name, word_at(f->words, *(const int *)base, buf, sizeof buf));
+            break;
+        }
+    }
+    cJSON_AddStringToObject(o, "groklab_version", GL_VERSION);
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+int gl_config_from_json(gl_config *c, const char *json, gl_error *err) {
+    cJSON *o = cJSON_Parse(json);
+    if (!o || !cJSON_IsObject(o)) {
+        const char *where = cJSON_GetErrorPtr();
+        char ctx[24] = "";
+        if (where) snprintf(ctx, sizeof ctx, "%.20s", where);
+        cJSON_Delete(o);
+        return gl_fail(err, "malformed JSON%s%s%s", where ? " near '" : "", ctx, where ? "'" : "");
+    }
+    gl_config tmp = *c;
+    int rc = 0;
+    for (cJSON *it = o->child; it && rc == 0; it = it->next) {
+        if (strcmp(it->string, "groklab_version") == 0) continue;
+        const field *f = find_field(it->string);
+        if (!f || strchr(it->string, '-')) {
+            rc = gl_fail(err, "unknown key '%s'", it->string);
+            break;
+        }
+        char buf[128];
+        if (cJSON_IsString(it)) {
+            snprintf(buf, sizeof buf, "%s", it->valuestring);
+        } else if (cJSON_IsNumber(it)) {
+            if (f->kind == F_DOUBLE)
+                snprintf(buf, sizeof buf, "%.17g", it->valuedouble);
+            else if (it->valuedouble != floor(it->valuedouble) || fabs(it->valuedouble) > 9.1e18) {
+                rc = gl_fail(err, "key '%s': %g is not an integer", it->string, it->valuedouble);
+                break;
+            } else
+                snprintf(buf, sizeof buf, "%.0f", it->valuedouble);
+        } else {
+            rc = gl_fail(err, "key '%s': expected a number or a string", it->string);
+            break;
+        }
+        if (gl_config_set(&tmp, f->name, buf, err) != 0) rc = -1;
+    }
+    cJSON_Delete(o);
+    if (rc == 0) *c = tmp;
+    return rc;
+}
+
+int gl_config_has(const char *name) { return find_field(name) != NULL; }
+
+int gl_config_resume_safe(const char *name) {
+    const field *f = find_field(name);
+    return f && f->resume_safe;
+}
+
+void gl_config_print_help(FILE *out) {
+    gl_config d;
+    gl_config_default(&d);
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const field *f = &fields[i];
+        char fl[64], def[64], allowed[96];
+        flag_name(f, fl, sizeof fl);
+        const char *base = (const char *)&d + f->offset;
+        switch (f->kind) {
+        case F_INT: snprintf(def, sizeof def, "%d", *(const int *)base); break;
+        case F_LONG: snprintf(def, sizeof def, "%ld", *(const long *)base); break;
+        case F_U64: snprintf(def, sizeof def, "%llu", (unsigned long long)*(const uint64_t *)base); break;
+        case F_DOUBLE: snprintf(def, sizeof def, "%g", *(const double *)base); break;
+        case F_STRING: snprintf(def, sizeof def, "%s", base); break;
+        case F_ENUM: word_at(f->words, *(const int *)base, def, sizeof def); break;
+        }
+        if (f->kind == F_ENUM) snprintf(allowed, sizeof allowed, "%s", f->words);
+        else if (f->kind == F_DOUBLE || f->kind == F_INT || f->kind == F_LONG)
+            snprintf(allowed, sizeof allowed, "%g..%g%s", f->lo, f->hi, f->hi_open ? " (excl.)" : "");
+        else allowed[0] = 0;
+        fprintf(out, "  %-20s %s [default %s%s%s]\n", fl, f->help, def, allowed[0] ? "; " : "", allowed);
+    }
+    fprintf(out, "\n  tasks: %s\n", gl_task_names());
+}
+
+/* Names in enum order; they match the words of the field table. */
+static const char *name_of(const char *const *names, int n, int v) {
+    return v >= 0 && v < n ? names[v] : "?";
+}
+const char *gl_act_name(gl_act a) {
+    static const char *const n[] = {"quadratic", "relu", "gelu", "identity"};
+    return name_of(n, 4, a);
+}
+const char *gl_norm_name(gl_norm v) {
+    static const char *const n[] = {"none", "batchnorm", "layernorm"};
+    return name_of(n, 3, v);
+}
+const char *gl_loss_name(gl_loss l) {
+    static const char *const n[] = {"mse", "ce"};
+    return name_of(n, 2, l);
+}
+const char *gl_optim_name(gl_optim o) {
+    static const char *const n[] = {"adamw", "adam", "sgd"};
+    return name_of(n, 3, o);
+}
+
+double gl_config_init_std(const gl_config *c) {
+    return c->init_std > 0 ? c->init_std : 0.5 * pow(2.0 * c->width, -1.0 / 3.0);
+}

@@ -1,0 +1,338 @@
+/* groklab: the run directory.
+ *
+ *   config.json        every knob, seeds, version
+ *   data.safetensors   the dataset as integer tensors
+ *   init.safetensors   initial weights; model.safetensors final weights
+ *   checkpoint.safetensors  weights, optimizer moments, BN running stats, step
+ *   metrics.csv        one row per logging step
+ *   summary.json       final metrics, phase, milestones, timings
+ *
+ * Weights use the paper's shapes: U, V (N, p), W (p, N). */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "groklab/io.h"
+#include "groklab/version.h"
+
+static void join(char *out, size_t cap, const char *dir, const char *name) {
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+int gl_run_prepare(const char *dir, int force, gl_error *err) {
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) return gl_fail(err, "--out: %s exists and is not a directory", dir);
+        DIR *d = opendir(dir);
+        int empty = 1;
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
+        if (d) closedir(d);
+        if (!empty && !force)
+            return gl_fail(err, "--out: run directory %s already exists (use --force to overwrite it, or --resume to continue it)", dir);
+    }
+    if (gl_mkdirs(dir, err) != 0) return -1;
+    /* probe writability now, so no run starts that cannot save */
+    char probe[4096];
+    join(probe, sizeof probe, dir, ".groklab-probe");
+    FILE *f = fopen(probe, "w");
+    if (!f) return gl_fail(err, "--out: cannot write into %s: %s", dir, strerror(errno));
+    fclose(f);
+    remove(probe);
+    return 0;
+}
+
+int gl_run_write_config(const char *dir, const gl_config *c, gl_error *err) {
+    char path[4096];
+    join(path, sizeof path, dir, "config.json");
+    char *s = gl_config_to_json(c);
+    if (!s) return gl_fail(err, "out of memory");
+    int rc = gl_write_atomic(path, s, strlen(s), err);
+    free(s);
+    return rc;
+}
+
+int gl_run_read_config(const char *path, gl_config *c, gl_error *err) {
+    char *s;
+    if (gl_read_file(path, &s, NULL, err) != 0) return -1;
+    gl_error e;
+    int rc = gl_config_from_json(c, s, &e);
+    free(s);
+    if (rc != 0) return gl_fail(err, "%s: %s", path, e.msg);
+    return 0;
+}
+
+int gl_run_write_data(const char *dir, const gl_dataset *d, gl_error *err) {
+    char path[4096];
+    join(path, sizeof path, dir, "data.safetensors");
+    uint8_t *mask = malloc((size_t)d->n_train + 1);
+    if (!mask) return gl_fail(err, "out of memory");
+    for (int32_t i = 0; i < d->n_train; i++) mask[i] = i < d->n_corrupt;
+    gl_st_writer *w = gl_st_writer_new();
+    int64_t ntr = d->n_train, nte = d->n_test;
+    int rc = !w ? gl_fail(err, "out of memory") : 0;
+    if (!rc) rc = gl_st_add(w, "train_m", GL_ST_I32, 1, &ntr, d->train_m, err);
+    if (!rc) rc = gl_st_add(w, "train_n", GL_ST_I32, 1, &ntr, d->train_n, err);
+    if (!rc) rc = gl_st_add(w, "train_label", GL_ST_I32, 1, &ntr, d->train_y, err);
+    if (!rc) rc = gl_st_add(w, "train_true_label", GL_ST_I32, 1, &ntr, d->train_true, err);
+    if (!rc) rc = gl_st_add(w, "train_corrupted", GL_ST_U8, 1, &ntr, mask, err);
+    if (!rc) rc = gl_st_add(w, "test_m", GL_ST_I32, 1, &nte, d->test_m, err);
+    if (!rc) rc = gl_st_add(w, "test_n", GL_ST_I32, 1, &nte, d->test_n, err);
+    if (!rc) rc = gl_st_add(w, "test_label", GL_ST_I32, 1, &nte, d->test_y, err);
+    char pbuf[32];
+    snprintf(pbuf, sizeof pbuf, "%d", d->p);
+    if (!rc) rc = gl_st_meta(w, "p", pbuf, err);
+    if (!rc) rc = gl_st_writer_save(w, path, err);
+    gl_st_writer_free(w);
+    free(mask);
+    return rc;
+}
+
+/* U and V are stored transposed inside (p, N); files use the paper's (N, p). */
+static void transpose(float *dst, const float *src, int rows, int cols) {
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+}
+
+int gl_run_write_weights(const char *dir, const char *which, gl_trainer *t, gl_error *err) {
+    const gl_layout *L = gl_trainer_layout(t);
+    const float *P = strcmp(which, "init") == 0 ? gl_trainer_init_params(t) : gl_trainer_params(t);
+    int N = L->N, p = L->p;
+    size_t pn = (size_t)p * N;
+    float *u = malloc(pn * sizeof(float)), *v = malloc(pn * sizeof(float));
+    if (!u || !v) {
+        free(u);
+        free(v);
+        return gl_fail(err, "out of memory");
+    }
+    transpose(u, P + L->off_u, p, N);
+    transpose(v, P + L->off_v, p, N);
+    int64_t np_[2] = {N, p}, pn_[2] = {p, N}, n1 = N;
+    gl_st_writer *w = gl_st_writer_new();
+    int rc = !w ? gl_fail(err, "out of memory") : 0;
+    if (!rc) rc = gl_st_add(w, "U", GL_ST_F32, 2, np_, u, err);
+    if (!rc) rc = gl_st_add(w, "V", GL_ST_F32, 2, np_, v, err);
+    if (!rc) rc = gl_st_add(w, "W", GL_ST_F32, 2, pn_, P + L->off_w, err);
+    if (!rc && L->norm != GL_NORM_NONE) {
+        rc = gl_st_add(w, "norm.weight", GL_ST_F32, 1, &n1, P + L->off_gamma, err);
+        if (!rc) rc = gl_st_add(w, "norm.bias", GL_ST_F32, 1, &n1, P + L->off_beta, err);
+    }
+    /* running statistics: the initial ones are 0 and 1, as in PyTorch */
+    float *rm = NULL, *rv = NULL;
+    if (!rc && L->norm == GL_NORM_BATCHNORM) {
+        rm = calloc((size_t)N, sizeof(float));
+        rv = malloc((size_t)N * sizeof(float));
+        if (!rm || !rv) rc = gl_fail(err, "out of memory");
+        for (int k = 0; !rc && k < N; k++) rv[k] = 1.0f;
+        if (!rc && strcmp(which, "init") != 0) {
+            memcpy(rm, gl_trainer_running(t, 0), (size_t)N * sizeof(float));
+            memcpy(rv, gl_trainer_running(t, 1), (size_t)N * sizeof(float));
+        }
+        if (!rc) rc = gl_st_add(w, "norm.running_mean", GL_ST_F32, 1, &n1, rm, err);
+        if (!rc) rc = gl_st_add(w, "norm.running_var", GL_ST_F32, 1, &n1, rv, err);
+    }
+    char buf[64], path[4096];
+    snprintf(buf, sizeof buf, "%ld", strcmp(which, "init") == 0 ? 0L : gl_trainer_step_count(t));
+    if (!rc) rc = gl_st_meta(w, "step", buf, err);
+    if (!rc) rc = gl_st_meta(w, "groklab_version", GL_VERSION, err);
+    snprintf(buf, sizeof buf, "%s.safetensors", which);
+    join(path, sizeof path, dir, buf);
+    if (!rc) rc = gl_st_writer_save(w, path, err);
+    gl_st_writer_free(w);
+    free(u);
+    free(v);
+    free(rm);
+    free(rv);
+    return rc;
+}
+
+int gl_run_write_metrics(const char *dir, gl_trainer *t, gl_error *err) {
+    long n;
+    const gl_metrics *rows = gl_trainer_rows(t, &n);
+    size_t cap = 256 + (size_t)n * GL_METRICS_NCOLS * 26, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return gl_fail(err, "out of memory");
+    for (int c = 0; c < GL_METRICS_NCOLS; c++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", c ? "," : "", gl_metrics_columns[c]);
+    buf[len++] = '\n';
+    for (long i = 0; i < n; i++) {
+        double v[GL_METRICS_NCOLS];
+        gl_metrics_to_array(&rows[i], v);
+        for (int c = 0; c < GL_METRICS_NCOLS; c++)
+            len += (size_t)snprintf(buf + len, cap - len, c == 0 ? "%.0f" : ",%.9g", v[c]);
+        buf[len++] = '\n';
+    }
+    char path[4096];
+    join(path, sizeof path, dir, "metrics.csv");
+    int rc = gl_write_atomic(path, buf, len, err);
+    free(buf);
+    return rc;
+}
+
+static int read_metrics(const char *dir, gl_metrics **rows, long *n, gl_error *err) {
+    char path[4096], *s;
+    join(path, sizeof path, dir, "metrics.csv");
+    if (gl_read_file(path, &s, NULL, err) != 0) return -1;
+    long cap = 64, k = 0;
+    gl_metrics *r = malloc((size_t)cap * sizeof *r);
+    char *line = strchr(s, '\n'); /* skip the header */
+    while (r && line && line[1]) {
+        line++;
+        double v[GL_METRICS_NCOLS];
+        char *p = line;
+        for (int c = 0; c < GL_METRICS_NCOLS; c++) {
+            char *end;
+            v[c] = strtod(p, &end);
+            if (end == p) {
+                free(r);
+                free(s);
+                return gl_fail(err, "%s: malformed row %ld", path, k + 1);
+            }
+            p = end + (*end == ',');
+        }
+        if (k == cap) {
+            cap *= 2;
+            gl_metrics *nr = realloc(r, (size_t)cap * sizeof *r);
+            if (!nr) break;
+            r = nr;
+        }
+        gl_metrics_from_array(&r[k++], v);
+        line = strchr(line, '\n');
+    }
+    free(s);
+    if (!r) return gl_fail(err, "out of memory");
+    *rows = r;
+    *n = k;
+    return 0;
+}
+
+int gl_run_write_checkpoint(const char *dir, gl_trainer *t, gl_error *err) {
+    const gl_layout *L = gl_trainer_layout(t);
+    int64_t np_ = (int64_t)L->n_params, n1 = L->N;
+    gl_st_writer *w = gl_st_writer_new();
+    int rc = !w ? gl_fail(err, "out of memory") : 0;
+    if (!rc) rc = gl_st_add(w, "params", GL_ST_F32, 1, &np_, gl_trainer_params(t), err);
+    if (!rc) rc = gl_st_add(w, "moment1", GL_ST_F32, 1, &np_, gl_trainer_moment(t, 0), err);
+    if (!rc) rc = gl_st_add(w, "moment2", GL_ST_F32, 1, &np_, gl_trainer_moment(t, 1), err);
+    if (!rc && gl_trainer_running(t, 0)) {
+        rc = gl_st_add(w, "running_mean", GL_ST_F32, 1, &n1, gl_trainer_running(t, 0), err);
+        if (!rc) rc = gl_st_add(w, "running_var", GL_ST_F32, 1, &n1, gl_trainer_running(t, 1), err);
+    }
+    char buf[64], path[4096];
+    snprintf(buf, sizeof buf, "%ld", gl_trainer_step_count(t));
+    if (!rc) rc = gl_st_meta(w, "step", buf, err);
+    snprintf(buf, sizeof buf, "%ld", gl_trainer_diverged_at(t));
+    if (!rc) rc = gl_st_meta(w, "diverged_at", buf, err);
+    join(path, sizeof path, dir, "checkpoint.safetensors");
+    if (!rc) rc = gl_st_writer_save(w, path, err);
+    gl_st_writer_free(w);
+    return rc;
+}
+
+static int load_f32(gl_st_file *f, const char *name, float *dst, int64_t n, gl_error *err) {
+    gl_st_tensor t;
+    if (gl_st_get(f, name, GL_ST_F32, n, &t, err) != 0) return -1;
+    memcpy(dst, t.data, (size_t)n * sizeof(float));
+    return 0;
+}
+
+int gl_run_resume(const char *dir, gl_trainer *t, gl_error *err) {
+    char path[4096];
+    join(path, sizeof path, dir, "checkpoint.safetensors");
+    gl_st_file *f;
+    gl_error e;
+    if (gl_st_open(&f, path, &e) != 0) return gl_fail(err, "--resume: %s", e.msg);
+    const gl_layout *L = gl_trainer_layout(t);
+    int64_t np_ = (int64_t)L->n_params;
+    int rc = load_f32(f, "params", gl_trainer_params(t), np_, &e);
+    if (!rc) rc = load_f32(f, "moment1", gl_trainer_moment(t, 0), np_, &e);
+    if (!rc) rc = load_f32(f, "moment2", gl_trainer_moment(t, 1), np_, &e);
+    if (!rc && gl_trainer_running(t, 0)) {
+        rc = load_f32(f, "running_mean", gl_trainer_running(t, 0), L->N, &e);
+        if (!rc) rc = load_f32(f, "running_var", gl_trainer_running(t, 1), L->N, &e);
+    }
+    const char *st = gl_st_meta_get(f, "step"), *dv = gl_st_meta_get(f, "diverged_at");
+    long step = st ? atol(st) : -1, diverged = dv ? atol(dv) : -1;
+    gl_st_close(f);
+    if (rc) return gl_fail(err, "--resume: %s: %s", path, e.msg);
+    if (step < 0) return gl_fail(err, "--resume: %s has no step", path);
+    if (diverged >= 0) return gl_fail(err, "--resume: the run diverged at step %ld; nothing to resume", diverged);
+    if (step > gl_trainer_config(t)->steps)
+        return gl_fail(err, "--resume: the checkpoint is at step %ld, beyond --steps %ld", step,
+                       gl_trainer_config(t)->steps);
+    gl_metrics *rows = NULL;
+    long n = 0;
+    if (read_metrics(dir, &rows, &n, err) != 0) return -1;
+    rc = gl_trainer_restore(t, step, rows, n, err);
+    free(rows);
+    return rc;
+}
+
+int gl_run_write_summary(const char *dir, gl_trainer *t, gl_error *err) {
+    const gl_config *c = gl_trainer_config(t);
+    long n;
+    const gl_metrics *rows = gl_trainer_rows(t, &n);
+    gl_milestones ms;
+    gl_milestones_compute(&ms, rows, n);
+    cJSON *o = cJSON_CreateObject();
+    gl_metrics last;
+    memset(&last, 0, sizeof last);
+    /* a diverged run's last row is the non-finite one: report the row before */
+    long li = gl_trainer_diverged_at(t) >= 0 ? n - 2 : n - 1;
+    if (li >= 0) last = rows[li];
+    gl_phase ph = gl_phase_classify(last.train_acc, last.test_acc, c->noise, ms.test90 >= 0);
+    cJSON_AddStringToObject(o, "phase", gl_phase_name(ph));
+#define NUM(k, v) (isfinite(v) ? cJSON_AddNumberToObject(o, k, v) : cJSON_AddNullToObject(o, k))
+    NUM("train_acc", last.train_acc);
+    NUM("test_acc", last.test_acc);
+    NUM("corrupted_acc", last.corrupted_acc);
+    NUM("corrupted_true_acc", last.corrupted_true_acc);
+    NUM("clean_acc", last.clean_acc);
+    NUM("train_loss", last.train_loss);
+    NUM("test_loss", last.test_loss);
+    NUM("mean_ipr", last.mean_ipr);
+    NUM("norm_u", last.norm_u);
+    NUM("norm_v", last.norm_v);
+    NUM("norm_w", last.norm_w);
+    cJSON_AddNumberToObject(o, "steps", (double)gl_trainer_step_count(t));
+    long dv = gl_trainer_diverged_at(t);
+    if (dv >= 0) cJSON_AddNumberToObject(o, "diverged_at", (double)dv);
+    else cJSON_AddNullToObject(o, "diverged_at");
+    cJSON *m = cJSON_AddObjectToObject(o, "milestones");
+#define STEP(obj, k, v) ((v) >= 0 ? cJSON_AddNumberToObject(obj, k, (double)(v)) : cJSON_AddNullToObject(obj, k))
+    STEP(m, "train_acc_90", ms.train90);
+    STEP(m, "test_acc_90", ms.test90);
+    STEP(m, "unlearned", ms.unlearn);
+    cJSON_AddNumberToObject(o, "wall_seconds", gl_trainer_seconds(t));
+    cJSON_AddStringToObject(o, "task", c->task);
+    cJSON_AddNumberToObject(o, "p", c->p);
+    cJSON_AddNumberToObject(o, "frac", c->frac);
+    cJSON_AddNumberToObject(o, "noise", c->noise);
+    cJSON_AddNumberToObject(o, "n_train", gl_trainer_data(t)->n_train);
+    cJSON_AddNumberToObject(o, "n_test", gl_trainer_data(t)->n_test);
+    cJSON_AddNumberToObject(o, "n_corrupted", gl_trainer_data(t)->n_corrupt);
+    cJSON_AddStringToObject(o, "groklab_version", GL_VERSION);
+#undef NUM
+#undef STEP
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!s) return gl_fail(err, "out of memory");
+    char path[4096];
+    join(path, sizeof path, dir, "summary.json");
+    int rc = gl_write_atomic(path, s, strlen(s), err);
+    free(s);
+    return rc;
+}
+
+int gl_run_save_all(const char *dir, gl_trainer *t, gl_error *err) {
+    if (gl_run_write_metrics(dir, t, err) != 0) return -1;
+    if (gl_run_write_checkpoint(dir, t, err) != 0) return -1;
+    if (gl_run_write_weights(dir, "model", t, err) != 0) return -1;
+    return gl_run_write_summary(dir, t, err);
+}

@@ -1,0 +1,68 @@
+/* groklab: phases (PAPER.md section 6, Table 2) and milestones. */
+#include <math.h>
+
+#include "groklab/metrics.h"
+
+const char *const gl_metrics_columns[GL_METRICS_NCOLS] = {
+    "step",      "train_loss",         "test_loss", "train_acc", "test_acc", "corrupted_acc",
+    "corrupted_true_acc", "clean_acc", "norm_u",    "norm_v",    "norm_w",   "mean_ipr"};
+
+void gl_metrics_to_array(const gl_metrics *m, double o[GL_METRICS_NCOLS]) {
+    double v[GL_METRICS_NCOLS] = {(double)m->step, m->train_loss, m->test_loss, m->train_acc,
+                                  m->test_acc, m->corrupted_acc, m->corrupted_true_acc,
+                                  m->clean_acc, m->norm_u, m->norm_v, m->norm_w, m->mean_ipr};
+    for (int i = 0; i < GL_METRICS_NCOLS; i++) o[i] = v[i];
+}
+
+void gl_metrics_from_array(gl_metrics *m, const double v[GL_METRICS_NCOLS]) {
+    m->step = (long)v[0];
+    m->train_loss = v[1];
+    m->test_loss = v[2];
+    m->train_acc = v[3];
+    m->test_acc = v[4];
+    m->corrupted_acc = v[5];
+    m->corrupted_true_acc = v[6];
+    m->clean_acc = v[7];
+    m->norm_u = v[8];
+    m->norm_v = v[9];
+    m->norm_w = v[10];
+    m->mean_ipr = v[11];
+}
+
+const char *gl_phase_name(gl_phase ph) {
+    switch (ph) {
+    case GL_PHASE_COEXISTENCE: return "coexistence";
+    case GL_PHASE_PARTIAL_INVERSION: return "partial_inversion";
+    case GL_PHASE_FULL_INVERSION: return "full_inversion";
+    case GL_PHASE_MEMORIZATION: return "memorization";
+    case GL_PHASE_FORGETTING: return "forgetting";
+    case GL_PHASE_CONFUSION: return "confusion";
+    }
+    return "unknown";
+}
+
+gl_phase gl_phase_classify(double train_acc, double test_acc, double noise, int reached_test90) {
+    /* thresholds in percent, as Table 2 states them */
+    double train = 100.0 * train_acc, test = 100.0 * test_acc;
+    if (test >= 90.0) {
+        if (train >= 90.0) return GL_PHASE_COEXISTENCE;
+        if (train >= 100.0 * (1.05 - noise)) return GL_PHASE_PARTIAL_INVERSION;
+        return GL_PHASE_FULL_INVERSION;
+    }
+    if (train >= 90.0) return GL_PHASE_MEMORIZATION;
+    return reached_test90 ? GL_PHASE_FORGETTING : GL_PHASE_CONFUSION;
+}
+
+void gl_milestones_compute(gl_milestones *ms, const gl_metrics *rows, long n) {
+    ms->train90 = ms->test90 = ms->unlearn = -1;
+    int was_memorized = 0;
+    for (long i = 0; i < n; i++) {
+        const gl_metrics *r = &rows[i];
+        if (ms->train90 < 0 && r->train_acc >= 0.9) ms->train90 = r->step;
+        if (ms->test90 < 0 && r->test_acc >= 0.9) ms->test90 = r->step;
+        if (!isnan(r->corrupted_acc)) {
+            if (r->corrupted_acc > 0.5) was_memorized = 1;
+            if (ms->unlearn < 0 && was_memorized && r->corrupted_acc < 0.1) ms->unlearn = r->step;
+        }
+    }
+}

@@ -1,0 +1,8 @@
+/* groklab: the MLP's layers in double precision (gradient checks). */
+#include "blas.h"
+#include "groklab/model.h"
+
+#define R double
+#define S f64
+#define GEMM cblas_dgemm
+#include "mlp_impl.h"
