@@ -297,7 +297,8 @@ int gl_config_from_json(gl_config *c, const char *json, gl_error *err) {
         char ctx[24] = "";
         if (where) snprintf(ctx, sizeof ctx, "%.20s", where);
         cJSON_Delete(o);
-        return gl_fail(err, "malformed JSON%s%s%s", where ? " near '" : "", ctx, where ? "'" : "");
+        if (!ctx[0]) return gl_fail(err, "malformed JSON (it ends too early or is not an object)");
+        return gl_fail(err, "malformed JSON near '%s'", ctx);
     }
     gl_config tmp = *c;
     int rc = 0;
