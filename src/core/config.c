@@ -355,8 +355,10 @@ void gl_config_print_help(FILE *out) {
         case F_ENUM: word_at(f->words, *(const int *)base, def, sizeof def); break;
         }
         if (f->kind == F_ENUM) snprintf(allowed, sizeof allowed, "%s", f->words);
-        else if (f->kind == F_DOUBLE || f->kind == F_INT || f->kind == F_LONG)
+        else if (f->kind == F_DOUBLE)
             snprintf(allowed, sizeof allowed, "%g..%g%s", f->lo, f->hi, f->hi_open ? " (excl.)" : "");
+        else if (f->kind == F_INT || f->kind == F_LONG)
+            snprintf(allowed, sizeof allowed, "%.0f..%.0f", f->lo, f->hi);
         else allowed[0] = 0;
         fprintf(out, "  %-20s %s [default %s%s%s]\n", fl, f->help, def, allowed[0] ? "; " : "", allowed);
     }
