@@ -39,7 +39,7 @@ expect_error "unknown activation" "allowed: quadratic|relu|gelu|identity" train 
 expect_error "unknown task" "--task: 'pow' is not a task (allowed: add, sub" train --task pow --out out
 expect_error "division needs a prime" "needs a prime modulus" train --task div --p 96 --out out
 expect_error "batch larger than the data" "--batch: 5000 is larger than the training set" train --batch 5000 --out out
-expect_error "too large for memory" "lower --p, --width, --frac or --batch" train --p 4096 --width 4000 --out out
+expect_error "too large for memory" "lower --p, --width, --frac or --batch" train --p 4096 --width 1000000 --out out
 expect_error "unknown device" "--device: 'tpu' is not available" train --device tpu --out out
 expect_error "stray argument" "unexpected argument 'foo'" train foo
 expect_error "unknown command" "unknown command 'trian'" trian
@@ -72,6 +72,21 @@ if cmp -s A/model.safetensors B/model.safetensors && cmp -s A/metrics.csv B/metr
 else
   notok "thread count changed the results"
 fi
+# the fused step (every norm but BatchNorm), several chunks and lanes: the default
+# full-batch model, and minibatches with dropout, LayerNorm and cross-entropy
+fused_a=(--p 31 --width 64 --frac 0.9 --steps 20 --log-every 5 --quiet)
+fused_b=(--p 31 --width 64 --frac 0.9 --batch 700 --dropout 0.1 --norm layernorm --loss ce --steps 20 --log-every 5 --quiet)
+for v in a b; do
+  declare -n args="fused_$v"
+  "$GL" train "${args[@]}" --threads 1 --out "F${v}1" >/dev/null || notok "run F${v}1 failed"
+  "$GL" train "${args[@]}" --threads 2 --out "F${v}2" >/dev/null || notok "run F${v}2 failed"
+  if cmp -s "F${v}1/model.safetensors" "F${v}2/model.safetensors" && cmp -s "F${v}1/metrics.csv" "F${v}2/metrics.csv"; then
+    ok "fused step ($v): 1 and 2 threads give bit-identical weights and metrics"
+  else
+    notok "fused step ($v): thread count changed the results"
+  fi
+  unset -n args
+done
 for f in config.json metrics.csv summary.json init.safetensors model.safetensors data.safetensors checkpoint.safetensors; do
   [ -s "A/$f" ] || notok "run directory lacks $f"
 done

@@ -82,6 +82,57 @@ typedef struct gl_mlp_work {
 int gl_mlp_work_alloc(gl_mlp_work *w, const gl_layout *L, int B, int dropout);
 void gl_mlp_work_free(gl_mlp_work *w);
 
+/* One batch of a training step: rows b = 0..B-1 are examples (m[b], n[b]) with
+ * labels y[b]; id[b] names the example for its dropout mask (NULL: b). */
+typedef struct gl_batch {
+    const int32_t *m, *n, *y, *id;
+    int B;
+} gl_batch;
+
+/* Dropout mask of one example at one step: keep[k] = u >= prob for k < N,
+ * u uniform from (seed, DROPOUT, a = ex*ceil(N/4) + k/4, b = step), word k % 4.
+ * keep: (N) bytes. */
+void gl_dropout_row(uint8_t *keep, uint64_t ex, int N, double prob, uint64_t seed, long step);
+
+/* The layered training pass (the reference): forward in training mode over
+ * whole-batch arrays in w, the loss, and its gradient into grads (n_params,
+ * overwritten). Loss, dropout, norm epsilon and seed come from c; step picks
+ * the dropout masks. Any norm; with BatchNorm, w->mean and w->stat hold the
+ * batch mean and biased variance afterwards. Returns the loss; when it is not
+ * finite the gradient is left unfinished. */
+double gl_mlp_loss_grad(gl_mlp_work *w, float *grads, const gl_layout *L, const float *params,
+                        const gl_config *c, long step, const gl_batch *bt);
+
+/* The fused training pass (src/model/fused.c): the same loss and gradient as
+ * gl_mlp_loss_grad, without BatchNorm, computed chunk by chunk so that every
+ * (rows, N) array stays in cache. The batch is cut into chunks of at most
+ * `rows` rows; chunk i belongs to lane i % lanes, a lane runs its chunks in
+ * order into its own partial gradient, and the partials are summed in lane
+ * order: results depend on rows and lanes, never on the thread count. */
+typedef struct gl_fused_work {
+    int rows, lanes, max_B;
+    size_t slot_floats; /* floats per slot of scratch */
+    float *scratch;     /* one slot per lane, used per thread: (rows, N|p) arrays and row stats */
+    uint8_t *keep;      /* (lanes, rows, N) dropout masks, NULL without dropout */
+    float *part;        /* (lanes, n_params) partial gradients */
+    double *loss_part;  /* (chunks) loss sums of the chunks */
+} gl_fused_work;
+
+/* Allocates for batches of at most max_B rows (and dropout masks if dropout);
+ * rows, lanes <= 0 pick the tuned defaults. Returns 0, or -1 when out of memory. */
+int gl_fused_work_alloc(gl_fused_work *f, const gl_layout *L, int max_B, int dropout, int rows,
+                        int lanes);
+void gl_fused_work_free(gl_fused_work *f);
+
+/* Bytes that gl_fused_work_alloc allocates. */
+double gl_fused_work_bytes(const gl_layout *L, int max_B, int dropout);
+
+/* *loss and grads (n_params, overwritten) as gl_mlp_loss_grad. Returns 0, or
+ * -1 for BatchNorm, a batch larger than max_B, or dropout without masks
+ * allocated. When *loss is not finite the gradient is left unfinished. */
+int gl_fused_loss_grad(gl_fused_work *f, double *loss, float *grads, const gl_layout *L,
+                       const float *params, const gl_config *c, long step, const gl_batch *bt);
+
 /* Forward in evaluation mode (no dropout, batchnorm with running statistics)
  * over B examples; result in w->out. run_mean/run_var may be NULL without BN. */
 void gl_mlp_eval(gl_mlp_work *w, const gl_layout *L, const float *params, const float *run_mean,

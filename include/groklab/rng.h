@@ -19,6 +19,11 @@ enum gl_stream {
 /* The raw generator: counter {a_lo, a_hi, b, stream}, key {seed_lo, seed_hi}. */
 void gl_philox(uint64_t seed, uint32_t stream, uint64_t a, uint32_t b, uint32_t out[4]);
 
+/* count consecutive counters at once: out[4i + j] = word j of
+ * gl_philox(seed, stream, a0 + i, b), for i < count (a loop that vectorizes). */
+void gl_philox_run(uint64_t seed, uint32_t stream, uint64_t a0, uint32_t b, int count,
+                   uint32_t *out);
+
 /* Uniform float in [0, 1) from the top 24 bits of x. */
 static inline float gl_u01(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
 

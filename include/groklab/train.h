@@ -50,9 +50,10 @@ const float *gl_trainer_init_params(const gl_trainer *t);
  * (N each, NULL without batchnorm): the rest of a checkpoint. */
 float *gl_trainer_moment(gl_trainer *t, int which);
 float *gl_trainer_running(gl_trainer *t, int which);
-/* Restores position and logged history when resuming from a checkpoint. */
+/* Restores position, logged history and training time so far when resuming
+ * from a checkpoint. */
 int gl_trainer_restore(gl_trainer *t, long step, const gl_metrics *rows, long n_rows,
-                       gl_error *err);
+                       double seconds, gl_error *err);
 /* Wall-clock seconds spent in gl_trainer_advance. */
 double gl_trainer_seconds(const gl_trainer *t);
 

@@ -22,7 +22,7 @@ static const task tasks[] = {
     {"quad2", 0, 0},      /* m^2 + m n + n^2 + m */
     {"cubic1", 0, 0},     /* m^3 + m n */
     {"cubic2", 0, 0},     /* m^3 + m n^2 + n */
-    {"odd_div", 0, 1},    /* m // n if n odd else m - n (n != 0) */
+    {"odd_div", 0, 0},    /* m // n (floor) if n odd else m - n */
     {"even_mul", 0, 0},   /* m + n if m even else m * n */
     {"even_sub", 0, 0},   /* m + n if m even else m - n */
 };

@@ -229,6 +229,8 @@ int gl_run_write_checkpoint(const char *dir, gl_trainer *t, gl_error *err) {
     if (!rc) rc = gl_st_meta(w, "step", buf, err);
     snprintf(buf, sizeof buf, "%ld", gl_trainer_diverged_at(t));
     if (!rc) rc = gl_st_meta(w, "diverged_at", buf, err);
+    snprintf(buf, sizeof buf, "%.6f", gl_trainer_seconds(t));
+    if (!rc) rc = gl_st_meta(w, "wall_seconds", buf, err);
     join(path, sizeof path, dir, "checkpoint.safetensors");
     if (!rc) rc = gl_st_writer_save(w, path, err);
     gl_st_writer_free(w);
@@ -258,7 +260,9 @@ int gl_run_resume(const char *dir, gl_trainer *t, gl_error *err) {
         if (!rc) rc = load_f32(f, "running_var", gl_trainer_running(t, 1), L->N, &e);
     }
     const char *st = gl_st_meta_get(f, "step"), *dv = gl_st_meta_get(f, "diverged_at");
+    const char *ws = gl_st_meta_get(f, "wall_seconds");
     long step = st ? atol(st) : -1, diverged = dv ? atol(dv) : -1;
+    double seconds = ws ? atof(ws) : 0.0;
     gl_st_close(f);
     if (rc) return gl_fail(err, "--resume: %s: %s", path, e.msg);
     if (step < 0) return gl_fail(err, "--resume: %s has no step", path);
@@ -269,7 +273,7 @@ int gl_run_resume(const char *dir, gl_trainer *t, gl_error *err) {
     gl_metrics *rows = NULL;
     long n = 0;
     if (read_metrics(dir, &rows, &n, err) != 0) return -1;
-    rc = gl_trainer_restore(t, step, rows, n, err);
+    rc = gl_trainer_restore(t, step, rows, n, seconds, err);
     free(rows);
     return rc;
 }

@@ -1,9 +1,13 @@
-/* groklab: the MLP's layers in single precision, and the evaluation pass. */
+/* groklab: the MLP's layers in single precision, the evaluation pass, and
+ * the layered training pass (the reference for the fused one, and the path
+ * of BatchNorm, whose statistics need the whole batch). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blas.h"
 #include "groklab/model.h"
+#include "groklab/rng.h"
 
 #define R float
 #define S f32
@@ -68,4 +72,65 @@ void gl_mlp_eval(gl_mlp_work *w, const gl_layout *L, const float *params, const 
     else if (L->norm == GL_NORM_LAYERNORM)
         gl_layernorm_forward_f32(w->z, w->mean, w->stat, w->a, gamma, beta, B, N, norm_eps);
     gl_linear_forward_f32(w->out, w->z, params + L->off_w, B, N, p);
+}
+
+void gl_dropout_row(uint8_t *keep, uint64_t ex, int N, double prob, uint64_t seed, long step) {
+    enum { RUN = 64 }; /* groups of 4 neurons per gl_philox_run */
+    int groups = (N + 3) / 4;
+    float thr = (float)prob;
+    uint32_t r[4 * RUN];
+    for (int g0 = 0; g0 < groups; g0 += RUN) {
+        int ng = imin(RUN, groups - g0), k0 = 4 * g0, nk = imin(4 * ng, N - k0);
+        gl_philox_run(seed, GL_STREAM_DROPOUT, ex * (uint64_t)groups + (uint64_t)g0,
+                      (uint32_t)step, ng, r);
+        for (int k = 0; k < nk; k++) keep[k0 + k] = gl_u01(r[k]) >= thr;
+    }
+}
+
+/* keep: (B, N), the masks of the batch's examples */
+static void dropout_mask(uint8_t *keep, const int32_t *id, int B, int N, double prob,
+                         uint64_t seed, long step) {
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++)
+        gl_dropout_row(keep + (size_t)b * N, id ? (uint64_t)id[b] : (uint64_t)b, N, prob, seed,
+                       step);
+}
+
+double gl_mlp_loss_grad(gl_mlp_work *w, float *G, const gl_layout *L, const float *P,
+                        const gl_config *c, long step, const gl_batch *bt) {
+    int N = L->N, p = L->p, B = bt->B;
+    const int32_t *m = bt->m, *n = bt->n, *y = bt->y;
+    long BN = (long)B * N;
+
+    /* forward */
+    gl_embed_forward_f32(w->h, m, n, P + L->off_u, P + L->off_v, B, N);
+    if (c->dropout > 0) {
+        dropout_mask(w->keep, bt->id, B, N, c->dropout, c->seed, step);
+        gl_dropout_apply_f32(w->h, w->keep, c->dropout, BN);
+    }
+    gl_act_forward_f32(w->a, w->h, BN, L->act);
+    if (L->norm == GL_NORM_BATCHNORM)
+        gl_batchnorm_forward_f32(w->z, w->mean, w->stat, w->a, P + L->off_gamma, P + L->off_beta, B,
+                                 N, c->norm_eps);
+    else if (L->norm == GL_NORM_LAYERNORM)
+        gl_layernorm_forward_f32(w->z, w->mean, w->stat, w->a, P + L->off_gamma, P + L->off_beta, B,
+                                 N, c->norm_eps);
+    gl_linear_forward_f32(w->out, w->z, P + L->off_w, B, N, p);
+    double loss = c->loss == GL_LOSS_MSE ? gl_mse_loss_f32(w->out, w->out, y, B, p)
+                                         : gl_ce_loss_f32(w->out, w->out, y, B, p);
+    if (!isfinite(loss)) return loss;
+
+    /* backward (w->out now holds dL/dout) */
+    memset(G, 0, L->n_params * sizeof(float));
+    gl_linear_backward_f32(w->dz, G + L->off_w, w->out, w->z, P + L->off_w, B, N, p);
+    if (L->norm == GL_NORM_BATCHNORM)
+        gl_batchnorm_backward_f32(w->dz, G + L->off_gamma, G + L->off_beta, w->dz, w->a, w->mean,
+                                  w->stat, P + L->off_gamma, B, N, c->norm_eps);
+    else if (L->norm == GL_NORM_LAYERNORM)
+        gl_layernorm_backward_f32(w->dz, G + L->off_gamma, G + L->off_beta, w->dz, w->a, w->mean,
+                                  w->stat, P + L->off_gamma, B, N);
+    gl_act_backward_f32(w->dz, w->dz, w->h, BN, L->act);
+    if (c->dropout > 0) gl_dropout_apply_f32(w->dz, w->keep, c->dropout, BN);
+    gl_embed_backward_f32(G + L->off_u, G + L->off_v, w->dz, m, n, B, N);
+    return loss;
 }

@@ -2,7 +2,9 @@
  *
  * A step is: pick the batch (all of the training set, or the next slice of
  * this epoch's Philox permutation), forward in training mode, loss and its
- * gradient, backward, optimizer. Everything is allocated in
+ * gradient, backward, optimizer. The pass is the fused, cache-blocked one
+ * (src/model/fused.c), except with BatchNorm, whose batch statistics need the
+ * layered pass over whole-batch arrays. Everything is allocated in
  * gl_trainer_create; the step loop allocates nothing. */
 #include <math.h>
 #include <omp.h>
@@ -24,7 +26,8 @@ struct gl_trainer {
     int B; /* examples per step */
     float *params, *grads, *m1, *m2, *init;
     float *run_mean, *run_var; /* BatchNorm running statistics, (N) */
-    gl_mlp_work work, ework;
+    gl_mlp_work work, ework;   /* work: the layered pass (BatchNorm only) */
+    gl_fused_work fused;       /* the fused pass (every other norm) */
     int32_t *perm;             /* this epoch's order of the training set */
     long perm_epoch;
     int32_t *bm, *bn, *by, *bid; /* the current minibatch */
@@ -60,8 +63,12 @@ double gl_trainer_bytes(const gl_config *c) {
     double eb = EVAL_CHUNK < pairs ? EVAL_CHUNK : pairs;
     double nparam = 3 * p * N + 2 * N;
     double per_row = 4 * (N * (c->norm != GL_NORM_NONE ? 4 : 3) + p) + (c->dropout > 0 ? N : 0);
+    gl_layout L;
+    gl_layout_init(&L, c->p, c->width, c->act, c->norm);
+    double pass = c->norm == GL_NORM_BATCHNORM ? B * per_row
+                                               : gl_fused_work_bytes(&L, (int)B, c->dropout > 0);
     return 4 * nparam * 5          /* params, grads, 2 moments, initial copy */
-           + B * per_row + eb * per_row
+           + pass + eb * per_row
            + 4 * 9 * pairs         /* dataset and permutation */
            + 8 * 3 * N;            /* IPR scratch */
 }
@@ -103,8 +110,10 @@ int gl_trainer_create(gl_trainer **out, const gl_config *c, gl_error *err) {
     t->ipr_buf = calloc((size_t)N, sizeof(double));
     int eb = EVAL_CHUNK;
     int ok = t->params && t->grads && t->m1 && t->m2 && t->init && t->run_mean && t->run_var &&
-             t->ipr_buf && gl_mlp_work_alloc(&t->work, L, t->B, c->dropout > 0) == 0 &&
-             gl_mlp_work_alloc(&t->ework, L, eb, 0) == 0;
+             t->ipr_buf && gl_mlp_work_alloc(&t->ework, L, eb, 0) == 0 &&
+             (c->norm == GL_NORM_BATCHNORM
+                  ? gl_mlp_work_alloc(&t->work, L, t->B, c->dropout > 0)
+                  : gl_fused_work_alloc(&t->fused, L, t->B, c->dropout > 0, 0, 0)) == 0;
     if (ok && t->B < t->data.n_train) {
         size_t n = (size_t)t->data.n_train;
         t->perm = malloc(n * sizeof(int32_t));
@@ -157,6 +166,7 @@ void gl_trainer_free(gl_trainer *t) {
     free(t->ipr_buf);
     gl_mlp_work_free(&t->work);
     gl_mlp_work_free(&t->ework);
+    gl_fused_work_free(&t->fused);
     free(t->perm);
     free(t->bm);
     free(t->bn);
@@ -203,76 +213,31 @@ static int select_batch(gl_trainer *t, const int32_t **m, const int32_t **n, con
     return B;
 }
 
-/* keep[b, k] = u >= prob, u uniform from (seed, DROPOUT, a = id*ceil(N/4) + k/4,
- * b = step), word k % 4: a pure function of (step, example, neuron). */
-static void dropout_mask(uint8_t *keep, const int32_t *id, int B, int N, double prob,
-                         uint64_t seed, long step) {
-    int groups = (N + 3) / 4;
-    float thr = (float)prob;
-#pragma omp parallel for schedule(static)
-    for (int b = 0; b < B; b++) {
-        uint64_t ex = id ? (uint64_t)id[b] : (uint64_t)b;
-        for (int g = 0; g < groups; g++) {
-            uint32_t r[4];
-            gl_philox(seed, GL_STREAM_DROPOUT, ex * (uint64_t)groups + (uint64_t)g, (uint32_t)step, r);
-            for (int j = 0; j < 4 && 4 * g + j < N; j++)
-                keep[(size_t)b * N + 4 * g + j] = gl_u01(r[j]) >= thr;
-        }
-    }
-}
-
 double gl_trainer_step(gl_trainer *t, int threads) {
     if (threads > 0) omp_set_num_threads(threads);
     const gl_config *c = &t->cfg;
     const gl_layout *L = &t->L;
-    gl_mlp_work *w = &t->work;
-    int N = L->N, p = L->p;
-    const int32_t *m, *n, *y, *id;
-    int B = select_batch(t, &m, &n, &y, &id);
-    long BN = (long)B * N;
-    float *P = t->params, *G = t->grads;
-
-    /* forward */
-    gl_embed_forward_f32(w->h, m, n, P + L->off_u, P + L->off_v, B, N);
-    if (c->dropout > 0) {
-        dropout_mask(w->keep, id, B, N, c->dropout, c->seed, t->step);
-        gl_dropout_apply_f32(w->h, w->keep, c->dropout, BN);
-    }
-    gl_act_forward_f32(w->a, w->h, BN, L->act);
+    gl_batch bt;
+    bt.B = select_batch(t, &bt.m, &bt.n, &bt.y, &bt.id);
+    double loss;
     if (L->norm == GL_NORM_BATCHNORM) {
-        gl_batchnorm_forward_f32(w->z, w->mean, w->stat, w->a, P + L->off_gamma, P + L->off_beta, B,
-                                 N, c->norm_eps);
+        gl_mlp_work *w = &t->work;
+        loss = gl_mlp_loss_grad(w, t->grads, L, t->params, c, t->step, &bt);
         /* running statistics as torch.nn.BatchNorm1d: unbiased variance */
+        int N = L->N, B = bt.B;
         float mom = (float)c->bn_momentum, keepm = (float)(1.0 - c->bn_momentum);
         double unb = B > 1 ? (double)B / (B - 1) : 1.0;
         for (int k = 0; k < N; k++) {
             t->run_mean[k] = keepm * t->run_mean[k] + mom * w->mean[k];
             t->run_var[k] = keepm * t->run_var[k] + mom * (float)(w->stat[k] * unb);
         }
-    } else if (L->norm == GL_NORM_LAYERNORM) {
-        gl_layernorm_forward_f32(w->z, w->mean, w->stat, w->a, P + L->off_gamma, P + L->off_beta, B,
-                                 N, c->norm_eps);
+    } else if (gl_fused_loss_grad(&t->fused, &loss, t->grads, L, t->params, c, t->step, &bt) != 0) {
+        loss = NAN; /* cannot happen: the work is sized for this trainer's batches */
     }
-    gl_linear_forward_f32(w->out, w->z, P + L->off_w, B, N, p);
-    double loss = c->loss == GL_LOSS_MSE ? gl_mse_loss_f32(w->out, w->out, y, B, p)
-                                         : gl_ce_loss_f32(w->out, w->out, y, B, p);
     if (!isfinite(loss)) return loss; /* the caller records the divergence */
 
-    /* backward (w->out now holds dL/dout) */
-    memset(G, 0, L->n_params * sizeof(float));
-    gl_linear_backward_f32(w->dz, G + L->off_w, w->out, w->z, P + L->off_w, B, N, p);
-    if (L->norm == GL_NORM_BATCHNORM)
-        gl_batchnorm_backward_f32(w->dz, G + L->off_gamma, G + L->off_beta, w->dz, w->a, w->mean,
-                                  w->stat, P + L->off_gamma, B, N, c->norm_eps);
-    else if (L->norm == GL_NORM_LAYERNORM)
-        gl_layernorm_backward_f32(w->dz, G + L->off_gamma, G + L->off_beta, w->dz, w->a, w->mean,
-                                  w->stat, P + L->off_gamma, B, N);
-    gl_act_backward_f32(w->dz, w->dz, w->h, BN, L->act);
-    if (c->dropout > 0) gl_dropout_apply_f32(w->dz, w->keep, c->dropout, BN);
-    gl_embed_backward_f32(G + L->off_u, G + L->off_v, w->dz, m, n, B, N);
-
     t->step++;
-    gl_optim_step(c, P, G, t->m1, t->m2, L->n_params, t->step);
+    gl_optim_step(c, t->params, t->grads, t->m1, t->m2, L->n_params, t->step);
     return loss;
 }
 
@@ -455,8 +420,9 @@ void gl_trainer_set_progress(gl_trainer *t, gl_progress_fn fn, void *ctx) {
 }
 
 int gl_trainer_restore(gl_trainer *t, long step, const gl_metrics *rows, long n_rows,
-                       gl_error *err) {
+                       double seconds, gl_error *err) {
     t->step = step;
+    t->seconds = seconds;
     t->n_rows = 0;
     for (long i = 0; i < n_rows; i++) {
         if (rows[i].step > step) break;
