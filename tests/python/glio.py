@@ -305,6 +305,16 @@ TASKS = {
     "sub": lambda m, n, p: (m - n) % p,
     "mul": lambda m, n, p: (m * n) % p,
     "div": lambda m, n, p: None if n == 0 else (m * _inverse(n, p)) % p,
+    "sq_sum": lambda m, n, p: (m * m + n * n) % p,
+    "quad1": lambda m, n, p: (m * m + m * n + n * n) % p,
+    "quad2": lambda m, n, p: (m * m + m * n + n * n + m) % p,
+    "cubic1": lambda m, n, p: (m ** 3 + m * n) % p,
+    "cubic2": lambda m, n, p: (m ** 3 + m * n * n + n) % p,
+    # as documented by `groklab train --help`: integer m // n for odd n, and
+    # n == 0 is even, so (m, 0) belongs to the task with label m
+    "odd_div": lambda m, n, p: m // n if n % 2 == 1 else (m - n) % p,
+    "even_mul": lambda m, n, p: (m + n) % p if m % 2 == 0 else (m * n) % p,
+    "even_sub": lambda m, n, p: (m + n) % p if m % 2 == 0 else (m - n) % p,
 }
 
 

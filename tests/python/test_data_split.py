@@ -37,14 +37,18 @@ def check(run_dir):
         print(("OK " if ok else "NOT OK ") + msg)
         fails += not ok
 
-    config = glio.load_config(run_dir)
+    try:
+        config = glio.load_config(run_dir)
+        want = glio.expected_split(config)
+    except (OSError, ValueError, KeyError) as e:
+        report(False, "config.json read and split recomputed: %r" % (e,))
+        return fails
     try:
         got, _meta = glio.load_safetensors(os.path.join(run_dir, "data.safetensors"))
     except (OSError, ValueError) as e:
         report(False, "data.safetensors loads: %s" % e)
         return fails
     report(True, "data.safetensors loads (strict reader)")
-    want = glio.expected_split(config)
     sizes = {"train": len(want["train_m"]), "test": len(want["test_m"])}
     print("# task=%s p=%s frac=%s noise=%s: n_train=%d n_test=%d n_corrupt=%d"
           % (config["task"], config["p"], config["frac"], config["noise"], sizes["train"],
