@@ -29,6 +29,11 @@ OPENBLAS_NUM_THREADS and MKL_NUM_THREADS before torch is imported: Debian's
 torch does its GEMMs in OpenBLAS (pthread build), whose thread count
 torch.set_num_threads does not change.
 
+Memory note: torch's CPU allocator uses glibc malloc, so tensors above glibc's
+mmap threshold are fresh mmaps, page-faulted in again every step. Running with
+MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 avoids
+that; the JSON field "malloc_tuned" records whether that variable was set.
+
 Usage: /usr/bin/python3 bench/authors_loop.py [--threads T] [--steps S]
            [--warmup W] [--json]
 """
@@ -133,6 +138,11 @@ def run_variant(name, model, opt, criterion, data, p, steps, warmup):
             "final_test_acc": hist["test_acc"][-1] if hist["test_acc"] else None}
 
 
+def malloc_tuned():
+    """True when glibc malloc was told to keep big blocks (see baselines.sh)."""
+    return "MALLOC_MMAP_THRESHOLD_" in os.environ
+
+
 def main():
     torch.manual_seed(args.seed)
     data = make_data(args.p, args.frac, args.noise, args.seed)
@@ -150,6 +160,7 @@ def main():
            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
            "B": int(data[0].shape[0]), "N": args.width, "p": args.p,
            "steps": args.steps, "warmup": args.warmup,
+           "malloc_tuned": malloc_tuned(),
            "median_ms": res["train_acc"]["median_ms"],
            "min_ms": res["train_acc"]["min_ms"],
            "train_only_median_ms": res["train_only"]["median_ms"],
@@ -159,7 +170,8 @@ def main():
         print(json.dumps(out))
         return
     print(f"authors' loop, torch {torch.__version__}, {args.threads} thread(s), "
-          f"B={out['B']} N={args.width} p={args.p}, {args.steps} timed steps")
+          f"B={out['B']} N={args.width} p={args.p}, {args.steps} timed steps"
+          + (", glibc malloc tuned" if out["malloc_tuned"] else ""))
     for name, r in res.items():
         print(f"  {name:10s}  median {r['median_ms']:8.2f} ms/step   "
               f"min {r['min_ms']:8.2f} ms/step")

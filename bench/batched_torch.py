@@ -20,6 +20,12 @@ Only the training step is timed (no per-step evaluation). Each step is timed
 with time.perf_counter after --warmup untimed steps; reported are the median
 ms per population step and model-steps per second = M / median step time.
 
+Memory note: with M=8 the (M, B, N) activations are 75 MB each, above glibc's
+largest mmap threshold, so by default every step page-faults them in afresh
+(about half the step time at M=8). MALLOC_MMAP_THRESHOLD_=4294967296
+MALLOC_TRIM_THRESHOLD_=4294967296 in the environment avoids that; the JSON
+field "malloc_tuned" records whether it was set.
+
 Each --threads value runs in its own subprocess, because OpenBLAS (which
 Debian's torch uses for GEMMs) reads OPENBLAS_NUM_THREADS only at load time.
 
@@ -102,7 +108,8 @@ def worker(args, threads):
                         "threads": threads, "steps": args.steps,
                         "median_ms": med, "min_ms": min(times),
                         "ms_per_model_step": med / M,
-                        "model_steps_per_s": 1e3 * M / med, "final_loss": loss})
+                        "model_steps_per_s": 1e3 * M / med, "final_loss": loss,
+                        "malloc_tuned": "MALLOC_MMAP_THRESHOLD_" in os.environ})
     return results
 
 
@@ -128,8 +135,9 @@ def main():
         for r in rows:
             print(json.dumps(r))
         return 0
+    tuned = ", glibc malloc tuned" if "MALLOC_MMAP_THRESHOLD_" in os.environ else ""
     print(f"batched torch population ({args.embed} embeddings), p={args.p} N={args.width}, "
-          f"{args.steps} timed steps, train step only")
+          f"{args.steps} timed steps, train step only{tuned}")
     print(f"  {'M':>3} {'threads':>7} {'ms/step':>9} {'ms/model-step':>13} {'model-steps/s':>13}")
     for r in rows:
         print(f"  {r['M']:>3} {r['threads']:>7} {r['median_ms']:>9.2f} "

@@ -20,6 +20,7 @@ typedef enum { F_INT, F_LONG, F_U64, F_DOUBLE, F_STRING, F_ENUM } field_kind;
 
 typedef struct field {
     const char *name; /* JSON spelling; the flag uses '-' for '_' */
+    const char *def;  /* default value, as text (the paper's setting) */
     field_kind kind;
     size_t offset;
     double lo, hi;       /* inclusive range for numbers */
@@ -31,71 +32,42 @@ typedef struct field {
 
 #define OFF(f) offsetof(gl_config, f)
 static const field fields[] = {
-    {"task", F_STRING, OFF(task), 0, 0, 0, NULL, 0, "operation (see the task list below)"},
-    {"p", F_INT, OFF(p), 2, 4096, 0, NULL, 0, "modulus"},
-    {"frac", F_DOUBLE, OFF(frac), 0, 1, 0, NULL, 0, "data fraction alpha: share of pairs trained on"},
-    {"noise", F_DOUBLE, OFF(noise), 0, 1, 0, NULL, 0, "corruption fraction xi of the training set"},
-    {"split_seed", F_U64, OFF(split_seed), 0, 0, 0, NULL, 0, "seed of the train/test split"},
-    {"noise_seed", F_U64, OFF(noise_seed), 0, 0, 0, NULL, 0, "seed of the corrupted labels"},
-    {"seed", F_U64, OFF(seed), 0, 0, 0, NULL, 0, "model seed: init, dropout, minibatch order"},
-    {"width", F_INT, OFF(width), 1, 1 << 20, 0, NULL, 0, "hidden width N"},
-    {"act", F_ENUM, OFF(act), 0, 0, 0, "quadratic|relu|gelu|identity", 0, "activation phi"},
-    {"norm", F_ENUM, OFF(norm), 0, 0, 0, "none|batchnorm|layernorm", 0, "norm after the activation"},
-    {"dropout", F_DOUBLE, OFF(dropout), 0, 1, 1, NULL, 0, "dropout probability on the first layer's output"},
-    {"init_std", F_DOUBLE, OFF(init_std), 0, 1e3, 0, NULL, 0, "init std (0 = paper: 0.5*(2N)^(-1/3))"},
-    {"bn_momentum", F_DOUBLE, OFF(bn_momentum), 0, 1, 0, NULL, 0, "BatchNorm running-stat momentum"},
-    {"norm_eps", F_DOUBLE, OFF(norm_eps), 0, 1, 0, NULL, 0, "BatchNorm/LayerNorm epsilon"},
-    {"loss", F_ENUM, OFF(loss), 0, 0, 0, "mse|ce", 0, "loss: mean squared error on one-hot targets, or cross-entropy"},
-    {"optim", F_ENUM, OFF(optim), 0, 0, 0, "adamw|adam|sgd", 0, "optimizer (PyTorch semantics)"},
-    {"lr", F_DOUBLE, OFF(lr), 0, 1e3, 0, NULL, 0, "learning rate"},
-    {"wd", F_DOUBLE, OFF(wd), 0, 1e4, 0, NULL, 0, "weight decay (decoupled for adamw, L2 for adam/sgd)"},
-    {"beta1", F_DOUBLE, OFF(beta1), 0, 1, 1, NULL, 0, "Adam beta1"},
-    {"beta2", F_DOUBLE, OFF(beta2), 0, 1, 1, NULL, 0, "Adam beta2"},
-    {"eps", F_DOUBLE, OFF(eps), 0, 1, 0, NULL, 0, "Adam epsilon"},
-    {"momentum", F_DOUBLE, OFF(momentum), 0, 1, 1, NULL, 0, "SGD momentum"},
-    {"batch", F_INT, OFF(batch), 0, INT_MAX, 0, NULL, 0, "minibatch size (0 = full batch)"},
-    {"steps", F_LONG, OFF(steps), 0, 1e12, 0, NULL, 1, "optimizer steps in all"},
-    {"log_every", F_LONG, OFF(log_every), 1, 1e12, 0, NULL, 1, "log metrics every k steps"},
-    {"log_points", F_INT, OFF(log_points), 0, 1e6, 0, NULL, 1, "if > 0: about this many log-spaced logging steps instead"},
-    {"checkpoint_every", F_LONG, OFF(checkpoint_every), 0, 1e12, 0, NULL, 1, "write a checkpoint every k steps (0 = at the end only)"},
-    {"ipr", F_ENUM, OFF(ipr), 0, 0, 0, "rfft|full", 1, "DFT convention of the IPR"},
-    {"device", F_STRING, OFF(device), 0, 0, 0, NULL, 1, "backend (cpu)"},
-    {"threads", F_INT, OFF(threads), 0, 4096, 0, NULL, 1, "threads (0 = all cores); results do not depend on it"},
+    {"task", "add", F_STRING, OFF(task), 0, 0, 0, NULL, 0, "operation (see the task list below)"},
+    {"p", "97", F_INT, OFF(p), 2, 4096, 0, NULL, 0, "modulus"},
+    {"frac", "0.5", F_DOUBLE, OFF(frac), 0, 1, 0, NULL, 0, "data fraction alpha: share of pairs trained on"},
+    {"noise", "0", F_DOUBLE, OFF(noise), 0, 1, 0, NULL, 0, "corruption fraction xi of the training set"},
+    {"split_seed", "0", F_U64, OFF(split_seed), 0, 0, 0, NULL, 0, "seed of the train/test split"},
+    {"noise_seed", "0", F_U64, OFF(noise_seed), 0, 0, 0, NULL, 0, "seed of the corrupted labels"},
+    {"seed", "0", F_U64, OFF(seed), 0, 0, 0, NULL, 0, "model seed: init, dropout, minibatch order"},
+    {"width", "500", F_INT, OFF(width), 1, 1 << 20, 0, NULL, 0, "hidden width N"},
+    {"act", "quadratic", F_ENUM, OFF(act), 0, 0, 0, "quadratic|relu|gelu|identity", 0, "activation phi"},
+    {"norm", "none", F_ENUM, OFF(norm), 0, 0, 0, "none|batchnorm|layernorm", 0, "norm after the activation"},
+    {"dropout", "0", F_DOUBLE, OFF(dropout), 0, 1, 1, NULL, 0, "dropout probability on the first layer's output"},
+    {"init_std", "0", F_DOUBLE, OFF(init_std), 0, 1e3, 0, NULL, 0, "init std (0 = paper: 0.5*(2N)^(-1/3))"},
+    {"bn_momentum", "0.1", F_DOUBLE, OFF(bn_momentum), 0, 1, 0, NULL, 0, "BatchNorm running-stat momentum"},
+    {"norm_eps", "1e-5", F_DOUBLE, OFF(norm_eps), 0, 1, 0, NULL, 0, "BatchNorm/LayerNorm epsilon"},
+    {"loss", "mse", F_ENUM, OFF(loss), 0, 0, 0, "mse|ce", 0, "loss: mean squared error on one-hot targets, or cross-entropy"},
+    {"optim", "adamw", F_ENUM, OFF(optim), 0, 0, 0, "adamw|adam|sgd", 0, "optimizer (PyTorch semantics)"},
+    {"lr", "0.01", F_DOUBLE, OFF(lr), 0, 1e3, 0, NULL, 0, "learning rate"},
+    {"wd", "0", F_DOUBLE, OFF(wd), 0, 1e4, 0, NULL, 0, "weight decay (decoupled for adamw, L2 for adam/sgd)"},
+    {"beta1", "0.9", F_DOUBLE, OFF(beta1), 0, 1, 1, NULL, 0, "Adam beta1"},
+    {"beta2", "0.98", F_DOUBLE, OFF(beta2), 0, 1, 1, NULL, 0, "Adam beta2"},
+    {"eps", "1e-8", F_DOUBLE, OFF(eps), 0, 1, 0, NULL, 0, "Adam epsilon"},
+    {"momentum", "0", F_DOUBLE, OFF(momentum), 0, 1, 1, NULL, 0, "SGD momentum"},
+    {"batch", "0", F_INT, OFF(batch), 0, INT_MAX, 0, NULL, 0, "minibatch size (0 = full batch)"},
+    {"steps", "2000", F_LONG, OFF(steps), 0, 1e12, 0, NULL, 1, "optimizer steps in all"},
+    {"log_every", "10", F_LONG, OFF(log_every), 1, 1e12, 0, NULL, 1, "log metrics every k steps"},
+    {"log_points", "0", F_INT, OFF(log_points), 0, 1e6, 0, NULL, 1, "if > 0: about this many log-spaced logging steps instead"},
+    {"checkpoint_every", "500", F_LONG, OFF(checkpoint_every), 0, 1e12, 0, NULL, 1, "write a checkpoint every k steps (0 = at the end only)"},
+    {"ipr", "rfft", F_ENUM, OFF(ipr), 0, 0, 0, "rfft|full", 1, "DFT convention of the IPR"},
+    {"device", "cpu", F_STRING, OFF(device), 0, 0, 0, NULL, 1, "backend (cpu)"},
+    {"threads", "0", F_INT, OFF(threads), 0, 4096, 0, NULL, 1, "threads (0 = all cores); results do not depend on it"},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
 void gl_config_default(gl_config *c) {
     memset(c, 0, sizeof *c);
-    strcpy(c->task, "add");
-    c->p = 97;
-    c->frac = 0.5;
-    c->noise = 0.0;
-    c->split_seed = 0;
-    c->noise_seed = 0;
-    c->seed = 0;
-    c->width = 500;
-    c->act = GL_ACT_QUADRATIC;
-    c->norm = GL_NORM_NONE;
-    c->dropout = 0.0;
-    c->init_std = 0.0;
-    c->bn_momentum = 0.1;
-    c->norm_eps = 1e-5;
-    c->loss = GL_LOSS_MSE;
-    c->optim = GL_OPT_ADAMW;
-    c->lr = 0.01;
-    c->wd = 0.0;
-    c->beta1 = 0.9;
-    c->beta2 = 0.98;
-    c->eps = 1e-8;
-    c->momentum = 0.0;
-    c->batch = 0;
-    c->steps = 2000;
-    c->log_every = 10;
-    c->log_points = 0;
-    c->checkpoint_every = 500;
-    c->ipr = GL_IPR_RFFT;
-    strcpy(c->device, "cpu");
-    c->threads = 0;
+    for (size_t i = 0; i < NFIELDS; i++) gl_config_set(c, fields[i].name, fields[i].def, NULL);
 }
 
 static const field *find_field(const char *name) {
@@ -339,28 +311,17 @@ int gl_config_resume_safe(const char *name) {
 }
 
 void gl_config_print_help(FILE *out) {
-    gl_config d;
-    gl_config_default(&d);
     for (size_t i = 0; i < NFIELDS; i++) {
         const field *f = &fields[i];
-        char fl[64], def[64], allowed[96];
+        char fl[64], allowed[96];
         flag_name(f, fl, sizeof fl);
-        const char *base = (const char *)&d + f->offset;
-        switch (f->kind) {
-        case F_INT: snprintf(def, sizeof def, "%d", *(const int *)base); break;
-        case F_LONG: snprintf(def, sizeof def, "%ld", *(const long *)base); break;
-        case F_U64: snprintf(def, sizeof def, "%llu", (unsigned long long)*(const uint64_t *)base); break;
-        case F_DOUBLE: snprintf(def, sizeof def, "%g", *(const double *)base); break;
-        case F_STRING: snprintf(def, sizeof def, "%s", base); break;
-        case F_ENUM: word_at(f->words, *(const int *)base, def, sizeof def); break;
-        }
         if (f->kind == F_ENUM) snprintf(allowed, sizeof allowed, "%s", f->words);
         else if (f->kind == F_DOUBLE)
             snprintf(allowed, sizeof allowed, "%g..%g%s", f->lo, f->hi, f->hi_open ? " (excl.)" : "");
         else if (f->kind == F_INT || f->kind == F_LONG)
             snprintf(allowed, sizeof allowed, "%.0f..%.0f", f->lo, f->hi);
         else allowed[0] = 0;
-        fprintf(out, "  %-20s %s [default %s%s%s]\n", fl, f->help, def, allowed[0] ? "; " : "", allowed);
+        fprintf(out, "  %-20s %s [default %s%s%s]\n", fl, f->help, f->def, allowed[0] ? "; " : "", allowed);
     }
     fprintf(out, "\n  tasks: %s\n", gl_task_names());
 }
