@@ -60,4 +60,10 @@ typedef struct gl_milestones {
 } gl_milestones;
 void gl_milestones_compute(gl_milestones *ms, const gl_metrics *rows, long n_rows);
 
+/* The phase of a logged run and its milestones (ms may be NULL); a diverged
+ * run's last row is non-finite, so its phase comes from the row before.
+ * *last (if non-NULL) is set to the row the phase was read from, or NULL. */
+gl_phase gl_phase_of_run(const gl_metrics *rows, long n_rows, double noise, int diverged,
+                         gl_milestones *ms, const gl_metrics **last);
+
 #endif

@@ -109,7 +109,7 @@ static int reproduce_fig1(int argc, char **argv) {
             const gl_metrics *rows = gl_trainer_rows(t[i], &n);
             const gl_metrics *r = &rows[n - 1];
             gl_milestones ms;
-            gl_milestones_compute(&ms, rows, n);
+            gl_phase ph = gl_phase_of_run(rows, n, base.noise, 0, &ms, NULL);
             char a[32], b[32], c[32];
             printf("%-6g %9.4f %9.4f %11.4f %10.4f %9.4f %9s %9s %9s  %s\n", wds[i], r->train_acc,
                    r->test_acc, r->corrupted_acc, r->corrupted_true_acc, r->clean_acc,
@@ -117,8 +117,7 @@ static int reproduce_fig1(int argc, char **argv) {
                    fmt_step(ms.unlearn, c, sizeof c),
                    gl_trainer_diverged_at(t[i]) >= 0
                        ? "diverged"
-                       : gl_phase_name(gl_phase_classify(r->train_acc, r->test_acc, base.noise,
-                                                         ms.test90 >= 0)));
+                       : gl_phase_name(ph));
         }
         char title[256];
         snprintf(title, sizeof title, "add mod %d, alpha %.2f, xi %.2f", base.p, base.frac, base.noise);

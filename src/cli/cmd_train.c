@@ -222,15 +222,14 @@ int cmd_train(int argc, char **argv) {
     }
     long n;
     const gl_metrics *rows = gl_trainer_rows(t, &n);
-    gl_milestones ms;
-    gl_milestones_compute(&ms, rows, n);
     const gl_metrics *last = &rows[n - 1];
+    gl_phase ph = gl_phase_of_run(rows, n, c.noise, 0, NULL, NULL);
     if (gl_trainer_diverged_at(t) >= 0)
         printf("%s: diverged at step %ld (non-finite loss)\n", dir, gl_trainer_diverged_at(t));
     else
         printf("%s: step %ld  train %.4f  test %.4f  corrupted %.4f  phase %s  (%.1fs)\n", dir,
                last->step, last->train_acc, last->test_acc, last->corrupted_acc,
-               gl_phase_name(gl_phase_classify(last->train_acc, last->test_acc, c.noise, ms.test90 >= 0)),
+               gl_phase_name(ph),
                gl_trainer_seconds(t));
     gl_trainer_free(t);
     return EXIT_OK;

@@ -283,14 +283,12 @@ int gl_run_write_summary(const char *dir, gl_trainer *t, gl_error *err) {
     long n;
     const gl_metrics *rows = gl_trainer_rows(t, &n);
     gl_milestones ms;
-    gl_milestones_compute(&ms, rows, n);
+    const gl_metrics *lr;
+    gl_phase ph = gl_phase_of_run(rows, n, c->noise, gl_trainer_diverged_at(t) >= 0, &ms, &lr);
     cJSON *o = cJSON_CreateObject();
     gl_metrics last;
     memset(&last, 0, sizeof last);
-    /* a diverged run's last row is the non-finite one: report the row before */
-    long li = gl_trainer_diverged_at(t) >= 0 ? n - 2 : n - 1;
-    if (li >= 0) last = rows[li];
-    gl_phase ph = gl_phase_classify(last.train_acc, last.test_acc, c->noise, ms.test90 >= 0);
+    if (lr) last = *lr;
     cJSON_AddStringToObject(o, "phase", gl_phase_name(ph));
 #define NUM(k, v) (isfinite(v) ? cJSON_AddNumberToObject(o, k, v) : cJSON_AddNullToObject(o, k))
     NUM("train_acc", last.train_acc);

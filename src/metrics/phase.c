@@ -66,3 +66,15 @@ void gl_milestones_compute(gl_milestones *ms, const gl_metrics *rows, long n) {
         }
     }
 }
+
+gl_phase gl_phase_of_run(const gl_metrics *rows, long n, double noise, int diverged,
+                         gl_milestones *ms, const gl_metrics **last) {
+    gl_milestones tmp;
+    if (!ms) ms = &tmp;
+    gl_milestones_compute(ms, rows, n);
+    long li = diverged ? n - 2 : n - 1;
+    const gl_metrics *r = li >= 0 ? &rows[li] : NULL;
+    if (last) *last = r;
+    if (!r) return GL_PHASE_CONFUSION;
+    return gl_phase_classify(r->train_acc, r->test_acc, noise, ms->test90 >= 0);
+}
