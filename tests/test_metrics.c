@@ -29,7 +29,7 @@ int main(void) {
     for (int p = 5; p <= 98; p += 93) { /* odd (97 below) and even (98) moduli */
         int pp = p == 5 ? 97 : p, N = 4;
         gl_ipr_plan *plan;
-        if (gl_ipr_plan_create(&plan, pp, N, &e) != 0) return 1;
+        if (gl_ipr_plan_create(&plan, pp, N, GL_BASIS_ADDITIVE, &e) != 0) return 1;
         float *x = malloc(sizeof(float) * (size_t)pp * N);
         double xd[4][200];
         for (int i = 0; i < pp; i++) {

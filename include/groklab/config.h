@@ -16,6 +16,10 @@ typedef enum { GL_NORM_NONE, GL_NORM_BATCHNORM, GL_NORM_LAYERNORM } gl_norm;
 typedef enum { GL_LOSS_MSE, GL_LOSS_CE } gl_loss;
 typedef enum { GL_OPT_ADAMW, GL_OPT_ADAM, GL_OPT_SGD } gl_optim;
 typedef enum { GL_IPR_RFFT, GL_IPR_FULL } gl_ipr_conv;
+/* Index basis of the Fourier transform: additive (residues 0..p-1 in order)
+ * or discrete-log (nonzero residues g^0..g^(p-2) for a primitive root g);
+ * auto picks dlog for the multiplicative tasks (mul, div). */
+typedef enum { GL_BASIS_AUTO, GL_BASIS_ADDITIVE, GL_BASIS_DLOG } gl_basis;
 
 #define GL_TASK_LEN 32
 #define GL_DEVICE_LEN 8
@@ -47,6 +51,7 @@ typedef struct gl_config {
     int log_points;         /* > 0: about this many log-spaced steps        */
     long checkpoint_every;  /* 0 = only at the end                          */
     gl_ipr_conv ipr;
+    gl_basis ipr_basis;
     /* execution (does not change results) */
     char device[GL_DEVICE_LEN];
     int threads;            /* 0 = all cores */
@@ -85,6 +90,10 @@ const char *gl_act_name(gl_act a);
 const char *gl_norm_name(gl_norm n);
 const char *gl_loss_name(gl_loss l);
 const char *gl_optim_name(gl_optim o);
+const char *gl_basis_name(gl_basis b);
+
+/* The IPR basis actually used (resolves auto: dlog for mul and div with p prime). */
+gl_basis gl_config_basis(const gl_config *c);
 
 /* The initialization std actually used (resolves init_std == 0). */
 double gl_config_init_std(const gl_config *c);

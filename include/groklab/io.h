@@ -64,4 +64,20 @@ int gl_run_resume(const char *dir, gl_trainer *t, gl_error *err);
 /* Writes everything of a finished (or checkpointed) run. */
 int gl_run_save_all(const char *dir, gl_trainer *t, gl_error *err);
 
+/* A model read back from a run directory, in the internal layout. */
+typedef struct gl_model {
+    gl_config cfg;
+    gl_layout L;
+    float *params;             /* (L.n_params) */
+    float *run_mean, *run_var; /* (N) BatchNorm running statistics, else NULL */
+    long step;                 /* the file's step, -1 if not recorded */
+} gl_model;
+/* Reads DIR/WHICH.safetensors (which: "model" or "init") for the run config
+ * c; every tensor's shape must agree with c. */
+int gl_run_load_model(const char *dir, const char *which, const gl_config *c, gl_model *m,
+                      gl_error *err);
+void gl_model_free(gl_model *m);
+/* Reads DIR/data.safetensors (labels checked against c->p). */
+int gl_run_load_data(const char *dir, const gl_config *c, gl_dataset *d, gl_error *err);
+
 #endif

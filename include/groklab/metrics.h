@@ -24,15 +24,28 @@ extern const char *const gl_metrics_columns[];
 void gl_metrics_to_array(const gl_metrics *m, double out[GL_METRICS_NCOLS]);
 void gl_metrics_from_array(gl_metrics *m, const double in[GL_METRICS_NCOLS]);
 
-/* IPR of r-th order of a length-p signal from its DFT magnitudes,
+/* IPR of r-th order of a length-n signal from its DFT magnitudes,
  * sum_j a_j^(2r) / (sum_j a_j^2)^r, with the one-sided real FFT (rfft: the
- * floor(p/2)+1 coefficients, DC included) or the full complex DFT. */
+ * floor(n/2)+1 coefficients, DC included) or the full complex DFT. In the
+ * additive basis n = p; in the discrete-log basis (prime p, primitive root g)
+ * the signal is x[g^0], x[g^1], ..., x[g^(p-2)] (residue 0 left out), n = p-1. */
 typedef struct gl_ipr_plan gl_ipr_plan;
-int gl_ipr_plan_create(gl_ipr_plan **plan, int p, int N, gl_error *err);
+/* basis: GL_BASIS_ADDITIVE or GL_BASIS_DLOG (resolve auto with gl_config_basis). */
+int gl_ipr_plan_create(gl_ipr_plan **plan, int p, int N, gl_basis basis, gl_error *err);
 void gl_ipr_plan_free(gl_ipr_plan *plan);
+int gl_ipr_plan_length(const gl_ipr_plan *plan); /* n */
+int gl_ipr_plan_bins(const gl_ipr_plan *plan);   /* n/2 + 1 */
+gl_basis gl_ipr_plan_basis(const gl_ipr_plan *plan);
+int gl_ipr_plan_index(const gl_ipr_plan *plan, int j); /* residue at position j */
+/* The smallest primitive root of p, or -1 if p is not a prime >= 3. */
+int gl_primitive_root(int p);
 /* ipr_k for the N length-p vectors x[i * stride + k * dist], i < p. */
 void gl_ipr_batch(gl_ipr_plan *plan, double *ipr, const float *x, int stride, int dist,
                   gl_ipr_conv conv, double r);
+/* Power |x~_j|^2 of the same N vectors: power[k * bins + j], j < bins. */
+void gl_ipr_power(gl_ipr_plan *plan, double *power, const float *x, int stride, int dist);
+/* IPR from the bins = n/2+1 one-sided powers of a length-n signal. */
+double gl_ipr_of_power(const double *power, int n, gl_ipr_conv conv, double r);
 /* Per-neuron IPR_k = (IPR(U_k.) + IPR(V_k.) + IPR(W_.k)) / 3 into ipr (N),
  * returns the mean over neurons. */
 double gl_ipr_neurons(gl_ipr_plan *plan, double *ipr, const gl_layout *L, const float *params,

@@ -14,6 +14,9 @@ enum gl_stream {
     GL_STREAM_INIT = 3,      /* a: element index, b: tensor id           */
     GL_STREAM_DROPOUT = 4,   /* a: example id * ceil(N/4) + k/4, b: step */
     GL_STREAM_MINIBATCH = 5, /* a: shuffle position, b: epoch            */
+    GL_STREAM_PRUNE = 6,     /* a: shuffle position, b: draw (random order) */
+    /* 7: Transformer dropout (groklab/transformer.h) */
+    GL_STREAM_ANALYTIC = 8,  /* a: neuron, b: 0 phases / 1+block permutation */
 };
 
 /* The raw generator: counter {a_lo, a_hi, b, stream}, key {seed_lo, seed_hi}. */

@@ -4,6 +4,7 @@
  * of allowed words, and a help line. Flags, JSON, --help and validation all
  * read this table, so adding a knob is one line here (and its default). */
 #include "groklab/config.h"
+#include "groklab/metrics.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -60,6 +61,7 @@ static const field fields[] = {
     {"log_points", "0", F_INT, OFF(log_points), 0, 1e6, 0, NULL, 1, "if > 0: about this many log-spaced logging steps instead"},
     {"checkpoint_every", "500", F_LONG, OFF(checkpoint_every), 0, 1e12, 0, NULL, 1, "write a checkpoint every k steps (0 = at the end only)"},
     {"ipr", "rfft", F_ENUM, OFF(ipr), 0, 0, 0, "rfft|full", 1, "DFT convention of the IPR"},
+    {"ipr_basis", "auto", F_ENUM, OFF(ipr_basis), 0, 0, 0, "auto|additive|dlog", 1, "IPR index basis (auto: dlog for mul and div)"},
     {"device", "cpu", F_STRING, OFF(device), 0, 0, 0, NULL, 1, "backend (cpu)"},
     {"threads", "0", F_INT, OFF(threads), 0, 4096, 0, NULL, 1, "threads (0 = all cores); results do not depend on it"},
 };
@@ -228,7 +230,15 @@ int gl_config_validate(const gl_config *c, gl_error *err) {
     if (c->norm == GL_NORM_BATCHNORM && c->batch == 1)
         return gl_fail(err, "--batch: BatchNorm needs at least 2 examples per batch (got 1)");
     if (c->beta1 >= 1 || c->beta2 >= 1) return gl_fail(err, "--beta1/--beta2 must be below 1");
+    if (c->ipr_basis == GL_BASIS_DLOG && gl_primitive_root(c->p) < 0)
+        return gl_fail(err, "--ipr-basis: dlog needs a prime modulus p >= 3 (got %d; allowed: auto, additive)", c->p);
     return 0;
+}
+
+gl_basis gl_config_basis(const gl_config *c) {
+    if (c->ipr_basis != GL_BASIS_AUTO) return c->ipr_basis;
+    int mult = !strcmp(c->task, "mul") || !strcmp(c->task, "div");
+    return mult && gl_primitive_root(c->p) > 0 ? GL_BASIS_DLOG : GL_BASIS_ADDITIVE;
 }
 
 char *gl_config_to_json(const gl_config *c) {
@@ -345,6 +355,11 @@ const char *gl_loss_name(gl_loss l) {
 const char *gl_optim_name(gl_optim o) {
     static const char *const n[] = {"adamw", "adam", "sgd"};
     return name_of(n, 3, o);
+}
+
+const char *gl_basis_name(gl_basis b) {
+    static const char *const n[] = {"auto", "additive", "dlog"};
+    return name_of(n, 3, b);
 }
 
 double gl_config_init_std(const gl_config *c) {

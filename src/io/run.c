@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,4 +338,137 @@ int gl_run_save_all(const char *dir, gl_trainer *t, gl_error *err) {
     if (gl_run_write_checkpoint(dir, t, err) != 0) return -1;
     if (gl_run_write_weights(dir, "model", t, err) != 0) return -1;
     return gl_run_write_summary(dir, t, err);
+}
+
+/* ---- reading a run back (the analysis commands) ---- */
+
+void gl_model_free(gl_model *m) {
+    if (!m) return;
+    free(m->params);
+    free(m->run_mean);
+    free(m->run_var);
+    memset(m, 0, sizeof *m);
+}
+
+/* A weight tensor of exactly the given 1- or 2-d shape. */
+static int get_shaped(gl_st_file *f, const char *path, const char *name, int ndim, int64_t d0,
+                      int64_t d1, gl_st_tensor *t, gl_error *err) {
+    gl_error e;
+    if (gl_st_get(f, name, GL_ST_F32, -1, t, &e) != 0) return gl_fail(err, "%s: %s", path, e.msg);
+    int ok = t->ndim == ndim && t->shape[0] == d0 && (ndim == 1 || t->shape[1] == d1);
+    if (!ok) {
+        char got[96] = "(", want[64];
+        for (int i = 0; i < t->ndim; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+        strcat(got, ")");
+        if (ndim == 1) snprintf(want, sizeof want, "(%lld)", (long long)d0);
+        else snprintf(want, sizeof want, "(%lld, %lld)", (long long)d0, (long long)d1);
+        return gl_fail(err, "%s: tensor '%s' has shape %s, but the run's config.json implies %s", path,
+                       name, got, want);
+    }
+    return 0;
+}
+
+int gl_run_load_model(const char *dir, const char *which, const gl_config *c, gl_model *m,
+                      gl_error *err) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *c;
+    gl_layout_init(&m->L, c->p, c->width, c->act, c->norm);
+    const gl_layout *L = &m->L;
+    int N = L->N, p = L->p;
+    char path[4096], name[64];
+    snprintf(name, sizeof name, "%s.safetensors", which);
+    join(path, sizeof path, dir, name);
+    gl_st_file *f;
+    gl_error e;
+    if (gl_st_open(&f, path, &e) != 0) return gl_fail(err, "%s", e.msg);
+    m->params = calloc(L->n_params, sizeof(float));
+    if (c->norm == GL_NORM_BATCHNORM) {
+        m->run_mean = malloc((size_t)N * sizeof(float));
+        m->run_var = malloc((size_t)N * sizeof(float));
+    }
+    int rc = 0;
+    if (!m->params || (c->norm == GL_NORM_BATCHNORM && (!m->run_mean || !m->run_var)))
+        rc = gl_fail(err, "out of memory loading %s", path);
+    gl_st_tensor t;
+    /* files hold U, V as (N, p); the layout keeps them transposed (p, N) */
+    if (!rc && !(rc = get_shaped(f, path, "U", 2, N, p, &t, err)))
+        transpose(m->params + L->off_u, t.data, N, p);
+    if (!rc && !(rc = get_shaped(f, path, "V", 2, N, p, &t, err)))
+        transpose(m->params + L->off_v, t.data, N, p);
+    if (!rc && !(rc = get_shaped(f, path, "W", 2, p, N, &t, err)))
+        memcpy(m->params + L->off_w, t.data, (size_t)p * N * sizeof(float));
+    if (!rc && c->norm != GL_NORM_NONE) {
+        if (!(rc = get_shaped(f, path, "norm.weight", 1, N, 0, &t, err)))
+            memcpy(m->params + L->off_gamma, t.data, (size_t)N * sizeof(float));
+        if (!rc && !(rc = get_shaped(f, path, "norm.bias", 1, N, 0, &t, err)))
+            memcpy(m->params + L->off_beta, t.data, (size_t)N * sizeof(float));
+    }
+    if (!rc && c->norm == GL_NORM_BATCHNORM) {
+        if (!(rc = get_shaped(f, path, "norm.running_mean", 1, N, 0, &t, err)))
+            memcpy(m->run_mean, t.data, (size_t)N * sizeof(float));
+        if (!rc && !(rc = get_shaped(f, path, "norm.running_var", 1, N, 0, &t, err)))
+            memcpy(m->run_var, t.data, (size_t)N * sizeof(float));
+    }
+    const char *st = gl_st_meta_get(f, "step");
+    m->step = st ? atol(st) : -1;
+    gl_st_close(f);
+    if (rc) gl_model_free(m);
+    return rc;
+}
+
+int gl_run_load_data(const char *dir, const gl_config *c, gl_dataset *d, gl_error *err) {
+    memset(d, 0, sizeof *d);
+    char path[4096];
+    join(path, sizeof path, dir, "data.safetensors");
+    gl_st_file *f;
+    gl_error e;
+    if (gl_st_open(&f, path, &e) != 0) return gl_fail(err, "%s", e.msg);
+    static const char *const names[7] = {"train_m", "train_n", "train_label", "train_true_label",
+                                         "test_m",  "test_n",  "test_label"};
+    int32_t **dst[7] = {&d->train_m, &d->train_n, &d->train_y, &d->train_true,
+                        &d->test_m,  &d->test_n,  &d->test_y};
+    int rc = 0;
+    gl_st_tensor t;
+    for (int i = 0; i < 7 && !rc; i++) {
+        if (gl_st_get(f, names[i], GL_ST_I32, -1, &t, &e) != 0) {
+            rc = gl_fail(err, "%s: %s", path, e.msg);
+            break;
+        }
+        int64_t n = t.ndim == 1 ? t.shape[0] : -1;
+        if (i == 0) d->n_train = (int32_t)n;
+        if (i == 4) d->n_test = (int32_t)n;
+        int64_t want = i < 4 ? d->n_train : d->n_test;
+        if (n < 0 || n != want || n > INT32_MAX) {
+            rc = gl_fail(err, "%s: tensor '%s' should be 1-d with %lld entries", path, names[i],
+                         (long long)(want < 0 ? 0 : want));
+            break;
+        }
+        *dst[i] = malloc((size_t)(n + 1) * sizeof(int32_t));
+        if (!*dst[i]) {
+            rc = gl_fail(err, "out of memory");
+            break;
+        }
+        memcpy(*dst[i], t.data, (size_t)n * sizeof(int32_t));
+        for (int64_t k = 0; k < n && !rc; k++)
+            if ((*dst[i])[k] < 0 || (*dst[i])[k] >= c->p)
+                rc = gl_fail(err, "%s: %s[%lld] = %d is outside [0, %d) (p in config.json is %d)",
+                             path, names[i], (long long)k, (*dst[i])[k], c->p, c->p);
+    }
+    if (!rc && gl_st_get(f, "train_corrupted", GL_ST_U8, d->n_train, &t, &e) != 0)
+        rc = gl_fail(err, "%s: %s", path, e.msg);
+    if (!rc) {
+        const uint8_t *mask = t.data;
+        int32_t k = 0;
+        while (k < d->n_train && mask[k]) k++;
+        d->n_corrupt = k;
+        for (; k < d->n_train && !rc; k++)
+            if (mask[k])
+                rc = gl_fail(err, "%s: corrupted examples must come first (example %d is corrupted after clean ones)",
+                             path, k);
+    }
+    d->p = c->p;
+    gl_st_close(f);
+    if (rc) gl_dataset_free(d);
+    return rc;
 }

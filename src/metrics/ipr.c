@@ -1,9 +1,12 @@
 /* groklab: inverse participation ratio of Fourier spectra (PAPER.md section 5).
  *
- * One FFTW plan transforms all N length-p vectors of a (p, N) or (N, p)
- * array at once (advanced interface: howmany = N with the caller's strides).
- * Planning is not thread-safe in FFTW, so it is serialized here; executing a
- * plan on new arrays is. */
+ * One FFTW plan transforms all N vectors of a (p, N) or (N, p) array at once
+ * (advanced interface: howmany = N). The vectors are first gathered into the
+ * plan's basis: the residues 0..p-1 in order (additive), or the nonzero
+ * residues in the order g^0, g^1, ..., g^(p-2) for a primitive root g of a
+ * prime p (discrete log), where multiplication becomes a cyclic shift and
+ * the periodic features of mul and div live. Planning is not thread-safe in
+ * FFTW, so it is serialized here; executing a plan on new arrays is. */
 #include <fftw3.h>
 #include <math.h>
 #include <pthread.h>
@@ -12,33 +15,74 @@
 #include "groklab/metrics.h"
 
 struct gl_ipr_plan {
-    int p, N;
-    float *in;            /* (p, N): vector k at in[i * N + k] */
-    fftwf_complex *out;   /* (p/2+1, N) */
+    int p, N, n, nb; /* modulus, vectors, transform length, rfft bins */
+    gl_basis basis;
+    int *idx;            /* (n) residue read at position j */
+    float *in;           /* (n, N): vector k at in[j * N + k] */
+    fftwf_complex *out;  /* (nb, N) */
     fftwf_plan plan;
 };
 
 static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int gl_ipr_plan_create(gl_ipr_plan **plan, int p, int N, gl_error *err) {
+static long powmod(long b, long e, long m) {
+    long r = 1 % m;
+    for (b %= m; e > 0; e >>= 1, b = b * b % m)
+        if (e & 1) r = r * b % m;
+    return r;
+}
+
+int gl_primitive_root(int p) {
+    if (p < 3) return -1;
+    for (int d = 2; d * d <= p; d++)
+        if (p % d == 0) return -1;
+    /* g is a generator iff g^((p-1)/q) != 1 for every prime q dividing p-1 */
+    int q[32], nq = 0, m = p - 1;
+    for (int d = 2; d * d <= m; d++)
+        if (m % d == 0) {
+            q[nq++] = d;
+            while (m % d == 0) m /= d;
+        }
+    if (m > 1) q[nq++] = m;
+    for (int g = 2; g < p; g++) {
+        int ok = 1;
+        for (int i = 0; i < nq && ok; i++) ok = powmod(g, (p - 1) / q[i], p) != 1;
+        if (ok) return g;
+    }
+    return p == 3 ? 2 : -1;
+}
+
+int gl_ipr_plan_create(gl_ipr_plan **plan, int p, int N, gl_basis basis, gl_error *err) {
+    int g = 0;
+    if (basis == GL_BASIS_DLOG && (g = gl_primitive_root(p)) < 0)
+        return gl_fail(err, "the discrete-log basis needs a prime modulus p >= 3 (got %d)", p);
     gl_ipr_plan *P = calloc(1, sizeof *P);
     if (!P) return gl_fail(err, "out of memory for the IPR plan");
     P->p = p;
     P->N = N;
-    int nc = p / 2 + 1;
-    P->in = fftwf_malloc(sizeof(float) * (size_t)p * N);
-    P->out = fftwf_malloc(sizeof(fftwf_complex) * (size_t)nc * N);
-    if (!P->in || !P->out) {
+    P->basis = basis == GL_BASIS_DLOG ? GL_BASIS_DLOG : GL_BASIS_ADDITIVE;
+    P->n = P->basis == GL_BASIS_DLOG ? p - 1 : p;
+    P->nb = P->n / 2 + 1;
+    P->idx = malloc(sizeof(int) * (size_t)P->n);
+    P->in = fftwf_malloc(sizeof(float) * (size_t)P->n * N);
+    P->out = fftwf_malloc(sizeof(fftwf_complex) * (size_t)P->nb * N);
+    if (!P->idx || !P->in || !P->out) {
         gl_ipr_plan_free(P);
         return gl_fail(err, "out of memory for the IPR plan");
     }
+    long r = 1;
+    for (int j = 0; j < P->n; j++) {
+        P->idx[j] = P->basis == GL_BASIS_DLOG ? (int)r : j;
+        r = r * g % p;
+    }
     pthread_mutex_lock(&planner_lock);
-    P->plan = fftwf_plan_many_dft_r2c(1, &p, N, P->in, NULL, N, 1, P->out, NULL, N, 1,
+    P->plan = fftwf_plan_many_dft_r2c(1, &P->n, N, P->in, NULL, N, 1, P->out, NULL, N, 1,
                                       FFTW_ESTIMATE);
     pthread_mutex_unlock(&planner_lock);
     if (!P->plan) {
+        int n = P->n;
         gl_ipr_plan_free(P);
-        return gl_fail(err, "FFTW could not plan a length-%d transform", p);
+        return gl_fail(err, "FFTW could not plan a length-%d transform", n);
     }
     *plan = P;
     return 0;
@@ -51,27 +95,64 @@ void gl_ipr_plan_free(gl_ipr_plan *P) {
         fftwf_destroy_plan(P->plan);
         pthread_mutex_unlock(&planner_lock);
     }
+    free(P->idx);
     fftwf_free(P->in);
     fftwf_free(P->out);
     free(P);
 }
 
+int gl_ipr_plan_length(const gl_ipr_plan *P) { return P->n; }
+int gl_ipr_plan_bins(const gl_ipr_plan *P) { return P->nb; }
+gl_basis gl_ipr_plan_basis(const gl_ipr_plan *P) { return P->basis; }
+int gl_ipr_plan_index(const gl_ipr_plan *P, int j) { return P->idx[j]; }
+
+static void transform(gl_ipr_plan *P, const float *x, int stride, int dist) {
+    int N = P->N;
+    for (int j = 0; j < P->n; j++) {
+        const float *row = x + (size_t)P->idx[j] * stride;
+        float *dst = P->in + (size_t)j * N;
+        for (int k = 0; k < N; k++) dst[k] = row[(size_t)k * dist];
+    }
+    fftwf_execute(P->plan);
+}
+
+/* The full DFT has bins 1..ceil(n/2)-1 twice (j and n-j); rfft once each. */
+static double bin_weight(int j, int n, gl_ipr_conv conv) {
+    return (conv == GL_IPR_FULL && j != 0 && 2 * j != n) ? 2.0 : 1.0;
+}
+
+double gl_ipr_of_power(const double *power, int n, gl_ipr_conv conv, double r) {
+    double s2 = 0, sr = 0;
+    for (int j = 0; j < n / 2 + 1; j++) {
+        double w = bin_weight(j, n, conv), a2 = power[j];
+        s2 += w * a2;
+        sr += w * (r == 2.0 ? a2 * a2 : pow(a2, r));
+    }
+    return s2 > 0 ? sr / pow(s2, r) : 0.0;
+}
+
+void gl_ipr_power(gl_ipr_plan *P, double *power, const float *x, int stride, int dist) {
+    transform(P, x, stride, dist);
+    int N = P->N, nb = P->nb;
+    for (int j = 0; j < nb; j++)
+        for (int k = 0; k < N; k++) {
+            const float *c = P->out[(size_t)j * N + k];
+            power[(size_t)k * nb + j] = (double)c[0] * c[0] + (double)c[1] * c[1];
+        }
+}
+
 void gl_ipr_batch(gl_ipr_plan *P, double *ipr, const float *x, int stride, int dist,
                   gl_ipr_conv conv, double r) {
-    int p = P->p, N = P->N, nc = p / 2 + 1;
-    for (int i = 0; i < p; i++)
-        for (int k = 0; k < N; k++) P->in[(size_t)i * N + k] = x[(size_t)i * stride + (size_t)k * dist];
-    fftwf_execute(P->plan);
+    transform(P, x, stride, dist);
+    int N = P->N, nb = P->nb;
     for (int k = 0; k < N; k++) {
         double s2 = 0, sr = 0;
-        for (int j = 0; j < nc; j++) {
+        for (int j = 0; j < nb; j++) {
             const float *c = P->out[(size_t)j * N + k];
             double a2 = (double)c[0] * c[0] + (double)c[1] * c[1];
-            double ar = r == 2.0 ? a2 * a2 : pow(a2, r);
-            /* full DFT: bins 1..ceil(p/2)-1 appear twice (j and p-j) */
-            double mult = (conv == GL_IPR_FULL && j != 0 && 2 * j != p) ? 2.0 : 1.0;
-            s2 += mult * a2;
-            sr += mult * ar;
+            double w = bin_weight(j, P->n, conv);
+            s2 += w * a2;
+            sr += w * (r == 2.0 ? a2 * a2 : pow(a2, r));
         }
         ipr[k] = s2 > 0 ? sr / pow(s2, r) : 0.0;
     }

@@ -127,7 +127,7 @@ int gl_trainer_create(gl_trainer **out, const gl_config *c, gl_error *err) {
         gl_trainer_free(t);
         return gl_fail(err, "out of memory allocating the model and its buffers");
     }
-    if (gl_ipr_plan_create(&t->ipr, p, N, err) != 0) {
+    if (gl_ipr_plan_create(&t->ipr, p, N, gl_config_basis(c), err) != 0) {
         gl_trainer_free(t);
         return -1;
     }

@@ -1,0 +1,44 @@
+/* groklab: the analytic solution of modular addition (PAPER.md section 8,
+ * Eq. 2).
+ *
+ *   U_ki = A cos(2 pi sigma(k) i / p + phi_k^u)
+ *   V_kj = A cos(2 pi sigma(k) j / p + phi_k^v)
+ *   W_qk = A cos(-2 pi sigma(k) q / p - phi_k^u - phi_k^v)
+ *
+ * With phi(x) = x^2 the term 2 U_km V_kn W_qk of neuron k carries
+ * (A^3 / 2) cos(2 pi sigma(k) (m + n - q) / p); summed over N neurons whose
+ * frequencies cover 0..p-1 evenly this is (N A^3 / 2) delta(m + n - q), so
+ * A = (2/N)^(1/3) gives an output of height 1 at the right answer (the other
+ * terms average out, with corrections of order 1/sqrt(N)). The scale does
+ * not change the argmax, only the MSE against one-hot targets. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "groklab/analysis.h"
+#include "groklab/rng.h"
+
+void gl_analytic_weights(const gl_layout *L, float *params, uint64_t seed) {
+    int N = L->N, p = L->p;
+    double A = cbrt(2.0 / N);
+    int32_t *perm = malloc(sizeof(int32_t) * (size_t)p);
+    if (!perm) return;
+    float *Ut = params + L->off_u, *Vt = params + L->off_v, *W = params + L->off_w;
+    for (int k = 0; k < N; k++) {
+        if (k % p == 0) { /* a fresh permutation for each block of p neurons */
+            for (int f = 0; f < p; f++) perm[f] = f;
+            gl_shuffle(perm, p, seed, GL_STREAM_ANALYTIC, 1u + (uint32_t)(k / p));
+        }
+        int f = perm[k % p];
+        uint32_t r[4];
+        gl_philox(seed, GL_STREAM_ANALYTIC, (uint64_t)k, 0, r);
+        /* uniform in (-pi, pi]: pi - 2 pi u with u in [0, 1) */
+        double pu = M_PI - 2 * M_PI * gl_u01(r[0]), pv = M_PI - 2 * M_PI * gl_u01(r[1]);
+        for (int i = 0; i < p; i++) {
+            double th = 2 * M_PI * (double)f * i / p;
+            Ut[(size_t)i * N + k] = (float)(A * cos(th + pu));
+            Vt[(size_t)i * N + k] = (float)(A * cos(th + pv));
+            W[(size_t)i * N + k] = (float)(A * cos(-th - pu - pv));
+        }
+    }
+    free(perm);
+}
