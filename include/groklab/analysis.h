@@ -75,10 +75,12 @@ int gl_prune_create(gl_prune **pr, const gl_config *c, const gl_layout *L, const
                     const float *run_mean, const float *run_var, const gl_dataset *d,
                     int all_pairs, gl_error *err);
 void gl_prune_free(gl_prune *pr);
-/* Back to the unpruned network. */
-void gl_prune_reset(gl_prune *pr);
-/* Prunes neuron k (k < 0: none) and measures the network; threads <= 0: all. */
-void gl_prune_step(gl_prune *pr, int k, gl_prune_row *row, int threads);
+/* Prunes the neurons order[0], order[1], ... one at a time and measures the
+ * network before any pruning and after each: rows[c] (c = 0..n) is the
+ * network without order[0..c). Each block of examples goes through all
+ * counts while it is in cache. threads <= 0: all cores. Returns 0, or -1
+ * when out of memory. */
+int gl_prune_curve(gl_prune *pr, const int *order, int n, gl_prune_row *rows, int threads);
 /* A copy of params with the neurons in pruned[0..n) zeroed (and their norm
  * gain and shift, which then no longer reach the output): the network the
  * evaluator describes, for checking it against a full forward pass. */

@@ -40,16 +40,14 @@ struct gl_prune {
     double *col;              /* (N, p) column k of W, scaled (none: W, BN: W gamma/sd, LN: W gamma) */
     double *shift;            /* (N) BN: beta - gamma mu / sd; LN: beta; none: 0 */
     double *gsum;             /* (N) LN: gamma */
-    double *S0, *S;           /* (E, p) per-example sums, unpruned and current */
-    double *wb0, *wb, *g0, *g;  /* (p) shared terms: W shift, and LN's W gamma */
-    double *s10, *s1, *s20, *s2; /* (E) LN: sums of a and a^2 over live neurons */
-    int32_t *nz0, *nz;        /* (E) live neurons with a nonzero activation: at 0 the sums
-                                 are set to exactly 0, so exact ties stay exact */
-    int live;                 /* neurons not pruned */
+    double *S0;               /* (E, p) per-example sums of the unpruned network */
+    double *wb0, *g0;         /* (p) shared terms: W shift, and LN's W gamma */
+    double *s10, *s20;        /* (E) LN: sums of a and a^2 over the neurons */
+    int32_t *nz0;             /* (E) neurons with a nonzero activation: when no live one
+                                 is left the sums are set to exactly 0, so exact ties stay exact */
     int32_t *m, *n, *y, *t;   /* (E) operands, given and true labels */
     uint8_t *group;           /* (E) G_* */
     long count[NGROUP];
-    double *part;             /* (n_blocks, 8) block sums */
 };
 
 void gl_prune_free(gl_prune *pr) {
@@ -58,23 +56,16 @@ void gl_prune_free(gl_prune *pr) {
     free(pr->shift);
     free(pr->gsum);
     free(pr->S0);
-    free(pr->S);
     free(pr->wb0);
-    free(pr->wb);
     free(pr->g0);
-    free(pr->g);
     free(pr->s10);
-    free(pr->s1);
     free(pr->s20);
-    free(pr->s2);
     free(pr->nz0);
-    free(pr->nz);
     free(pr->m);
     free(pr->n);
     free(pr->y);
     free(pr->t);
     free(pr->group);
-    free(pr->part);
     free(pr);
 }
 
@@ -108,26 +99,18 @@ int gl_prune_create(gl_prune **out, const gl_config *c, const gl_layout *L, cons
     pr->shift = calloc((size_t)N, sizeof(double));
     pr->gsum = calloc((size_t)N, sizeof(double));
     pr->S0 = malloc(sizeof(double) * Ep);
-    pr->S = malloc(sizeof(double) * Ep);
     pr->wb0 = calloc((size_t)p, sizeof(double));
-    pr->wb = malloc(sizeof(double) * p);
     pr->g0 = calloc((size_t)p, sizeof(double));
-    pr->g = malloc(sizeof(double) * p);
     pr->s10 = calloc((size_t)E + 1, sizeof(double));
-    pr->s1 = malloc(sizeof(double) * ((size_t)E + 1));
     pr->s20 = calloc((size_t)E + 1, sizeof(double));
-    pr->s2 = malloc(sizeof(double) * ((size_t)E + 1));
     pr->nz0 = calloc((size_t)E + 1, sizeof(int32_t));
-    pr->nz = malloc(sizeof(int32_t) * ((size_t)E + 1));
     pr->m = malloc(sizeof(int32_t) * ((size_t)E + 1));
     pr->n = malloc(sizeof(int32_t) * ((size_t)E + 1));
     pr->y = malloc(sizeof(int32_t) * ((size_t)E + 1));
     pr->t = malloc(sizeof(int32_t) * ((size_t)E + 1));
     pr->group = malloc((size_t)E + 1);
-    pr->part = malloc(sizeof(double) * 8 * ((size_t)pr->n_blocks + 1));
-    if (!pr->col || !pr->S0 || !pr->S || !pr->wb || !pr->g || !pr->s10 || !pr->s1 || !pr->s20 ||
-        !pr->s2 || !pr->m || !pr->n || !pr->y || !pr->t || !pr->group || !pr->part || !pr->shift ||
-        !pr->gsum || !pr->wb0 || !pr->g0 || !pr->nz0 || !pr->nz) {
+    if (!pr->col || !pr->S0 || !pr->s10 || !pr->s20 || !pr->m || !pr->n || !pr->y || !pr->t ||
+        !pr->group || !pr->shift || !pr->gsum || !pr->wb0 || !pr->g0 || !pr->nz0) {
         gl_prune_free(pr);
         return gl_fail(err, "out of memory for pruning (%ld examples x %d outputs)", E, p);
     }
@@ -193,106 +176,141 @@ int gl_prune_create(gl_prune **out, const gl_config *c, const gl_layout *L, cons
         }
         free(a);
     }
-    gl_prune_reset(pr);
     *out = pr;
     return 0;
 }
 
-void gl_prune_reset(gl_prune *pr) {
-    memcpy(pr->S, pr->S0, sizeof(double) * (size_t)pr->E * pr->p);
-    memcpy(pr->wb, pr->wb0, sizeof(double) * pr->p);
-    memcpy(pr->g, pr->g0, sizeof(double) * pr->p);
-    memcpy(pr->s1, pr->s10, sizeof(double) * (size_t)pr->E);
-    memcpy(pr->s2, pr->s20, sizeof(double) * (size_t)pr->E);
-    memcpy(pr->nz, pr->nz0, sizeof(int32_t) * (size_t)pr->E);
-    pr->live = pr->N;
-}
-
 static double frac(long num, long den) { return den > 0 ? (double)num / (double)den : NAN; }
 
-void gl_prune_step(gl_prune *pr, int k, gl_prune_row *row, int threads) {
+/* Sums of one block at one count: correct vs given labels per group (3),
+ * correct vs true labels per group (3), loss on train and test (2). */
+enum { NSUM = 8 };
+
+int gl_prune_curve(gl_prune *pr, const int *order, int n, gl_prune_row *rows, int threads) {
     int p = pr->p, N = pr->N;
-    if (k >= 0) { /* shared terms leave with the neuron's column */
-        pr->live--;
+    double *sums = malloc(sizeof(double) * NSUM * (size_t)(n + 1) * pr->n_blocks);
+    double *wb = malloc(sizeof(double) * (size_t)(n + 1) * p), *g = malloc(sizeof(double) * (size_t)(n + 1) * p);
+    if (!sums || !wb || !g) {
+        free(sums);
+        free(wb);
+        free(g);
+        return -1;
+    }
+    /* shared terms after each count; at 0 live neurons exactly 0 */
+    memcpy(wb, pr->wb0, sizeof(double) * p);
+    memcpy(g, pr->g0, sizeof(double) * p);
+    for (int c = 1; c <= n; c++) {
+        int k = order[c - 1];
         for (int q = 0; q < p; q++) {
             double w = pr->W[(size_t)q * N + k];
-            pr->wb[q] = pr->live ? pr->wb[q] - w * pr->shift[k] : 0.0;
-            pr->g[q] = pr->live ? pr->g[q] - w * pr->gsum[k] : 0.0;
+            wb[(size_t)c * p + q] = c < N ? wb[(size_t)(c - 1) * p + q] - w * pr->shift[k] : 0.0;
+            g[(size_t)c * p + q] = c < N ? g[(size_t)(c - 1) * p + q] - w * pr->gsum[k] : 0.0;
         }
     }
     int nt = threads > 0 ? threads : omp_get_max_threads();
+    int failed = 0;
 #pragma omp parallel num_threads(nt)
     {
-        double a[BLOCK], o[4096];
-#pragma omp for schedule(static)
-        for (int bl = 0; bl < pr->n_blocks; bl++) {
-            int b0 = bl * BLOCK, b1 = b0 + BLOCK < pr->E ? b0 + BLOCK : pr->E;
-            if (k >= 0) act_column(pr, k, b0, b1, a);
-            /* sums: correct[group] vs given, correct-true[group], loss[train/test] */
-            double c_given[NGROUP] = {0}, c_true[NGROUP] = {0}, loss[NGROUP] = {0};
-            const double *ck = k >= 0 ? pr->col + (size_t)k * p : NULL;
-            for (int i = b0; i < b1; i++) {
-                double *s = pr->S + (size_t)i * p;
-                double ak = k >= 0 ? a[i - b0] : 0.0;
-                if (ak != 0 && --pr->nz[i] > 0) {
-                    for (int q = 0; q < p; q++) s[q] -= ak * ck[q];
-                    pr->s1[i] -= ak;
-                    pr->s2[i] -= ak * ak;
-                } else if (ak != 0) { /* no live neuron reaches this example any more */
-                    memset(s, 0, sizeof(double) * p);
-                    pr->s1[i] = pr->s2[i] = 0;
-                }
-                if (pr->norm == GL_NORM_LAYERNORM) {
-                    double mean = pr->s1[i] / N, var = pr->s2[i] / N - mean * mean;
-                    double r = 1.0 / sqrt((var > 0 ? var : 0) + pr->eps);
-                    for (int q = 0; q < p; q++) o[q] = (s[q] - mean * pr->g[q]) * r + pr->wb[q];
-                } else {
-                    for (int q = 0; q < p; q++) o[q] = s[q] + pr->wb[q];
-                }
-                int best = 0;
-                for (int q = 1; q < p; q++)
-                    if (o[q] > o[best]) best = q;
-                int y = pr->y[i], g = pr->group[i];
-                double l;
-                if (pr->loss == GL_LOSS_MSE) {
-                    l = 0;
-                    for (int q = 0; q < p; q++) {
-                        double e = o[q] - (q == y);
-                        l += e * e;
-                    }
-                    l /= p;
-                } else {
-                    double mx = o[best], se = 0;
-                    for (int q = 0; q < p; q++) se += exp(o[q] - mx);
-                    l = mx + log(se) - o[y];
-                }
-                c_given[g] += best == y;
-                c_true[g] += best == pr->t[i];
-                loss[g] += l;
-            }
-            double *pt = pr->part + (size_t)bl * 8;
-            pt[0] = c_given[G_CLEAN];
-            pt[1] = c_given[G_CORRUPT];
-            pt[2] = c_given[G_TEST];
-            pt[3] = c_true[G_CLEAN];
-            pt[4] = c_true[G_CORRUPT];
-            pt[5] = c_true[G_TEST];
-            pt[6] = loss[G_CLEAN] + loss[G_CORRUPT];
-            pt[7] = loss[G_TEST];
+        /* one block of rows stays in cache through every count */
+        double *S = malloc(sizeof(double) * BLOCK * (size_t)p), *a = malloc(sizeof(double) * BLOCK);
+        double *s1 = malloc(sizeof(double) * BLOCK), *s2 = malloc(sizeof(double) * BLOCK);
+        double *o = malloc(sizeof(double) * (size_t)p);
+        int32_t *nz = malloc(sizeof(int32_t) * BLOCK);
+        if (!S || !a || !s1 || !s2 || !o || !nz) {
+#pragma omp atomic write
+            failed = 1;
         }
+#pragma omp for schedule(dynamic)
+        for (int bl = 0; bl < pr->n_blocks; bl++) {
+            if (!S || !a || !s1 || !s2 || !o || !nz) continue;
+            int b0 = bl * BLOCK, b1 = b0 + BLOCK < pr->E ? b0 + BLOCK : pr->E, nb = b1 - b0;
+            memcpy(S, pr->S0 + (size_t)b0 * p, sizeof(double) * (size_t)nb * p);
+            memcpy(s1, pr->s10 + b0, sizeof(double) * nb);
+            memcpy(s2, pr->s20 + b0, sizeof(double) * nb);
+            memcpy(nz, pr->nz0 + b0, sizeof(int32_t) * nb);
+            for (int c = 0; c <= n; c++) {
+                const double *ck = NULL;
+                if (c > 0) {
+                    act_column(pr, order[c - 1], b0, b1, a);
+                    ck = pr->col + (size_t)order[c - 1] * p;
+                }
+                const double *wbc = wb + (size_t)c * p, *gc = g + (size_t)c * p;
+                double cg[NGROUP] = {0}, ct[NGROUP] = {0}, loss[NGROUP] = {0};
+                for (int i = 0; i < nb; i++) {
+                    double *s = S + (size_t)i * p;
+                    double ak = c > 0 ? a[i] : 0.0;
+                    if (ak != 0 && --nz[i] == 0) { /* no live neuron reaches this example any more */
+                        memset(s, 0, sizeof(double) * p);
+                        s1[i] = s2[i] = ak = 0;
+                    } else {
+                        s1[i] -= ak;
+                        s2[i] -= ak * ak;
+                    }
+                    /* one pass: update, output, its maximum and sum of squares */
+                    double sc = 1.0, sh = 0.0, mx = -INFINITY, sq = 0.0;
+                    if (pr->norm == GL_NORM_LAYERNORM) {
+                        double mean = s1[i] / N, var = s2[i] / N - mean * mean;
+                        sc = 1.0 / sqrt((var > 0 ? var : 0) + pr->eps);
+                        sh = mean;
+                    }
+                    const double *cq = ck ? ck : wbc; /* unused when ak == 0 */
+#pragma omp simd reduction(max : mx) reduction(+ : sq)
+                    for (int q = 0; q < p; q++) {
+                        double v = s[q] - ak * cq[q];
+                        s[q] = v;
+                        double ov = (v - sh * gc[q]) * sc + wbc[q];
+                        o[q] = ov;
+                        mx = ov > mx ? ov : mx;
+                        sq += ov * ov;
+                    }
+                    int best = 0;
+                    while (best < p - 1 && o[best] != mx) best++;
+                    int y = pr->y[b0 + i], grp = pr->group[b0 + i];
+                    double l;
+                    if (pr->loss == GL_LOSS_MSE) {
+                        l = (sq - 2 * o[y] + 1) / p;
+                    } else {
+                        double se = 0;
+#pragma omp simd reduction(+ : se)
+                        for (int q = 0; q < p; q++) se += exp(o[q] - mx);
+                        l = mx + log(se) - o[y];
+                    }
+                    cg[grp] += best == y;
+                    ct[grp] += best == pr->t[b0 + i];
+                    loss[grp] += l;
+                }
+                double *pt = sums + ((size_t)c * pr->n_blocks + bl) * NSUM;
+                pt[0] = cg[G_CLEAN], pt[1] = cg[G_CORRUPT], pt[2] = cg[G_TEST];
+                pt[3] = ct[G_CLEAN], pt[4] = ct[G_CORRUPT], pt[5] = ct[G_TEST];
+                pt[6] = loss[G_CLEAN] + loss[G_CORRUPT], pt[7] = loss[G_TEST];
+            }
+        }
+        free(S);
+        free(a);
+        free(s1);
+        free(s2);
+        free(o);
+        free(nz);
     }
-    double t[8] = {0};
-    for (int bl = 0; bl < pr->n_blocks; bl++)
-        for (int j = 0; j < 8; j++) t[j] += pr->part[(size_t)bl * 8 + j];
     long n_train = pr->count[G_CLEAN] + pr->count[G_CORRUPT], n_test = pr->count[G_TEST];
-    row->train_acc = frac((long)(t[0] + t[1]), n_train);
-    row->test_acc = frac((long)t[2], n_test);
-    row->corrupted_acc = frac((long)t[1], pr->count[G_CORRUPT]);
-    row->corrupted_true_acc = frac((long)t[4], pr->count[G_CORRUPT]);
-    row->clean_acc = frac((long)t[0], pr->count[G_CLEAN]);
-    row->all_true_acc = n_test > 0 ? frac((long)(t[3] + t[4] + t[5]), n_train + n_test) : NAN;
-    row->train_loss = n_train > 0 ? t[6] / n_train : NAN;
-    row->test_loss = n_test > 0 ? t[7] / n_test : NAN;
+    for (int c = 0; c <= n && !failed; c++) {
+        double t[NSUM] = {0}; /* blocks added in order: no dependence on threads */
+        for (int bl = 0; bl < pr->n_blocks; bl++)
+            for (int j = 0; j < NSUM; j++) t[j] += sums[((size_t)c * pr->n_blocks + bl) * NSUM + j];
+        gl_prune_row *row = &rows[c];
+        row->train_acc = frac((long)(t[0] + t[1]), n_train);
+        row->test_acc = frac((long)t[2], n_test);
+        row->corrupted_acc = frac((long)t[1], pr->count[G_CORRUPT]);
+        row->corrupted_true_acc = frac((long)t[4], pr->count[G_CORRUPT]);
+        row->clean_acc = frac((long)t[0], pr->count[G_CLEAN]);
+        row->all_true_acc = n_test > 0 ? frac((long)(t[3] + t[4] + t[5]), n_train + n_test) : NAN;
+        row->train_loss = n_train > 0 ? t[6] / n_train : NAN;
+        row->test_loss = n_test > 0 ? t[7] / n_test : NAN;
+    }
+    free(sums);
+    free(wb);
+    free(g);
+    return failed ? -1 : 0;
 }
 
 void gl_prune_apply(float *params, const gl_layout *L, const int *pruned, int n) {

@@ -3,6 +3,7 @@
 #ifndef GROKLAB_CLI_H
 #define GROKLAB_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "groklab/config.h"
@@ -14,6 +15,44 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 int cmd_train(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_ipr(int argc, char **argv);
+int cmd_spectrum(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_analytic(int argc, char **argv);
+
+/* Checks that dir is a run directory and reads its validated config. */
+int cli_open_run(const char *dir, gl_config *c, gl_error *err);
+
+/* Pruning a run (groklab prune), shared with reproduce. */
+typedef struct cli_prune_opts {
+    int orders; /* bit 0 low, 1 high, 2 random */
+    int seeds;
+    uint64_t seed;
+    int on_all;
+    double threshold;
+    int threads;
+} cli_prune_opts;
+typedef struct cli_prune_point {
+    int pruned;
+    double v[8]; /* gl_prune_columns order */
+} cli_prune_point;
+typedef struct cli_prune_result {
+    int N, has[3];
+    double noise, seconds;
+    int prunable; /* low-IPR-first neurons that keep test accuracy >= threshold; -1 if none */
+    cli_prune_point curve[3][11]; /* each order at 0%, 10%, ..., 100% pruned */
+} cli_prune_result;
+/* Writes dir/prune.csv and prune_summary.json; returns an exit code. */
+int cli_prune_run(const char *dir, const cli_prune_opts *po, cli_prune_result *res, gl_error *err);
+void cli_prune_print(const char *dir, const cli_prune_result *r, const cli_prune_opts *po);
+int cli_parse_orders(const char *v, int *mask);
+/* Pruning figure of n runs (folders relative to dir) as rows of three panels
+ * (low, high, random); long_form: counts on the x axis and every curve. */
+int cli_plot_prune(const char *dir, const char *name, int n, const char *const *runs,
+                   const char *const *labels, const double *noise, int long_form, gl_error *err);
+/* Accuracies and mean IPR (second axis) of dir/metrics.csv into dir/NAME.png. */
+int cli_plot_run_curves(const char *dir, const char *name, gl_error *err);
 
 /* Prints "groklab: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -35,6 +74,22 @@ double cli_now(void);
  * resuming), trains with checkpoints, writes the final files. */
 int cli_train_run(const char *dir, gl_trainer *t, int resumed, int threads, int quiet,
                   gl_error *err);
+
+/* A growing text buffer; failed is set when memory ran out. */
+typedef struct cli_buf {
+    char *data;
+    size_t len, cap;
+    int failed;
+} cli_buf;
+int cli_buf_printf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_buf_free(cli_buf *b);
+/* Writes the buffer to dir/name atomically. */
+int cli_buf_save(cli_buf *b, const char *dir, const char *name, gl_error *err);
+
+/* Runs a gnuplot body (plot commands, paths relative to dir) into
+ * dir/NAME.png and dir/NAME.svg, saving the script as dir/NAME.gp. */
+int cli_gnuplot(const char *dir, const char *name, int width, int height, const char *body,
+                gl_error *err);
 
 /* Figures: draws the accuracy curves of runs (folders relative to dir) as
  * panels of dir/NAME.png and .svg through gnuplot, saving dir/NAME.gp. */

@@ -29,6 +29,11 @@ static void usage(FILE *f) {
             "commands:\n"
             "  train       train a model (groklab train --help)\n"
             "  reproduce   a figure of the paper in one command (groklab reproduce fig1)\n"
+            "  ipr         per-neuron IPR of a run, histogram (groklab ipr RUN)\n"
+            "  spectrum    Fourier spectra of a run's neurons (groklab spectrum RUN)\n"
+            "  prune       prune neurons by IPR and measure what is left (groklab prune RUN)\n"
+            "  analytic    the analytic solution of addition as a run (groklab analytic --p 97)\n"
+            "  plot        every figure that applies to a run (groklab plot RUN)\n"
             "  bench       speed of a training step on this machine\n"
             "  version     print the version\n",
             GL_VERSION);
@@ -43,6 +48,11 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "reproduce") == 0) return cmd_reproduce(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "ipr") == 0) return cmd_ipr(argc - 1, argv + 1);
+    if (strcmp(cmd, "spectrum") == 0) return cmd_spectrum(argc - 1, argv + 1);
+    if (strcmp(cmd, "prune") == 0) return cmd_prune(argc - 1, argv + 1);
+    if (strcmp(cmd, "analytic") == 0) return cmd_analytic(argc - 1, argv + 1);
+    if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("groklab %s (%s)\n", GL_VERSION, gl_blas_name());
         return EXIT_OK;
@@ -51,6 +61,6 @@ int main(int argc, char **argv) {
         usage(stdout);
         return EXIT_OK;
     }
-    cli_error("unknown command '%s' (allowed: train, reproduce, bench, version)", cmd);
+    cli_error("unknown command '%s' (allowed: train, reproduce, ipr, spectrum, prune, analytic, plot, bench, version)", cmd);
     return EXIT_USAGE;
 }
