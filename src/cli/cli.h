@@ -21,6 +21,18 @@ int cmd_prune(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_analytic(int argc, char **argv);
 
+/* Options of the IPR analysis (ipr, spectrum, plot). */
+typedef struct ipr_opts {
+    gl_ipr_conv conv;
+    gl_basis basis;
+    double r, split; /* split < 0: Otsu */
+    int plot, quiet;
+} ipr_opts;
+void cli_ipr_opts_default(ipr_opts *o);
+/* Everything `groklab plot` draws for one run (neuron < 0: the highest IPR);
+ * returns an exit code. */
+int cli_analyze_run(const char *dir, const ipr_opts *o, int neuron, gl_error *err);
+
 /* Checks that dir is a run directory and reads its validated config. */
 int cli_open_run(const char *dir, gl_config *c, gl_error *err);
 
@@ -51,8 +63,9 @@ int cli_parse_orders(const char *v, int *mask);
  * (low, high, random); long_form: counts on the x axis and every curve. */
 int cli_plot_prune(const char *dir, const char *name, int n, const char *const *runs,
                    const char *const *labels, const double *noise, int long_form, gl_error *err);
-/* Accuracies and mean IPR (second axis) of dir/metrics.csv into dir/NAME.png. */
-int cli_plot_run_curves(const char *dir, const char *name, gl_error *err);
+/* Accuracies and mean IPR (second axis) of dir/metrics.csv into dir/NAME.png;
+ * logx: logarithmic step axis. */
+int cli_plot_run_curves(const char *dir, const char *name, int logx, gl_error *err);
 
 /* Prints "groklab: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

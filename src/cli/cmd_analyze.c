@@ -92,12 +92,6 @@ static void csv_num(cli_buf *b, double v) {
 
 /* ---- ipr ---- */
 
-typedef struct ipr_opts {
-    gl_ipr_conv conv;
-    gl_basis basis;
-    double r, split; /* split < 0: Otsu */
-    int plot, quiet;
-} ipr_opts;
 
 typedef struct run_view {
     gl_config c;
@@ -219,7 +213,7 @@ static int plot_ipr(const char *dir, const run_view *v, double th, gl_error *err
     return rc;
 }
 
-static void ipr_opts_default(ipr_opts *o) {
+void cli_ipr_opts_default(ipr_opts *o) {
     o->conv = GL_IPR_RFFT;
     o->basis = GL_BASIS_AUTO;
     o->r = 2.0;
@@ -288,7 +282,7 @@ static void ipr_help(FILE *f) {
 
 int cmd_ipr(int argc, char **argv) {
     ipr_opts o;
-    ipr_opts_default(&o);
+    cli_ipr_opts_default(&o);
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -305,7 +299,7 @@ int cmd_ipr(int argc, char **argv) {
         dir = argv[i];
     }
     if (!dir) {
-        ipr_help(stderr);
+        cli_error("ipr: which run? (usage: groklab ipr RUN [options]; groklab ipr --help)");
         return EXIT_USAGE;
     }
     return run_ipr(dir, &o);
@@ -424,7 +418,8 @@ static int write_spectrum(const char *dir, const run_view *v, int neuron, int pl
         cli_buf_printf(&s, "\n");
     }
     cli_buf_printf(&s, "set title 'power |x~_j|^2'\nset xlabel 'frequency'\nset style fill solid 0.6\n");
-    cli_buf_printf(&s, "plot 'neuron_%d_spectrum.csv' skip 1 using 1:3 with boxes lc rgb '#1f77b4' title 'U', '' skip 1 using 1:5 with boxes lc rgb '#d62728' title 'V', '' skip 1 using 1:7 with boxes lc rgb '#2ca02c' title 'W'\n", neuron);
+    cli_buf_printf(&s, "set boxwidth 0.3\nset key top left\n");
+    cli_buf_printf(&s, "plot 'neuron_%d_spectrum.csv' skip 1 using ($1-0.3):3 with boxes lc rgb '#1f77b4' title 'U', '' skip 1 using 1:5 with boxes lc rgb '#d62728' title 'V', '' skip 1 using ($1+0.3):7 with boxes lc rgb '#2ca02c' title 'W'\n", neuron);
     cli_buf_printf(&s, "unset multiplot\n");
     snprintf(name, sizeof name, "neuron_%d", neuron);
     rc = s.failed ? gl_fail(err, "out of memory") : cli_gnuplot(dir, name, 1500, 400, s.data, err);
@@ -451,7 +446,7 @@ static void spectrum_help(FILE *f) {
 
 int cmd_spectrum(int argc, char **argv) {
     ipr_opts o;
-    ipr_opts_default(&o);
+    cli_ipr_opts_default(&o);
     const char *dir = NULL;
     long neuron = -1;
     for (int i = 1; i < argc; i++) {
@@ -474,7 +469,7 @@ int cmd_spectrum(int argc, char **argv) {
         dir = argv[i];
     }
     if (!dir) {
-        spectrum_help(stderr);
+        cli_error("spectrum: which run? (usage: groklab spectrum RUN [options]; groklab spectrum --help)");
         return EXIT_USAGE;
     }
     run_view v;
@@ -618,7 +613,19 @@ void cli_prune_print(const char *dir, const cli_prune_result *r, const cli_prune
 int cli_plot_prune(const char *dir, const char *name, int n, const char *const *runs,
                    const char *const *labels, const double *noise, int long_form, gl_error *err) {
     cli_buf s = {0};
-    int panels = 3;
+    int present[3] = {0}, panels = 0, which[3];
+    char path[4096], *text = NULL;
+    snprintf(path, sizeof path, "%s/%s/prune.csv", dir, runs[0]);
+    gl_error e;
+    if (gl_read_file(path, &text, NULL, &e) != 0) return gl_fail(err, "%s", e.msg);
+    for (int oi = 0; oi < 3; oi++) {
+        char key[32];
+        snprintf(key, sizeof key, "\n%s,", order_words[oi]);
+        present[oi] = strstr(text, key) != NULL;
+        if (present[oi]) which[panels++] = oi;
+    }
+    free(text);
+    if (!panels) return gl_fail(err, "%s has no pruning rows", path);
     cli_buf_printf(&s, "# prune.csv columns: 1 order, 2 pruned, 3 fraction, 5 train_acc, 6 test_acc, 7 corrupted_acc,\n"
                        "# 8 corrupted_true_acc, 9 clean_acc, 10 all_true_acc; 13.. the *_std columns (random order)\n");
     cli_buf_printf(&s, "sel(o, c) = strcol(1) eq o ? column(c) : NaN\n");
@@ -628,7 +635,8 @@ int cli_plot_prune(const char *dir, const char *name, int n, const char *const *
     const char *titles[3] = {"lowest IPR first", "highest IPR first", "random order (mean +- sd)"};
     int x = long_form ? 2 : 3;
     for (int r = 0; r < n; r++)
-        for (int oi = 0; oi < panels; oi++) {
+        for (int pi = 0; pi < panels; pi++) {
+            int oi = which[pi];
             const char *o = order_words[oi];
             cli_buf_printf(&s, "set title '%s%s%s'\n", labels[r], labels[r][0] ? ": " : "", titles[oi]);
             cli_buf_printf(&s, "plot ");
@@ -729,7 +737,7 @@ int cmd_prune(int argc, char **argv) {
         } else dir = a;
     }
     if (!dir) {
-        prune_help(stderr);
+        cli_error("prune: which run? (usage: groklab prune RUN [options]; groklab prune --help)");
         return EXIT_USAGE;
     }
     cli_prune_result r;
@@ -755,15 +763,18 @@ int cmd_prune(int argc, char **argv) {
 
 /* ---- plot: every figure that applies ---- */
 
-int cli_plot_run_curves(const char *dir, const char *name, gl_error *err) {
+int cli_plot_run_curves(const char *dir, const char *name, int logx, gl_error *err) {
     cli_buf s = {0};
+    const char *x = logx ? "($1 > 0 ? $1 : NaN)" : "1";
+    if (logx) cli_buf_printf(&s, "set logscale x\n");
     cli_buf_printf(&s, "# metrics.csv columns: 1 step, 4 train_acc, 5 test_acc, 6 corrupted_acc, 8 clean_acc, 12 mean_ipr\n");
     cli_buf_printf(&s, "set grid\nset xlabel 'step'\nset ylabel 'accuracy'\nset yrange [0:1.02]\n");
     cli_buf_printf(&s, "set y2label 'mean IPR'\nset y2tics\nset ytics nomirror\nset key bottom right font ',9'\n");
-    cli_buf_printf(&s, "plot 'metrics.csv' skip 1 using 1:4 with lines lw 2 lc rgb '#1f77b4' title 'train', \\\n"
-                       "     '' skip 1 using 1:5 with lines lw 2 lc rgb '#d62728' title 'test', \\\n"
-                       "     '' skip 1 using 1:6 with lines lw 2 lc rgb '#2ca02c' title 'corrupted (given)', \\\n"
-                       "     '' skip 1 using 1:12 axes x1y2 with lines lw 2 dt 2 lc rgb '#000000' title 'mean IPR (right)'\n");
+    cli_buf_printf(&s, "plot 'metrics.csv' skip 1 using %s:4 with lines lw 2 lc rgb '#1f77b4' title 'train', \\\n"
+                       "     '' skip 1 using %s:5 with lines lw 2 lc rgb '#d62728' title 'test', \\\n"
+                       "     '' skip 1 using %s:6 with lines lw 2 lc rgb '#2ca02c' title 'corrupted (given)', \\\n"
+                       "     '' skip 1 using %s:12 axes x1y2 with lines lw 2 dt 2 lc rgb '#000000' title 'mean IPR (right)'\n",
+                   x, x, x, x);
     int rc = s.failed ? gl_fail(err, "out of memory") : cli_gnuplot(dir, name, 720, 440, s.data, err);
     cli_buf_free(&s);
     return rc;
@@ -782,7 +793,7 @@ static void plot_help(FILE *f) {
 
 int cmd_plot(int argc, char **argv) {
     ipr_opts o;
-    ipr_opts_default(&o);
+    cli_ipr_opts_default(&o);
     const char *dir = NULL;
     long neuron = -1;
     for (int i = 1; i < argc; i++) {
@@ -805,40 +816,43 @@ int cmd_plot(int argc, char **argv) {
         dir = argv[i];
     }
     if (!dir) {
-        plot_help(stderr);
+        cli_error("plot: which run? (usage: groklab plot RUN [options]; groklab plot --help)");
         return EXIT_USAGE;
     }
+    gl_error err;
+    int rc = cli_analyze_run(dir, &o, (int)neuron, &err);
+    if (rc != EXIT_OK) cli_error("%s", err.msg);
+    return rc;
+}
+
+int cli_analyze_run(const char *dir, const ipr_opts *opts, int neuron, gl_error *err) {
+    ipr_opts o = *opts;
     o.plot = 1;
     run_view v;
-    gl_error err;
-    if (run_view_load(&v, dir, &o, &err) != 0) {
-        cli_error("%s", err.msg);
+    if (run_view_load(&v, dir, &o, err) != 0) {
         run_view_free(&v);
         return EXIT_USAGE;
     }
     if (neuron >= v.nr.N) {
-        cli_error("--neuron: %ld is out of range (allowed: 0 to %d)", neuron, v.nr.N - 1);
+        gl_fail(err, "--neuron: %d is out of range (allowed: 0 to %d)", neuron, v.nr.N - 1);
         run_view_free(&v);
         return EXIT_USAGE;
     }
     double th;
     int low, rc = 0;
-    if (file_exists(dir, "metrics.csv")) rc = cli_plot_run_curves(dir, "curves", &err);
-    if (!rc) rc = write_ipr(dir, &v, &o, &th, &low, &err);
-    if (!rc) rc = plot_ipr(dir, &v, th, &err);
-    if (!rc) rc = write_spectrum(dir, &v, neuron < 0 ? best_neuron(&v.nr) : (int)neuron, 1, o.quiet, &err);
+    if (file_exists(dir, "metrics.csv")) rc = cli_plot_run_curves(dir, "curves", v.c.log_points > 0, err);
+    if (!rc) rc = write_ipr(dir, &v, &o, &th, &low, err);
+    if (!rc) rc = plot_ipr(dir, &v, th, err);
+    if (!rc) rc = write_spectrum(dir, &v, neuron < 0 ? best_neuron(&v.nr) : neuron, 1, o.quiet, err);
     if (!rc && file_exists(dir, "prune.csv")) {
         const char *runs[1] = {"."}, *labels[1] = {""};
         double noise[1] = {v.c.noise};
-        rc = cli_plot_prune(dir, "prune", 1, runs, labels, noise, 0, &err);
-        if (!rc) rc = cli_plot_prune(dir, "prune_long", 1, runs, labels, noise, 1, &err);
+        rc = cli_plot_prune(dir, "prune", 1, runs, labels, noise, 0, err);
+        if (!rc) rc = cli_plot_prune(dir, "prune_long", 1, runs, labels, noise, 1, err);
     }
     int has_gain = v.nr.gain != NULL;
     run_view_free(&v);
-    if (rc) {
-        cli_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
+    if (rc) return EXIT_FAIL;
     if (!o.quiet) printf("figures in %s: curves, ipr_hist, spectrum, neuron_K%s%s (.png, .svg, .gp)\n", dir,
                          has_gain ? ", ipr_gain" : "", file_exists(dir, "prune.csv") ? ", prune, prune_long" : "");
     return EXIT_OK;
