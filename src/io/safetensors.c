@@ -4,6 +4,7 @@
  * spaces to a multiple of 8), then the tensors' bytes back to back in the
  * order of the header's data_offsets. */
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,68 +100,196 @@ int gl_st_writer_save(gl_st_writer *w, const char *path, gl_error *err) {
     return rc;
 }
 
+/* ---- reader ----
+ *
+ * gl_st_open validates the whole file before anything is read from it, so a
+ * malformed file is refused as a whole: the header length, the JSON, every
+ * entry's dtype, shape (non-negative integers, at most 4 dims, no overflow)
+ * and data offsets (integers within the data section whose size matches the
+ * shape), and the metadata (strings). A tensor whose bytes are not aligned
+ * for its dtype is copied into an aligned buffer, so callers may read it as
+ * float, double or int arrays. */
+
+#define ST_MAX_HEADER (100u << 20) /* bytes of JSON */
+#define ST_MAX_ENTRIES 4096
+
+typedef struct st_entry {
+    const char *name;  /* inside the cJSON header */
+    gl_st_dtype dtype;
+    int ndim;
+    int64_t shape[4];
+    const void *data;
+} st_entry;
+
 struct gl_st_file {
     char *raw;
     size_t len;
     cJSON *header;
     const char *data; /* start of the data section */
     size_t data_len;
+    st_entry *ent;
+    int n_ent;
+    void **copies; /* aligned copies of misaligned tensors */
+    int n_copies;
+    char where[256]; /* the file's name, for messages */
 };
 
-int gl_st_open(gl_st_file **out, const char *path, gl_error *err) {
-    gl_st_file *f = calloc(1, sizeof *f);
-    if (!f) return gl_fail(err, "out of memory");
-    if (gl_read_file(path, &f->raw, &f->len, err) != 0) {
-        free(f);
-        return -1;
+/* A JSON number that is an integer in [0, 2^53). */
+static int json_count(const cJSON *v, int64_t *out) {
+    if (!cJSON_IsNumber(v)) return 0;
+    double d = v->valuedouble;
+    if (!(d >= 0) || d >= 9007199254740992.0 || d != (double)(int64_t)d) return 0;
+    *out = (int64_t)d;
+    return 1;
+}
+
+static int st_fail(gl_st_file *f, gl_error *err, const char *fmt, const char *name, const char *what) {
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, name ? name : "", what ? what : "");
+    return gl_fail(err, "%s: %s", f->where, msg);
+}
+
+static int check_entry(gl_st_file *f, cJSON *o, st_entry *e, gl_error *err) {
+    const char *name = o->string;
+    if (!cJSON_IsObject(o)) return st_fail(f, err, "tensor '%s': entry is not an object%s", name, NULL);
+    cJSON *dtype = cJSON_GetObjectItemCaseSensitive(o, "dtype");
+    cJSON *shape = cJSON_GetObjectItemCaseSensitive(o, "shape");
+    cJSON *offs = cJSON_GetObjectItemCaseSensitive(o, "data_offsets");
+    if (!cJSON_IsString(dtype)) return st_fail(f, err, "tensor '%s': dtype missing or not a string%s", name, NULL);
+    int d = -1;
+    for (int i = 0; i < 5; i++)
+        if (strcmp(dtype->valuestring, dtype_names[i]) == 0) d = i;
+    if (d < 0)
+        return st_fail(f, err, "tensor '%s': unknown dtype '%s' (allowed: F32, F64, I32, I64, U8)", name,
+                       dtype->valuestring);
+    if (!cJSON_IsArray(shape)) return st_fail(f, err, "tensor '%s': shape missing or not an array%s", name, NULL);
+    int nd = cJSON_GetArraySize(shape);
+    if (nd > 4) return st_fail(f, err, "tensor '%s': more than 4 dimensions%s", name, NULL);
+    e->name = name;
+    e->dtype = (gl_st_dtype)d;
+    e->ndim = nd;
+    uint64_t n = 1, limit = (UINT64_C(1) << 62) / dtype_sizes[d];
+    for (int i = 0; i < nd; i++) {
+        int64_t v;
+        if (!json_count(cJSON_GetArrayItem(shape, i), &v))
+            return st_fail(f, err, "tensor '%s': shape entries must be integers >= 0%s", name, NULL);
+        e->shape[i] = v;
+        if (v != 0 && n > limit / (uint64_t)v) return st_fail(f, err, "tensor '%s': too many elements%s", name, NULL);
+        n *= (uint64_t)v;
     }
+    int64_t b, en;
+    if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 || !json_count(cJSON_GetArrayItem(offs, 0), &b) ||
+        !json_count(cJSON_GetArrayItem(offs, 1), &en))
+        return st_fail(f, err, "tensor '%s': data_offsets must be two integers >= 0%s", name, NULL);
+    if (b > en || (uint64_t)en > f->data_len)
+        return st_fail(f, err, "tensor '%s': data offsets out of the file%s", name, NULL);
+    if ((uint64_t)(en - b) != n * dtype_sizes[d])
+        return st_fail(f, err, "tensor '%s': data size does not match its dtype and shape%s", name, NULL);
+    const char *p = f->data + b;
+    if ((uintptr_t)p % dtype_sizes[d] != 0 && en > b) { /* copy to an aligned buffer */
+        void *c = malloc((size_t)(en - b));
+        void **nc = c ? realloc(f->copies, sizeof(void *) * (size_t)(f->n_copies + 1)) : NULL;
+        if (!nc) {
+            free(c);
+            return st_fail(f, err, "out of memory%s%s", NULL, NULL);
+        }
+        f->copies = nc;
+        f->copies[f->n_copies++] = c;
+        memcpy(c, p, (size_t)(en - b));
+        p = c;
+    }
+    e->data = p;
+    return 0;
+}
+
+static int st_parse(gl_st_file *f, gl_error *err) {
     uint64_t hl = 0;
-    if (f->len >= 8)
-        for (int i = 0; i < 8; i++) hl |= (uint64_t)(unsigned char)f->raw[i] << (8 * i);
-    if (f->len < 8 || hl > f->len - 8) {
-        gl_st_close(f);
-        return gl_fail(err, "%s: not a safetensors file (bad header length)", path);
-    }
+    if (f->len < 8) return st_fail(f, err, "not a safetensors file (shorter than its 8-byte header length)%s%s", NULL, NULL);
+    for (int i = 0; i < 8; i++) hl |= (uint64_t)(unsigned char)f->raw[i] << (8 * i);
+    if (hl < 2 || hl > f->len - 8 || hl > ST_MAX_HEADER)
+        return st_fail(f, err, "not a safetensors file (bad header length)%s%s", NULL, NULL);
     f->header = cJSON_ParseWithLength(f->raw + 8, (size_t)hl);
-    if (!f->header || !cJSON_IsObject(f->header)) {
-        gl_st_close(f);
-        return gl_fail(err, "%s: not a safetensors file (malformed header)", path);
-    }
+    if (!f->header || !cJSON_IsObject(f->header))
+        return st_fail(f, err, "not a safetensors file (malformed header)%s%s", NULL, NULL);
     f->data = f->raw + 8 + hl;
     f->data_len = f->len - 8 - hl;
+    int n = 0;
+    for (cJSON *it = f->header->child; it; it = it->next) n++;
+    if (n > ST_MAX_ENTRIES) return st_fail(f, err, "too many entries in the header%s%s", NULL, NULL);
+    f->ent = calloc((size_t)(n ? n : 1), sizeof *f->ent);
+    if (!f->ent) return st_fail(f, err, "out of memory%s%s", NULL, NULL);
+    for (cJSON *it = f->header->child; it; it = it->next) {
+        if (!it->string) return st_fail(f, err, "malformed header%s%s", NULL, NULL);
+        for (cJSON *prev = f->header->child; prev != it; prev = prev->next)
+            if (strcmp(prev->string, it->string) == 0)
+                return st_fail(f, err, "'%s' appears twice in the header%s", it->string, NULL);
+        if (strcmp(it->string, "__metadata__") == 0) {
+            if (!cJSON_IsObject(it)) return st_fail(f, err, "__metadata__ is not an object%s%s", NULL, NULL);
+            for (cJSON *m = it->child; m; m = m->next)
+                if (!cJSON_IsString(m)) return st_fail(f, err, "metadata '%s' is not a string%s", m->string, NULL);
+            continue;
+        }
+        if (check_entry(f, it, &f->ent[f->n_ent], err) != 0) return -1;
+        f->n_ent++;
+    }
+    return 0;
+}
+
+int gl_st_open_mem(gl_st_file **out, const void *buf, size_t len, const char *name, gl_error *err) {
+    gl_st_file *f = calloc(1, sizeof *f);
+    if (!f) return gl_fail(err, "out of memory");
+    snprintf(f->where, sizeof f->where, "%s", name ? name : "(memory)");
+    f->raw = malloc(len + 1);
+    if (!f->raw) {
+        free(f);
+        return gl_fail(err, "out of memory for %zu bytes", len);
+    }
+    if (len) memcpy(f->raw, buf, len);
+    f->len = len;
+    if (st_parse(f, err) != 0) {
+        gl_st_close(f);
+        return -1;
+    }
     *out = f;
     return 0;
 }
 
+int gl_st_open(gl_st_file **out, const char *path, gl_error *err) {
+    gl_st_file *f = calloc(1, sizeof *f);
+    if (!f) return gl_fail(err, "out of memory");
+    snprintf(f->where, sizeof f->where, "%s", path);
+    if (gl_read_file(path, &f->raw, &f->len, err) != 0) {
+        free(f);
+        return -1;
+    }
+    if (st_parse(f, err) != 0) {
+        gl_st_close(f);
+        return -1;
+    }
+    *out = f;
+    return 0;
+}
+
+int gl_st_count(const gl_st_file *f) { return f->n_ent; }
+const char *gl_st_name(const gl_st_file *f, int i) { return i >= 0 && i < f->n_ent ? f->ent[i].name : NULL; }
+
 int gl_st_get(gl_st_file *f, const char *name, gl_st_dtype dt, int64_t want, gl_st_tensor *out,
               gl_error *err) {
-    cJSON *o = cJSON_GetObjectItemCaseSensitive(f->header, name);
-    if (!o) return gl_fail(err, "tensor '%s' is missing", name);
-    cJSON *dtype = cJSON_GetObjectItemCaseSensitive(o, "dtype");
-    cJSON *shape = cJSON_GetObjectItemCaseSensitive(o, "shape");
-    cJSON *offs = cJSON_GetObjectItemCaseSensitive(o, "data_offsets");
-    if (!cJSON_IsString(dtype) || !cJSON_IsArray(shape) || cJSON_GetArraySize(offs) != 2)
-        return gl_fail(err, "tensor '%s': malformed entry", name);
+    const st_entry *e = NULL;
+    for (int i = 0; i < f->n_ent && !e; i++)
+        if (strcmp(f->ent[i].name, name) == 0) e = &f->ent[i];
+    if (!e) return gl_fail(err, "tensor '%s' is missing", name);
+    if ((int)dt >= 0 && e->dtype != dt)
+        return gl_fail(err, "tensor '%s': dtype %s, expected %s", name, dtype_names[e->dtype], dtype_names[dt]);
+    int64_t n = numel(e->ndim, e->shape);
+    if (want >= 0 && n != want)
+        return gl_fail(err, "tensor '%s' has %lld elements, expected %lld", name, (long long)n, (long long)want);
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "%s", name);
-    int d = -1;
-    for (int i = 0; i < 5; i++)
-        if (strcmp(dtype->valuestring, dtype_names[i]) == 0) d = i;
-    if (d < 0 || ((int)dt >= 0 && d != (int)dt))
-        return gl_fail(err, "tensor '%s': dtype %s, expected %s", name, dtype->valuestring,
-                       (int)dt >= 0 ? dtype_names[dt] : "a known dtype");
-    out->dtype = (gl_st_dtype)d;
-    out->ndim = cJSON_GetArraySize(shape);
-    if (out->ndim > 4) return gl_fail(err, "tensor '%s': too many dimensions", name);
-    for (int i = 0; i < out->ndim; i++) out->shape[i] = (int64_t)cJSON_GetArrayItem(shape, i)->valuedouble;
-    double b = cJSON_GetArrayItem(offs, 0)->valuedouble, e = cJSON_GetArrayItem(offs, 1)->valuedouble;
-    int64_t n = numel(out->ndim, out->shape);
-    if (b < 0 || e < b || e > (double)f->data_len || (e - b) != (double)n * (double)dtype_sizes[d])
-        return gl_fail(err, "tensor '%s': data offsets out of the file", name);
-    if (want >= 0 && n != want)
-        return gl_fail(err, "tensor '%s' has %lld elements, expected %lld", name, (long long)n,
-                       (long long)want);
-    out->data = f->data + (size_t)b;
+    out->dtype = e->dtype;
+    out->ndim = e->ndim;
+    memcpy(out->shape, e->shape, sizeof e->shape);
+    out->data = e->data;
     return 0;
 }
 
@@ -172,6 +301,9 @@ const char *gl_st_meta_get(gl_st_file *f, const char *key) {
 
 void gl_st_close(gl_st_file *f) {
     if (!f) return;
+    for (int i = 0; i < f->n_copies; i++) free(f->copies[i]);
+    free(f->copies);
+    free(f->ent);
     cJSON_Delete(f->header);
     free(f->raw);
     free(f);
