@@ -3,7 +3,7 @@
 #  1. a warnings-as-errors build and every CTest test (unit, cli, torch, e2e);
 #  2. an AddressSanitizer + UndefinedBehaviorSanitizer build running the unit
 #     and CLI tests.
-# Set GROKLAB_QUICK=1 to skip the e2e Figure 1 test (about 3 minutes on 2 cores).
+# Set GROKLAB_QUICK=1 to skip the e2e tests (Figures 1 and 6, about 3 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

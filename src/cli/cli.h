@@ -52,7 +52,8 @@ typedef struct cli_prune_point {
 typedef struct cli_prune_result {
     int N, has[3];
     double noise, seconds;
-    int prunable; /* low-IPR-first neurons that keep test accuracy >= threshold; -1 if none */
+    int prunable; /* the largest count, lowest IPR first, with test accuracy >= threshold; -1 if none */
+    int prefix;   /* the largest count with test accuracy >= threshold at every count up to it */
     cli_prune_point curve[3][11]; /* each order at 0%, 10%, ..., 100% pruned */
 } cli_prune_result;
 /* Writes dir/prune.csv and prune_summary.json; returns an exit code. */

@@ -529,7 +529,7 @@ int cli_prune_run(const char *dir, const cli_prune_opts *po, cli_prune_result *r
     for (int j = 0; j < GL_PRUNE_NCOLS; j++) cli_buf_printf(&b, ",%s", gl_prune_columns[j]);
     for (int j = 0; j < GL_PRUNE_NCOLS; j++) cli_buf_printf(&b, ",%s_std", gl_prune_columns[j]);
     cli_buf_printf(&b, "\n");
-    res->prunable = -1;
+    res->prunable = res->prefix = -1;
     for (int oi = 0; oi < 3 && rc == EXIT_OK; oi++) {
         if (!(po->orders & (1 << oi))) continue;
         int draws = oi == 2 ? po->seeds : 1;
@@ -565,7 +565,8 @@ int cli_prune_run(const char *dir, const cli_prune_opts *po, cli_prune_result *r
                     res->curve[oi][i].pruned = n;
                     memcpy(res->curve[oi][i].v, mean, sizeof mean);
                 }
-            if (oi == 0 && res->prunable == n - 1 && mean[1] >= po->threshold) res->prunable = n;
+            if (oi == 0 && res->prefix == n - 1 && mean[1] >= po->threshold) res->prefix = n;
+            if (oi == 0 && mean[1] >= po->threshold) res->prunable = n;
         }
         res->has[oi] = 1;
     }
@@ -575,8 +576,10 @@ int cli_prune_run(const char *dir, const cli_prune_opts *po, cli_prune_result *r
     if (rc == EXIT_OK && cli_buf_save(&b, dir, "prune.csv", err) != 0) rc = EXIT_FAIL;
     cli_buf_free(&b);
     if (rc == EXIT_OK && res->has[0]) {
-        cli_buf_printf(&b, "{\n  \"threshold\": %.9g,\n  \"prunable\": %d,\n  \"prunable_fraction\": %.9g,\n  \"width\": %d,\n  \"on\": \"%s\",\n  \"seconds\": %.6f\n}\n",
-                       po->threshold, res->prunable, (double)res->prunable / N, N, po->on_all ? "all" : "train", res->seconds);
+        cli_buf_printf(&b, "{\n  \"threshold\": %.9g,\n  \"prunable\": %d,\n  \"prunable_fraction\": %.9g,\n"
+                           "  \"prunable_prefix\": %d,\n  \"width\": %d,\n  \"on\": \"%s\",\n  \"seconds\": %.6f\n}\n",
+                       po->threshold, res->prunable, (double)res->prunable / N, res->prefix, N,
+                       po->on_all ? "all" : "train", res->seconds);
         if (cli_buf_save(&b, dir, "prune_summary.json", err) != 0) rc = EXIT_FAIL;
         cli_buf_free(&b);
     }
@@ -606,8 +609,8 @@ void cli_prune_print(const char *dir, const cli_prune_result *r, const cli_prune
     if (r->has[0] && r->prunable < 0)
         printf("test accuracy is below %.0f%% before any pruning\n", 100 * po->threshold);
     else if (r->has[0])
-        printf("lowest-IPR-first pruning keeps test accuracy >= %.0f%% for the first %d of %d neurons (%.1f%%)\n",
-               100 * po->threshold, r->prunable, r->N, 100.0 * r->prunable / r->N);
+        printf("lowest IPR first: test accuracy >= %.0f%% with %d of %d neurons pruned (%.1f%%), and at every count up to %d\n",
+               100 * po->threshold, r->prunable, r->N, 100.0 * r->prunable / r->N, r->prefix);
 }
 
 int cli_plot_prune(const char *dir, const char *name, int n, const char *const *runs,
@@ -674,7 +677,8 @@ static void prune_help(FILE *f) {
             "orders as a comma list, or all (the default).\n\n"
             "  --on all     evaluate on every pair of the task (train, test, all-pairs columns);\n"
             "     train     the training set only (test columns are nan), faster for large p\n"
-            "  --threshold  test accuracy to keep when counting how many neurons can go\n\n"
+            "  --threshold  test accuracy to keep when counting how many neurons can go: the\n"
+            "               largest count, lowest IPR first, with test accuracy >= threshold\n\n"
             "Writes RUN/prune.csv (order, pruned, fraction, seeds, train_acc, test_acc,\n"
             "corrupted_acc, corrupted_true_acc, clean_acc, all_true_acc, train_loss, test_loss,\n"
             "then each with _std), RUN/prune_summary.json, and the figures RUN/prune.png\n"

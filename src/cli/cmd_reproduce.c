@@ -361,6 +361,8 @@ static int fig17(const repro_opts *o) {
             const gl_metrics *rows = gl_trainer_rows(t[i], &n);
             gl_phase ph = gl_phase_of_run(rows, n, m[i].c.noise, gl_trainer_diverged_at(t[i]) >= 0, NULL, NULL);
             snprintf(m[i].label, sizeof m[i].label, "wd %g (%s)", m[i].c.wd, gl_phase_name(ph));
+            for (char *q = m[i].label; *q; q++) /* gnuplot reads '_' as a subscript */
+                if (*q == '_') *q = ' ';
         }
         rc = prune_members(o, m, 3, "fig17", 1);
         if (rc == EXIT_OK) printf("\nfigure %s/fig17.png (script fig17.gp)\n", o->out);
@@ -372,11 +374,12 @@ static int fig17(const repro_opts *o) {
 static int fig32(const repro_opts *o) {
     int W = o->n_widths, S = o->seeds, rc = EXIT_OK;
     cli_buf b = {0};
-    cli_buf_printf(&b, "width,seed,test_acc,prunable,prunable_fraction\n");
+    cli_buf_printf(&b, "width,seed,test_acc,prunable,prunable_fraction,prunable_prefix\n");
     printf("Figure 32: %s mod %d, alpha %.2f, xi %.2f, lr %g, weight decay %g, %ld steps; %d seeds per width\n",
            o->base.task, o->base.p, o->base.frac, o->base.noise, o->base.lr, o->base.wd, o->base.steps, S);
-    printf("prunable: neurons removed lowest IPR first while test accuracy stays >= %.0f%%\n\n", 100 * o->threshold);
-    printf("%8s %6s %9s %9s %9s\n", "width", "seed", "test", "prunable", "fraction");
+    printf("prunable: the most neurons removed lowest IPR first with test accuracy still >= %.0f%%;\n"
+           "prefix: the most with test accuracy >= %.0f%% at every count on the way\n\n", 100 * o->threshold, 100 * o->threshold);
+    printf("%8s %6s %9s %9s %9s %9s\n", "width", "seed", "test", "prunable", "fraction", "prefix");
     double summary[32][2];
     for (int wi = 0; wi < W && rc == EXIT_OK; wi++) {
         member *m = calloc((size_t)S, sizeof *m);
@@ -413,9 +416,10 @@ static int fig32(const repro_opts *o) {
             }
             int k = r.prunable < 0 ? 0 : r.prunable;
             double fr = (double)k / r.N;
-            printf("%8d %6d %9.4f %9d %9.4f%s\n", o->widths[wi], s, r.curve[0][0].v[1], k, fr,
-                   r.prunable < 0 ? "  (test accuracy below the threshold before pruning)" : "");
-            cli_buf_printf(&b, "%d,%d,%.9g,%d,%.9g\n", o->widths[wi], s, r.curve[0][0].v[1], k, fr);
+            int pre = r.prefix < 0 ? 0 : r.prefix;
+            printf("%8d %6d %9.4f %9d %9.4f %9d%s\n", o->widths[wi], s, r.curve[0][0].v[1], k, fr, pre,
+                   r.prunable < 0 ? "  (test accuracy never reaches the threshold)" : "");
+            cli_buf_printf(&b, "%d,%d,%.9g,%d,%.9g,%d\n", o->widths[wi], s, r.curve[0][0].v[1], k, fr, pre);
             sum += fr;
             sq += fr * fr;
         }
@@ -435,7 +439,7 @@ static int fig32(const repro_opts *o) {
     printf("\n%8s %14s %10s\n", "width", "mean fraction", "sd");
     for (int wi = 0; wi < W; wi++) printf("%8d %14.4f %10.4f\n", o->widths[wi], summary[wi][0], summary[wi][1]);
     cli_buf s = {0};
-    cli_buf_printf(&s, "# fig32.csv columns: 1 width, 2 seed, 3 test_acc, 4 prunable, 5 prunable_fraction\n"
+    cli_buf_printf(&s, "# fig32.csv columns: 1 width, 2 seed, 3 test_acc, 4 prunable, 5 prunable_fraction, 6 prunable_prefix\n"
                        "set logscale x\nset grid\nset xlabel 'width N'\nset ylabel 'fraction of neurons prunable'\n"
                        "set yrange [0:1]\nset key bottom right\n"
                        "set title 'lowest-IPR-first pruning keeping test accuracy >= %.0f%%'\n"
