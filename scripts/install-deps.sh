@@ -10,6 +10,7 @@ pkgs=(
   libfftw3-dev                           # IPR: batched real FFTs
   librandom123-dev                       # Philox counter-based RNG
   libcjson-dev                           # config.json, summary.json, safetensors headers
+  libsqlite3-dev                         # sweep stores (sweep.db)
   gnuplot-nox                            # figures (PNG/SVG)
   python3 python3-numpy                  # reading outputs in tests
 )

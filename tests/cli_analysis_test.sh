@@ -106,7 +106,7 @@ expect_error "missing run argument" run "prune: which run? (usage: groklab prune
 expect_error "bad scan range" run "--scan: '64:8' is not LO:HI" analytic --scan 64:8 --out out
 expect_error "bad analytic modulus" run "--p: '1' is out of range" analytic --p 1 --out out
 expect_error "analytic into an existing run" run "already exists (use --force" analytic --p 23 --out run
-expect_error "unknown figure" run "unknown figure 'fig99' (allowed: fig1, fig2, fig4, fig5, fig6, fig17, fig32)" reproduce fig99
+expect_error "unknown figure" run "unknown figure 'fig99' (allowed: fig1, fig2, fig3a" reproduce fig99
 expect_error "widths only for fig32" run "unknown option '--widths' for fig6" reproduce fig6 --widths 500
 expect_error "bad widths" run "--widths: '500,x'" reproduce fig32 --widths 500,x
 

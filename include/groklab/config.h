@@ -82,6 +82,13 @@ int gl_config_has(const char *name);
 /* Whether a field may change on --resume without changing the trajectory. */
 int gl_config_resume_safe(const char *name);
 
+/* The fields in table order (JSON spelling), whether each is a number, and
+ * its value as text (numbers round-trip through gl_config_set). */
+int gl_config_nfields(void);
+const char *gl_config_field_name(int i);
+int gl_config_field_numeric(int i);
+void gl_config_field_text(const gl_config *c, int i, char *buf, size_t cap);
+
 /* Prints the flag list with defaults and allowed values. */
 void gl_config_print_help(FILE *f);
 

@@ -20,6 +20,23 @@ int cmd_spectrum(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_analytic(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_phase(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+
+struct gl_grid;
+/* Runs (or resumes, without a grid) the sweep in dir; returns an exit code. */
+int cli_sweep_run(const char *dir, struct gl_grid *g, int have_grid, int extend, int threads, int keep,
+                  int shard_i, int shard_n, int quiet, gl_error *err);
+/* reproduce fig3a ... (cmd_reproduce_phase.c) */
+int cli_is_phase_figure(const char *name);
+int cli_reproduce_phase(int argc, char **argv);
+void cli_phase_figures_help(FILE *f);
+/* Phase diagram of dir/sweep.db into dir/phase.csv and phase.png; facet may
+ * be NULL (the first other axis); title NULL for a plain one. */
+int cli_phase_diagram(const char *dir, const char *x, const char *y, const char *facet, const char *title,
+                      int quiet, gl_error *err);
 
 /* Options of the IPR analysis (ipr, spectrum, plot). */
 typedef struct ipr_opts {

@@ -45,7 +45,8 @@ static void reproduce_help(FILE *f) {
             "  --p, --steps    override the modulus and length (smaller, faster checks)\n"
             "  --seeds K       fig32: seeds per width (default 2; the paper used 40);\n"
             "                  fig6, fig17: random pruning orders (default 20)\n"
-            "  --widths LIST   fig32: comma list (default 500,1000,2000; the paper: 500 to 10000)\n");
+            "  --widths LIST   fig32: comma list (default 500,1000,2000; the paper: 500 to 10000)\n\n");
+    cli_phase_figures_help(f);
 }
 
 static const char *fmt_step(long s, char *buf, size_t cap) {
@@ -516,11 +517,13 @@ int cmd_reproduce(int argc, char **argv) {
         reproduce_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
+    if (cli_is_phase_figure(argv[1])) return cli_reproduce_phase(argc, argv);
     const figure *fig = NULL;
     for (int i = 0; i < NFIG; i++)
         if (!strcmp(argv[1], figures[i].name)) fig = &figures[i];
     if (!fig) {
-        cli_error("unknown figure '%s' (allowed: fig1, fig2, fig4, fig5, fig6, fig17, fig32)", argv[1]);
+        cli_error("unknown figure '%s' (allowed: fig1, fig2, fig3a, fig3b, fig3c, fig3d, fig3a-relu, fig3a-ce, "
+                  "fig3a-width5000, fig3a-mul, fig4, fig5, fig6, fig17, fig32)", argv[1]);
         return EXIT_USAGE;
     }
     repro_opts o;

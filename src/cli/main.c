@@ -34,6 +34,10 @@ static void usage(FILE *f) {
             "  prune       prune neurons by IPR and measure what is left (groklab prune RUN)\n"
             "  analytic    the analytic solution of addition as a run (groklab analytic --p 97)\n"
             "  plot        every figure that applies to a run (groklab plot RUN)\n"
+            "  sweep       a grid of runs into a crash-safe SQLite store (groklab sweep --help)\n"
+            "  phase       the phase diagram of a sweep (groklab phase DIR)\n"
+            "  export      a sweep's runs as CSV (groklab export DIR --csv runs.csv)\n"
+            "  merge       combine the shard stores of a sweep (groklab merge DIR)\n"
             "  bench       speed of a training step on this machine\n"
             "  version     print the version\n",
             GL_VERSION);
@@ -53,6 +57,10 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "prune") == 0) return cmd_prune(argc - 1, argv + 1);
     if (strcmp(cmd, "analytic") == 0) return cmd_analytic(argc - 1, argv + 1);
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
+    if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
+    if (strcmp(cmd, "phase") == 0) return cmd_phase(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0) return cmd_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("groklab %s (%s)\n", GL_VERSION, gl_blas_name());
         return EXIT_OK;
@@ -61,6 +69,6 @@ int main(int argc, char **argv) {
         usage(stdout);
         return EXIT_OK;
     }
-    cli_error("unknown command '%s' (allowed: train, reproduce, ipr, spectrum, prune, analytic, plot, bench, version)", cmd);
+    cli_error("unknown command '%s' (allowed: train, reproduce, ipr, spectrum, prune, analytic, plot, sweep, phase, export, merge, bench, version)", cmd);
     return EXIT_USAGE;
 }

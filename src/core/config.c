@@ -272,6 +272,25 @@ char *gl_config_to_json(const gl_config *c) {
     return s;
 }
 
+int gl_config_nfields(void) { return (int)NFIELDS; }
+const char *gl_config_field_name(int i) { return i >= 0 && i < (int)NFIELDS ? fields[i].name : NULL; }
+int gl_config_field_numeric(int i) {
+    return i >= 0 && i < (int)NFIELDS && fields[i].kind != F_STRING && fields[i].kind != F_ENUM;
+}
+
+void gl_config_field_text(const gl_config *c, int i, char *buf, size_t cap) {
+    const field *f = &fields[i];
+    const char *base = (const char *)c + f->offset;
+    switch (f->kind) {
+    case F_INT: snprintf(buf, cap, "%d", *(const int *)base); break;
+    case F_LONG: snprintf(buf, cap, "%ld", *(const long *)base); break;
+    case F_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)base); break;
+    case F_DOUBLE: snprintf(buf, cap, "%.17g", *(const double *)base); break;
+    case F_STRING: snprintf(buf, cap, "%s", base); break;
+    case F_ENUM: word_at(f->words, *(const int *)base, buf, cap); break;
+    }
+}
+
 int gl_config_from_json(gl_config *c, const char *json, gl_error *err) {
     cJSON *o = cJSON_Parse(json);
     if (!o || !cJSON_IsObject(o)) {

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Sweeps as a user runs them: a sweep killed with SIGKILL twice, at different
+# points, and resumed ends with a store equal to an uninterrupted one (every
+# row and metric, timings and worker names aside); a different grid is
+# refused, --extend adds points; a diverging run is recorded and not retried;
+# corrupt, foreign and missing stores give one clear line; shards merge into
+# the same store; phase and export work on the result.
+# usage: tests/sweep_test.sh GROKLAB_BINARY
+set -u
+GL=$(readlink -f "$1")
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+cd "$T"
+fails=0
+passes=0
+ok() { echo "OK      $*"; passes=$((passes + 1)); }
+notok() { echo "NOT OK  $*"; fails=$((fails + 1)); }
+
+GRID=(--p 31 --width 128 --steps 1500 --log-every 50 --frac 0.4,0.7,0.9 --noise 0,0.3 --wd 0,5 --seeds 2 --threads 2)
+
+# compare two stores: every column of runs but timings/worker/attempts, and all metrics
+same_store() {
+  $PY - "$1" "$2" <<'PY'
+import sqlite3, sys
+skip = {"worker", "attempts", "wall_seconds", "finished_at"}
+def load(path):
+    db = sqlite3.connect(path)
+    cols = [r[1] for r in db.execute("PRAGMA table_info(runs)") if r[1] not in skip]
+    runs = db.execute("SELECT %s FROM runs ORDER BY id" % ", ".join('"%s"' % c for c in cols)).fetchall()
+    metrics = db.execute("SELECT * FROM metrics ORDER BY run_id, step").fetchall()
+    return runs, metrics
+a, b = load(sys.argv[1]), load(sys.argv[2])
+same = a == b and len(a[0]) > 0
+print("%d runs, %d metric rows; %s" % (len(a[0]), len(a[1]), "identical" if same else "DIFFERENT"))
+if not same:
+    for x, y in zip(a[0], b[0]):
+        if x != y: print("first differing run:", x[:3], y[:3]); break
+sys.exit(0 if same else 1)
+PY
+}
+count() { $PY -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM runs WHERE status = '$2'\").fetchone()[0])" "$1"; }
+
+"$GL" sweep "${GRID[@]}" --out ref --quiet || notok "reference sweep failed"
+[ "$(count ref/sweep.db done)" = 24 ] && ok "reference sweep: 24 runs done" || notok "reference sweep: $(count ref/sweep.db done) done"
+
+# killed twice, resumed
+"$GL" sweep "${GRID[@]}" --out killed --quiet &
+pid=$!
+for i in $(seq 1 100); do sleep 0.1; [ -f killed/sweep.db ] && [ "$(count killed/sweep.db done 2>/dev/null)" -ge 4 ] 2>/dev/null && break; done
+kill -9 $pid; wait $pid 2>/dev/null
+d1=$(count killed/sweep.db done); r1=$(count killed/sweep.db running)
+"$GL" sweep --resume killed --quiet &
+pid=$!
+for i in $(seq 1 100); do sleep 0.1; [ "$(count killed/sweep.db done 2>/dev/null)" -ge $((d1 + 6)) ] 2>/dev/null && break; done
+kill -9 $pid; wait $pid 2>/dev/null
+d2=$(count killed/sweep.db done); r2=$(count killed/sweep.db running)
+[ "$d1" -lt 24 ] && [ "$d2" -gt "$d1" ] && [ "$d2" -lt 24 ] && ok "killed at $d1 and $d2 of 24 runs done ($r1, $r2 in flight)" \
+  || notok "kill points: $d1 and $d2 done (want 0 < d1 < d2 < 24)"
+"$GL" sweep "${GRID[@]}" --out killed > resumed.txt 2>&1   # the same command again resumes
+grep -q "requeued" resumed.txt && ok "resume: $(head -1 resumed.txt)" || notok "resume output: $(cat resumed.txt)"
+[ "$(count killed/sweep.db done)" = 24 ] && ok "every run done after resuming" || notok "after resuming: $(count killed/sweep.db done) done"
+out=$(same_store ref/sweep.db killed/sweep.db) && ok "killed twice and resumed = uninterrupted: $out" || notok "store after kills: $out"
+$PY -c "
+import sqlite3; db = sqlite3.connect('killed/sweep.db')
+print(max(r[0] for r in db.execute('SELECT attempts FROM runs')))" > attempts.txt
+[ "$(cat attempts.txt)" -ge 2 ] && ok "runs in flight at a kill were redone (max attempts $(cat attempts.txt))" || notok "attempts $(cat attempts.txt)"
+
+# one line, exit 2
+expect_error() {
+  local what=$1 want=$2; shift 2
+  "$GL" "$@" >stdout.txt 2>stderr.txt
+  local rc=$? lines; lines=$(wc -l <stderr.txt)
+  if [ $rc -eq 2 ] && grep -qF -- "$want" stderr.txt && [ "$lines" -eq 1 ]; then ok "$what: $(cat stderr.txt)"
+  else notok "$what: rc=$rc lines=$lines stderr=[$(cat stderr.txt)]"; fi
+}
+before=$(md5sum killed/sweep.db)
+expect_error "a different grid into the same directory" "holds a different sweep" sweep "${GRID[@]/0,5/0,5,15}" --out killed
+[ "$(md5sum killed/sweep.db)" = "$before" ] && ok "the refused grid left the store unchanged" || notok "store changed by a refused grid"
+"$GL" sweep --p 31 --width 128 --steps 1500 --log-every 50 --frac 0.4,0.7,0.9 --noise 0,0.3 --wd 0,5,15 --seeds 2 --threads 2 --out killed --extend --quiet
+[ "$(count killed/sweep.db done)" = 36 ] && ok "--extend adds the 12 new points (36 done)" || notok "--extend: $(count killed/sweep.db done) done"
+mkdir -p corrupt && head -c 5000 /dev/urandom > corrupt/sweep.db
+expect_error "corrupt store" "corrupt/sweep.db is not a groklab sweep store" sweep --resume corrupt
+mkdir -p foreign && $PY -c "import sqlite3; db = sqlite3.connect('foreign/sweep.db'); db.execute('CREATE TABLE t(x)'); db.commit()"
+expect_error "foreign SQLite file" "foreign/sweep.db is not a groklab sweep store" phase foreign
+expect_error "missing store" "nothere has no sweep store" sweep --resume nothere
+expect_error "unknown knob" "--learning-rate: unknown knob" sweep --learning-rate 0.1,0.2 --out x
+expect_error "bad range" "--frac: '0.1:0.9' is not a range" sweep --frac 0.1:0.9 --out x
+expect_error "bad value in a list" "--wd:" sweep --wd 0,-5 --out x
+expect_error "bad grid point" "grid point" sweep --task div --p 96,97 --out x
+expect_error "bad shard" "--shard: '3/3' is not I/N" sweep --frac 0.5 --shard 3/3 --out x
+[ ! -e x ] && ok "refused sweeps wrote nothing" || notok "a refused sweep created x/"
+
+# divergence is recorded once
+"$GL" sweep --p 23 --width 32 --steps 200 --optim sgd --lr 1e3,0.01 --out div --quiet
+"$GL" sweep --resume div --quiet
+[ "$(count div/sweep.db diverged)" = 1 ] && [ "$($PY -c "import sqlite3; print(sqlite3.connect('div/sweep.db').execute(\"SELECT attempts FROM runs WHERE status='diverged'\").fetchone()[0])")" = 1 ] \
+  && ok "a diverging run is recorded as diverged and not retried on resume" || notok "divergence: $(count div/sweep.db diverged) diverged"
+
+# shards merge into the same store
+for i in 0 1 2; do "$GL" sweep "${GRID[@]}" --threads 1 --shard $i/3 --out shards --quiet & done
+wait
+"$GL" merge shards > merge.txt 2>&1 && out=$(same_store ref/sweep.db shards/sweep.db) && ok "3 shards merged = single sweep: $out" || notok "merge: $(cat merge.txt) $out"
+
+# reports
+"$GL" phase ref --quiet && [ -s ref/phase.png ] && [ "$(wc -l < ref/phase.csv)" = 13 ] && ok "phase: 12 cells (2 seeds each), figure" || notok "phase"
+"$GL" export ref --csv runs.csv --metrics m.csv >/dev/null && [ "$(wc -l < runs.csv)" = 25 ] && head -1 runs.csv | grep -q ",phase," \
+  && ok "export: 24 runs with their phase, and the time series" || notok "export"
+
+echo "sweep: $passes passed, $fails failed"
+[ $fails -eq 0 ]
