@@ -17,7 +17,9 @@ passes=0
 ok() { echo "OK      $*"; passes=$((passes + 1)); }
 notok() { echo "NOT OK  $*"; fails=$((fails + 1)); }
 
-GRID=(--p 31 --width 128 --steps 1500 --log-every 50 --frac 0.4,0.7,0.9 --noise 0,0.3 --wd 0,5 --seeds 2 --threads 2)
+# SWEEP_STEPS: shorter runs for slow (sanitizer) builds
+STEPS=${SWEEP_STEPS:-1500}
+GRID=(--p 31 --width 128 --steps "$STEPS" --log-every 50 --frac 0.4,0.7,0.9 --noise 0,0.3 --wd 0,5 --seeds 2 --threads 2)
 
 # compare two stores: every column of runs but timings/worker/attempts, and all metrics
 same_store() {
@@ -77,7 +79,7 @@ expect_error() {
 before=$(md5sum killed/sweep.db)
 expect_error "a different grid into the same directory" "holds a different sweep" sweep "${GRID[@]/0,5/0,5,15}" --out killed
 [ "$(md5sum killed/sweep.db)" = "$before" ] && ok "the refused grid left the store unchanged" || notok "store changed by a refused grid"
-"$GL" sweep --p 31 --width 128 --steps 1500 --log-every 50 --frac 0.4,0.7,0.9 --noise 0,0.3 --wd 0,5,15 --seeds 2 --threads 2 --out killed --extend --quiet
+"$GL" sweep --p 31 --width 128 --steps "$STEPS" --log-every 50 --frac 0.4,0.7,0.9 --noise 0,0.3 --wd 0,5,15 --seeds 2 --threads 2 --out killed --extend --quiet
 [ "$(count killed/sweep.db done)" = 36 ] && ok "--extend adds the 12 new points (36 done)" || notok "--extend: $(count killed/sweep.db done) done"
 mkdir -p corrupt && head -c 5000 /dev/urandom > corrupt/sweep.db
 expect_error "corrupt store" "corrupt/sweep.db is not a groklab sweep store" sweep --resume corrupt
