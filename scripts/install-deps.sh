@@ -11,6 +11,7 @@ pkgs=(
   librandom123-dev                       # Philox counter-based RNG
   libcjson-dev                           # config.json, summary.json, safetensors headers
   libsqlite3-dev                         # sweep stores (sweep.db)
+  libopenmpi-dev openmpi-bin             # sweeps over MPI (optional at build time)
   gnuplot-nox                            # figures (PNG/SVG)
   python3 python3-numpy                  # reading outputs in tests
 )

@@ -9,6 +9,7 @@
 set -u
 GL=$(readlink -f "$1")
 PY=/usr/bin/python3
+HERE=$(dirname "$(readlink -f "$0")")
 T=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 cd "$T"
@@ -22,25 +23,7 @@ STEPS=${SWEEP_STEPS:-1500}
 GRID=(--p 31 --width 128 --steps "$STEPS" --log-every 50 --frac 0.4,0.7,0.9 --noise 0,0.3 --wd 0,5 --seeds 2 --threads 2)
 
 # compare two stores: every column of runs but timings/worker/attempts, and all metrics
-same_store() {
-  $PY - "$1" "$2" <<'PY'
-import sqlite3, sys
-skip = {"worker", "attempts", "wall_seconds", "finished_at"}
-def load(path):
-    db = sqlite3.connect(path)
-    cols = [r[1] for r in db.execute("PRAGMA table_info(runs)") if r[1] not in skip]
-    runs = db.execute("SELECT %s FROM runs ORDER BY id" % ", ".join('"%s"' % c for c in cols)).fetchall()
-    metrics = db.execute("SELECT * FROM metrics ORDER BY run_id, step").fetchall()
-    return runs, metrics
-a, b = load(sys.argv[1]), load(sys.argv[2])
-same = a == b and len(a[0]) > 0
-print("%d runs, %d metric rows; %s" % (len(a[0]), len(a[1]), "identical" if same else "DIFFERENT"))
-if not same:
-    for x, y in zip(a[0], b[0]):
-        if x != y: print("first differing run:", x[:3], y[:3]); break
-sys.exit(0 if same else 1)
-PY
-}
+same_store() { $PY "$HERE/python/same_store.py" "$1" "$2"; }
 count() { $PY -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM runs WHERE status = '$2'\").fetchone()[0])" "$1"; }
 
 "$GL" sweep "${GRID[@]}" --out ref --quiet || notok "reference sweep failed"

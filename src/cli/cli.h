@@ -29,6 +29,13 @@ struct gl_grid;
 /* Runs (or resumes, without a grid) the sweep in dir; returns an exit code. */
 int cli_sweep_run(const char *dir, struct gl_grid *g, int have_grid, int extend, int threads, int keep,
                   int shard_i, int shard_n, int quiet, gl_error *err);
+/* MPI (src/mpi/sweep_mpi.c, built when configure finds MPI): whether this
+ * process was started by mpirun, and the sweep over all ranks (prints its
+ * own errors; returns an exit code). */
+int cli_mpi_active(void);
+int cli_sweep_mpi(const char *dir, struct gl_grid *g, int have_grid, int extend, int threads, int keep,
+                  int quiet, gl_error *err);
+
 /* reproduce fig3a ... (cmd_reproduce_phase.c) */
 int cli_is_phase_figure(const char *name);
 int cli_reproduce_phase(int argc, char **argv);

@@ -203,6 +203,13 @@ int cmd_sweep(int argc, char **argv) {
         cli_error("%s", err.msg);
         rc = EXIT_USAGE;
     }
+#ifdef GL_HAVE_MPI
+    if (rc == EXIT_OK && cli_mpi_active() && shard_n == 1) {
+        rc = cli_sweep_mpi(resume ? resume : out, &g, !resume, extend, threads, keep, quiet, &err);
+        gl_grid_free(&g);
+        return rc;
+    }
+#endif
     if (rc == EXIT_OK) {
         rc = cli_sweep_run(resume ? resume : out, &g, !resume, extend, threads, keep, shard_i, shard_n, quiet, &err);
         if (rc != EXIT_OK) cli_error("%s", err.msg);
@@ -399,8 +406,8 @@ int cli_phase_diagram(const char *dir, const char *xname, const char *yname, con
         cli_buf p = {0};
         int cols = nf < 4 ? nf : 4, rows = (nf + cols - 1) / cols;
         cli_buf_printf(&p, "# phase.csv columns: 1 facet, 2 x, 3 y, 6 phase_index, 7 agree, 8 dx, 9 dy\n");
-        cli_buf_printf(&p, "set multiplot layout %d,%d title '%s'\n", rows, cols, title ? title : "phase diagram");
-        cli_buf_printf(&p, "set xlabel '%s'\nset ylabel '%s'\nset key off\n", xname, yname);
+        cli_buf_printf(&p, "set multiplot layout %d,%d title '%s' noenhanced\n", rows, cols, title ? title : "phase diagram");
+        cli_buf_printf(&p, "set xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\nset key off\nset bmargin 5\n", xname, yname);
         cli_buf_printf(&p, "set xrange [%g:%g]\nset yrange [%g:%g]\n", xs[0] - half_width(xs, nx, xs[0]),
                        xs[nx - 1] + half_width(xs, nx, xs[nx - 1]), ys[0] - half_width(ys, ny, ys[0]),
                        ys[ny - 1] + half_width(ys, ny, ys[ny - 1]));
@@ -409,14 +416,23 @@ int cli_phase_diagram(const char *dir, const char *xname, const char *yname, con
                        phase_colors[4] + 1, phase_colors[5] + 1);
         cli_buf_printf(&p, "sel(f, c) = strcol(1) eq f ? column(c) : NaN\n");
         for (int f = 0; f < nf; f++) {
-            cli_buf_printf(&p, "set title '%s%s%s'\n", facet ? facet : "", facet ? " " : "", facet ? facets[f] : "");
-            cli_buf_printf(&p, f == 0 ? "set key outside bottom center horizontal font ',8'\n" : "set key off\n");
+            cli_buf_printf(&p, "set title '%s%s%s' noenhanced\n", facet ? facet : "", facet ? " " : "", facet ? facets[f] : "");
+            int lastp = f == nf - 1;
+            cli_buf_printf(&p, "set key off\n");
+            if (lastp) /* the legend along the figure's foot, in screen coordinates */
+                for (int i = 0; i < 7; i++) {
+                    double x0 = 0.03 + i * 0.138;
+                    if (i < 6)
+                        cli_buf_printf(&p, "set object %d rect from screen %.3f,0.015 to screen %.3f,0.045 fc rgb '%s' fs solid noborder\n",
+                                       100 + i, x0, x0 + 0.02, phase_colors[i]);
+                    else
+                        cli_buf_printf(&p, "set label 99 'x' at screen %.3f,0.03 center font ',11'\n", x0 + 0.01);
+                    cli_buf_printf(&p, "set label %d '%s' at screen %.3f,0.03 left font ',9' noenhanced\n", 100 + i,
+                                   i < 6 ? gl_phase_name(i) : "seeds disagree", x0 + 0.025);
+                }
             cli_buf_printf(&p, "plot 'phase.csv' skip 1 using (sel('%s',2)):3:8:9:(color(column(6))) with boxxyerror fs solid 1.0 noborder lc rgb variable notitle, \\\n"
-                               "     '' skip 1 using (sel('%s',2)):(column(7) > 0.5 ? NaN : column(3)) with points pt 2 ps 0.8 lc rgb 'black' %s",
-                           facets[f], facets[f], f == 0 ? "title 'seeds disagree'" : "notitle");
-            if (f == 0)
-                for (int i = 0; i < 6; i++)
-                    cli_buf_printf(&p, ", \\\n     NaN with boxes fs solid 1.0 lc rgb '%s' title '%s'", phase_colors[i], gl_phase_name(i));
+                               "     '' skip 1 using (sel('%s',2)):(column(7) > 0.5 ? NaN : column(3)) with points pt 2 ps 0.8 lc rgb 'black' notitle",
+                           facets[f], facets[f]);
             cli_buf_printf(&p, "\n");
         }
         cli_buf_printf(&p, "unset multiplot\n");

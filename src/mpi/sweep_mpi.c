@@ -1,0 +1,274 @@
+/* groklab sweep over MPI (built when configure finds MPI).
+ *
+ * Rank 0 owns the store: it defines the grid, requeues runs left in flight,
+ * and hands out runs one at a time to whichever rank asks; its own worker
+ * threads train runs too. Every other rank asks for a run, trains it, sends
+ * the result back (which is also its next request), and stops when told.
+ * Results depend only on each run's config, so the store equals that of a
+ * single-process sweep. If a rank dies, mpirun ends the job; the runs that
+ * were in flight are requeued by the next `groklab sweep --resume`. */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "groklab/io.h"
+#include "groklab/sweep.h"
+#include "groklab/train.h"
+
+enum { TAG_ASK = 1, TAG_RESULT = 2, TAG_WORK = 3, TAG_STOP = 4 };
+
+/* A result on the wire: this header, then n_rows x GL_METRICS_NCOLS doubles,
+ * then (keep_weights) N doubles of IPR and 3 N p floats of U, V, W. */
+typedef struct wire {
+    long id, steps, diverged_at, n_rows;
+    int status, N, p, has_ipr, has_w;
+    double wall_seconds;
+    char message[512];
+} wire;
+
+int cli_mpi_active(void) {
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"};
+    for (int i = 0; i < 4; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
+static char *pack(const gl_run_result *r, long id, int *len) {
+    wire w;
+    memset(&w, 0, sizeof w);
+    w.id = id;
+    w.steps = r->steps;
+    w.diverged_at = r->diverged_at;
+    w.n_rows = r->n_rows;
+    w.status = r->status;
+    w.N = r->N;
+    w.p = r->p;
+    w.has_ipr = r->ipr != NULL;
+    w.has_w = r->U != NULL;
+    w.wall_seconds = r->wall_seconds;
+    snprintf(w.message, sizeof w.message, "%s", r->message);
+    size_t n = sizeof w + sizeof(double) * (size_t)r->n_rows * GL_METRICS_NCOLS +
+               (w.has_ipr ? sizeof(double) * (size_t)r->N : 0) + (w.has_w ? sizeof(float) * 3 * (size_t)r->N * r->p : 0);
+    char *buf = malloc(n), *q = buf;
+    if (!buf) return NULL;
+    memcpy(q, &w, sizeof w);
+    q += sizeof w;
+    for (long i = 0; i < r->n_rows; i++) {
+        double v[GL_METRICS_NCOLS];
+        gl_metrics_to_array(&r->rows[i], v);
+        memcpy(q, v, sizeof v);
+        q += sizeof v;
+    }
+    if (w.has_ipr) {
+        memcpy(q, r->ipr, sizeof(double) * (size_t)r->N);
+        q += sizeof(double) * (size_t)r->N;
+    }
+    if (w.has_w) {
+        size_t np = (size_t)r->N * r->p * sizeof(float);
+        memcpy(q, r->U, np);
+        memcpy(q + np, r->V, np);
+        memcpy(q + 2 * np, r->W, np);
+    }
+    *len = (int)n;
+    return buf;
+}
+
+/* Unpacks into r (rows allocated into *rows); returns the id or -1. */
+static long unpack(const char *buf, int len, gl_run_result *r, gl_metrics **rows) {
+    wire w;
+    if ((size_t)len < sizeof w) return -1;
+    memcpy(&w, buf, sizeof w);
+    memset(r, 0, sizeof *r);
+    r->status = (gl_run_status)w.status;
+    snprintf(r->message, sizeof r->message, "%s", w.message);
+    r->steps = w.steps;
+    r->diverged_at = w.diverged_at;
+    r->wall_seconds = w.wall_seconds;
+    r->n_rows = w.n_rows;
+    r->N = w.N;
+    r->p = w.p;
+    const char *q = buf + sizeof w;
+    *rows = calloc((size_t)(w.n_rows > 0 ? w.n_rows : 1), sizeof **rows);
+    if (!*rows) return -1;
+    for (long i = 0; i < w.n_rows; i++) {
+        double v[GL_METRICS_NCOLS];
+        memcpy(v, q, sizeof v);
+        q += sizeof v;
+        gl_metrics_from_array(&(*rows)[i], v);
+    }
+    r->rows = *rows;
+    if (w.has_ipr) {
+        r->ipr = (const double *)q;
+        q += sizeof(double) * (size_t)w.N;
+    }
+    if (w.has_w) {
+        size_t np = (size_t)w.N * w.p;
+        r->U = (const float *)q;
+        r->V = r->U + np;
+        r->W = r->V + np;
+    }
+    return w.id;
+}
+
+typedef struct coord {
+    gl_store *s;
+    int shard_i, shard_n, size, stopped;
+    long received;
+    int failed;
+    gl_error err;
+} coord;
+
+/* Answers every message waiting (block: wait for one first). */
+static void serve(coord *c, int block) {
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        if (block) {
+            MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+            flag = 1;
+            block = 0;
+        } else {
+            MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+        }
+        if (!flag) return;
+        int len;
+        MPI_Get_count(&st, MPI_BYTE, &len);
+        char *buf = malloc((size_t)(len > 0 ? len : 1));
+        MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (st.MPI_TAG == TAG_RESULT) {
+            gl_run_result r;
+            gl_metrics *rows = NULL;
+            gl_config cfg;
+            gl_error e;
+            long id = unpack(buf, len, &r, &rows);
+            if (id < 0 || gl_store_point(c->s, id, &cfg, &e) != 0 || gl_store_finish(c->s, id, &cfg, &r, &e) != 0) {
+                if (!c->failed) c->failed = 1, c->err = e;
+            } else {
+                c->received++;
+            }
+            free(rows);
+        }
+        free(buf);
+        /* every message asks for the next run */
+        long id = 0;
+        gl_error e;
+        char worker[64];
+        snprintf(worker, sizeof worker, "rank%d", st.MPI_SOURCE);
+        int got = c->failed ? 0 : gl_store_claim(c->s, c->shard_i, c->shard_n, worker, &id, &e);
+        if (got < 0 && !c->failed) c->failed = 1, c->err = e;
+        if (got > 0) {
+            MPI_Send(&id, 1, MPI_LONG, st.MPI_SOURCE, TAG_WORK, MPI_COMM_WORLD);
+        } else {
+            MPI_Send(&id, 1, MPI_LONG, st.MPI_SOURCE, TAG_STOP, MPI_COMM_WORLD);
+            c->stopped++;
+        }
+    }
+}
+
+static void on_tick(void *ctx, gl_store *s) {
+    (void)s;
+    serve(ctx, 0);
+}
+
+/* A remote rank: asks, trains, answers with the result, until told to stop.
+ * Configs come from the store's copy on rank 0 by id: the rank reads them
+ * from the store file (read-only), which every rank can see on one machine
+ * or a shared file system. */
+static int worker_loop(const char *db, int threads, int keep, gl_error *err) {
+    gl_store *s;
+    if (gl_store_open(&s, db, 0, err) != 0) return -1;
+    (void)threads;
+    char *msg = NULL;
+    int len = 0;
+    MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_ASK, MPI_COMM_WORLD);
+    for (;;) {
+        long id;
+        MPI_Status st;
+        MPI_Recv(&id, 1, MPI_LONG, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+        if (st.MPI_TAG == TAG_STOP) break;
+        gl_config c;
+        gl_trainer *t = NULL;
+        gl_run_result r;
+        double *ipr = NULL;
+        float *wb = NULL;
+        if (gl_store_point(s, id, &c, err) != 0) {
+            memset(&r, 0, sizeof r);
+            r.status = GL_RUN_FAILED;
+            r.diverged_at = -1;
+            snprintf(r.message, sizeof r.message, "%s", err->msg);
+        } else {
+            gl_sweep_train_one(&c, keep, &t, &r, &ipr, &wb);
+        }
+        free(msg);
+        msg = pack(&r, id, &len);
+        MPI_Send(msg, msg ? len : 0, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD);
+        gl_trainer_free(t);
+        free(ipr);
+        free(wb);
+    }
+    free(msg);
+    gl_store_close(s);
+    return 0;
+}
+
+int cli_sweep_mpi(const char *dir, gl_grid *g, int have_grid, int extend, int threads, int keep, int quiet,
+                  gl_error *err) {
+    int provided, rank, size;
+    MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    char db[4096];
+    snprintf(db, sizeof db, "%s/sweep.db", dir);
+    int rc = EXIT_OK;
+    if (rank == 0) {
+        /* set the store up before any rank opens it */
+        gl_store *s = NULL;
+        long added = 0, requeued = 0;
+        if (have_grid && gl_mkdirs(dir, err) != 0) rc = EXIT_USAGE;
+        if (rc == EXIT_OK && gl_store_open(&s, db, have_grid, err) != 0) rc = EXIT_USAGE;
+        if (rc == EXIT_OK && have_grid && gl_store_define(s, g, extend, &added, err) != 0) rc = EXIT_USAGE;
+        if (rc == EXIT_OK && gl_store_requeue(s, &requeued, err) != 0) rc = EXIT_FAIL;
+        int go = rc == EXIT_OK;
+        MPI_Bcast(&go, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        if (go) {
+            long st[5];
+            gl_store_counts(s, 0, 1, st, NULL, err);
+            if (!quiet)
+                printf("sweep %s over %d MPI ranks: %ld runs (%ld new, %ld requeued, %ld to do)\n", db, size,
+                       st[0] + st[1] + st[2] + st[3] + st[4], added, requeued, st[GL_RUN_PENDING]);
+            fflush(stdout);
+            coord c = {.s = s, .shard_i = 0, .shard_n = 1, .size = size};
+            gl_sweep_opts o = {.threads = threads > 0 ? threads : 1, .keep_weights = keep, .shard_i = 0, .shard_n = 1,
+                               .on_tick = on_tick, .ctx = &c};
+            double t0 = cli_now();
+            gl_error e;
+            if (gl_sweep_work(s, &o, &e) != 0 && !c.failed) c.failed = 1, c.err = e;
+            while (c.stopped < size - 1) serve(&c, 1); /* until every rank has been told to stop */
+            if (c.failed) {
+                *err = c.err;
+                rc = EXIT_FAIL;
+            }
+            gl_store_counts(s, 0, 1, st, NULL, err);
+            double dt = cli_now() - t0;
+            if (!quiet)
+                printf("%.1fs; %ld runs from other ranks; store: %ld done, %ld diverged, %ld failed, %ld pending\n", dt,
+                       c.received, st[GL_RUN_DONE], st[GL_RUN_DIVERGED], st[GL_RUN_FAILED],
+                       st[GL_RUN_PENDING] + st[GL_RUN_RUNNING]);
+        }
+        gl_store_close(s);
+    } else {
+        int go = 0;
+        MPI_Bcast(&go, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        if (!go) rc = EXIT_USAGE; /* rank 0 says why */
+        else if (worker_loop(db, threads, keep, err) != 0) {
+            cli_error("rank %d: %s", rank, err->msg);
+            rc = EXIT_FAIL;
+        }
+    }
+    if (rank == 0 && rc != EXIT_OK) cli_error("%s", err->msg);
+    MPI_Finalize();
+    return rc;
+}
