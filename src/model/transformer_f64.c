@@ -1,0 +1,10 @@
+/* groklab: the Transformer in double precision (gradient checks). */
+#include "blas.h"
+#include "groklab/rng.h"
+#include "groklab/train.h"
+#include "groklab/transformer.h"
+
+#define R double
+#define S f64
+#define GEMM cblas_dgemm
+#include "transformer_impl.h"
