@@ -40,16 +40,18 @@ int gl_st_writer_save(gl_st_writer *w, const char *path, gl_error *err);
 void gl_st_writer_free(gl_st_writer *w);
 
 /* Opening validates the whole file (header length, JSON, every entry's dtype,
- * shape and offsets, metadata); a malformed file is refused with one message
- * naming the file, the tensor and the problem. Tensor data is aligned for its
- * dtype. */
+ * shape and offsets, no two tensors sharing bytes, metadata); a malformed
+ * file is refused with one line naming the file, the tensor and the problem.
+ * Tensor data is aligned for its dtype (misaligned tensors are copied), and
+ * the product of its nonzero dimensions times its dtype size is below 2^62. */
 typedef struct gl_st_file gl_st_file;
 int gl_st_open(gl_st_file **f, const char *path, gl_error *err);
 /* The same from bytes in memory (copied); name is used in messages. */
 int gl_st_open_mem(gl_st_file **f, const void *buf, size_t len, const char *name, gl_error *err);
 int gl_st_count(const gl_st_file *f);            /* tensors in the file */
 const char *gl_st_name(const gl_st_file *f, int i); /* name of tensor i < count */
-/* Finds a tensor; checks its dtype and element count when those are given (>= 0). */
+/* Finds a tensor; checks its dtype and element count when those are given
+ * (pass (gl_st_dtype)-1 and -1 to accept any). out->data lives until close. */
 int gl_st_get(gl_st_file *f, const char *name, gl_st_dtype dt, int64_t numel,
               gl_st_tensor *out, gl_error *err);
 const char *gl_st_meta_get(gl_st_file *f, const char *key); /* NULL if absent */
