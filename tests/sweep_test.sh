@@ -87,6 +87,22 @@ for i in 0 1 2; do "$GL" sweep "${GRID[@]}" --threads 1 --shard $i/3 --out shard
 wait
 "$GL" merge shards > merge.txt 2>&1 && out=$(same_store ref/sweep.db shards/sweep.db) && ok "3 shards merged = single sweep: $out" || notok "merge: $(cat merge.txt) $out"
 
+# --keep-weights: per-neuron IPR and the final weights go into the store
+"$GL" sweep --p 23 --width 32 --steps 50 --frac 0.5,0.7 --keep-weights --out kw --quiet
+$PY - kw/sweep.db > kw.txt <<'PY' && ok "--keep-weights: $(cat kw.txt)" || notok "--keep-weights: $(cat kw.txt)"
+import sqlite3, struct, sys
+db = sqlite3.connect(sys.argv[1])
+n = db.execute("SELECT count(*) FROM neurons").fetchone()[0]
+rows = db.execute("SELECT name, rows, cols, length(data) FROM weights WHERE run_id = 1 ORDER BY name").fetchall()
+ipr = [r[0] for r in db.execute("SELECT ipr FROM neurons WHERE run_id = 1")]
+ok = n == 64 and rows == [("U", 32, 23, 32 * 23 * 4), ("V", 32, 23, 32 * 23 * 4), ("W", 23, 32, 23 * 32 * 4)]
+mean = sum(ipr) / len(ipr)
+stored = db.execute("SELECT mean_ipr FROM runs WHERE id = 1").fetchone()[0]
+ok = ok and abs(mean - stored) < 1e-6
+print("%d neuron rows, U V W blobs %s, mean of stored IPR %.6f = runs.mean_ipr %.6f" % (n, [r[:3] for r in rows], mean, stored))
+sys.exit(0 if ok else 1)
+PY
+
 # reports
 "$GL" phase ref --quiet && [ -s ref/phase.png ] && [ "$(wc -l < ref/phase.csv)" = 13 ] && ok "phase: 12 cells (2 seeds each), figure" || notok "phase"
 "$GL" export ref --csv runs.csv --metrics m.csv >/dev/null && [ "$(wc -l < runs.csv)" = 25 ] && head -1 runs.csv | grep -q ",phase," \
