@@ -328,14 +328,10 @@ static void misaligned(void) {
     }
 }
 
-/* Inputs the fuzzer (tests/fuzz) found; each crashed or misbehaved once. */
-static void fuzz_regressions(void) {}
-
 int main(void) {
     good_file();
     writer_bytes();
     malformed();
     misaligned();
-    fuzz_regressions();
     return CHECK_DONE();
 }
