@@ -65,12 +65,18 @@ int gl_write_atomic(const char *path, const void *data, size_t len, gl_error *er
 int gl_read_file(const char *path, char **data, size_t *len, gl_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return gl_fail(err, "cannot read %s: %s", path, strerror(errno));
+    const size_t limit = (size_t)1 << 31; /* a device or pipe can be endless */
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);
     while (buf) {
         size_t r = fread(buf + n, 1, cap - n, f);
         n += r;
         if (n < cap) break;
+        if (cap >= limit) {
+            free(buf);
+            fclose(f);
+            return gl_fail(err, "cannot read %s: larger than %zu bytes", path, limit);
+        }
         cap *= 2;
         char *nb = realloc(buf, cap + 1);
         if (!nb) {
