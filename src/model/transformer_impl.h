@@ -190,15 +190,29 @@ static void FN(tf_dropout)(R *restrict x, const uint8_t *restrict keep, long E, 
     }
 }
 
+/* Products that overwrite their result (beta 0) accumulate onto zeros
+ * instead: OpenBLAS's own beta = 0 pass is slower than memset (see fused.c).
+ * c: (M, N) with rows ldc apart. */
+static R FN(tf_zero_for)(R *c, int ldc, int M, int N, R beta) {
+    if (beta != 0) return beta;
+    if (ldc == N)
+        memset(c, 0, sizeof(R) * (size_t)M * N);
+    else
+        for (int i = 0; i < M; i++) memset(c + (size_t)i * ldc, 0, sizeof(R) * (size_t)N);
+    return 1;
+}
+
 /* out (M, N) = alpha in (M, K) W^T + beta out; W: (N, K); rows of in lda
  * apart, rows of out ldo apart. */
 static void FN(tf_mm)(R *out, int ldo, const R *in, int lda, const R *W, int M, int N, int K,
                       R alpha, R beta) {
+    beta = FN(tf_zero_for)(out, ldo, M, N, beta);
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, alpha, in, lda, W, K, beta, out, ldo);
 }
 /* din (M, K) = alpha dout (M, N) W + beta din; W: (N, K) */
 static void FN(tf_mm_din)(R *din, int ldi, const R *dout, int ldo, const R *W, int M, int N,
                           int K, R alpha, R beta) {
+    beta = FN(tf_zero_for)(din, ldi, M, K, beta);
     GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, alpha, dout, ldo, W, K, beta, din,
          ldi);
 }
