@@ -11,17 +11,8 @@ HERE=$(dirname "$(readlink -f "$0")")
 command -v mpirun >/dev/null || { echo "SKIP: mpirun not found"; exit 77; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader OMPI_MCA_plm_rsh_agent=false
 MPIRUN=(mpirun -np 2 --oversubscribe)
-T=$(mktemp -d)
-trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
-cd "$T"
-fails=0
-passes=0
-ok() { echo "OK      $*"; passes=$((passes + 1)); }
-notok() { echo "NOT OK  $*"; fails=$((fails + 1)); }
-same_store() { $PY "$HERE/python/same_store.py" "$1" "$2"; }
-count() { $PY -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM runs WHERE status = '$2'\").fetchone()[0])" "$1"; }
-STEPS=${SWEEP_STEPS:-1500}
-GRID=(--p 31 --width 128 --steps "$STEPS" --log-every 50 --frac 0.4,0.7,0.9 --noise 0,0.3 --wd 0,5 --seeds 2)
+. "$HERE/sweep_lib.sh"
+GRID=("${GRID_BASE[@]}")
 
 "$GL" sweep "${GRID[@]}" --threads 2 --out ref --quiet || notok "reference sweep"
 "${MPIRUN[@]}" "$GL" sweep "${GRID[@]}" --out mpi > mpi.txt 2>&1 || notok "mpirun sweep: $(cat mpi.txt)"

@@ -10,21 +10,8 @@ set -u
 GL=$(readlink -f "$1")
 PY=/usr/bin/python3
 HERE=$(dirname "$(readlink -f "$0")")
-T=$(mktemp -d)
-trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
-cd "$T"
-fails=0
-passes=0
-ok() { echo "OK      $*"; passes=$((passes + 1)); }
-notok() { echo "NOT OK  $*"; fails=$((fails + 1)); }
-
-# SWEEP_STEPS: shorter runs for slow (sanitizer) builds
-STEPS=${SWEEP_STEPS:-1500}
-GRID=(--p 31 --width 128 --steps "$STEPS" --log-every 50 --frac 0.4,0.7,0.9 --noise 0,0.3 --wd 0,5 --seeds 2 --threads 2)
-
-# compare two stores: every column of runs but timings/worker/attempts, and all metrics
-same_store() { $PY "$HERE/python/same_store.py" "$1" "$2"; }
-count() { $PY -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM runs WHERE status = '$2'\").fetchone()[0])" "$1"; }
+. "$HERE/sweep_lib.sh"
+GRID=("${GRID_BASE[@]}" --threads 2)
 
 "$GL" sweep "${GRID[@]}" --out ref --quiet || notok "reference sweep failed"
 [ "$(count ref/sweep.db done)" = 24 ] && ok "reference sweep: 24 runs done" || notok "reference sweep: $(count ref/sweep.db done) done"

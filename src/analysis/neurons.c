@@ -87,16 +87,15 @@ int gl_neurons_compute(gl_neurons *nr, const gl_config *c, const gl_layout *L, c
 }
 
 int gl_neurons_frequency(const gl_neurons *nr, int k) {
+    double tot[GL_NVEC] = {0};
+    for (int v = 0; v < GL_NVEC; v++)
+        for (int i = 0; i < nr->bins; i++) tot[v] += nr->power[v][(size_t)k * nr->bins + i];
     int arg = 0;
     double best = -1;
     for (int j = 0; j < nr->bins; j++) {
         double s = 0;
-        for (int v = 0; v < GL_NVEC; v++) {
-            const double *pw = nr->power[v] + (size_t)k * nr->bins;
-            double tot = 0;
-            for (int i = 0; i < nr->bins; i++) tot += pw[i];
-            s += tot > 0 ? pw[j] / tot : 0;
-        }
+        for (int v = 0; v < GL_NVEC; v++)
+            s += tot[v] > 0 ? nr->power[v][(size_t)k * nr->bins + j] / tot[v] : 0;
         if (s > best) best = s, arg = j;
     }
     return arg;

@@ -3,6 +3,7 @@
  * A figure is a set of runs (members) trained together as a population, one
  * per core, then analyzed: every figure prints the numbers it plots and
  * draws its PNG/SVG with the gnuplot script beside it. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,16 +170,16 @@ static int read_ipr_summary(const repro_opts *o, const member *m, double *mean, 
     snprintf(path, sizeof path, "%s/%s/ipr_summary.json", o->out, m->name);
     gl_error err;
     if (gl_read_file(path, &s, NULL, &err) != 0) return -1;
-    /* flat object written by us: read the few numbers with strstr */
-    const char *keys[6] = {"\"mean_ipr\":", "\"mean_ipr_init\":", "\"n_low\":", "\"n_high\":",
-                           "\"ipr_gain_pearson\":", "\"ipr_gain_spearman\":"};
+    cJSON *js = cJSON_Parse(s);
+    free(s);
+    if (!js) return -1;
+    const char *keys[6] = {"mean_ipr", "mean_ipr_init", "n_low", "n_high", "ipr_gain_pearson", "ipr_gain_spearman"};
     double v[6];
     for (int k = 0; k < 6; k++) {
-        const char *p = strstr(s, keys[k]);
-        v[k] = p ? strtod(p + strlen(keys[k]), NULL) : NAN;
-        if (p && strncmp(p + strlen(keys[k]), " null", 5) == 0) v[k] = NAN;
+        cJSON *it = cJSON_GetObjectItemCaseSensitive(js, keys[k]);
+        v[k] = cJSON_IsNumber(it) ? it->valuedouble : NAN; /* null or absent: NaN */
     }
-    free(s);
+    cJSON_Delete(js);
     *mean = v[0], *mean0 = v[1], *low = (int)v[2], *high = (int)v[3];
     if (pear) *pear = v[4];
     if (spear) *spear = v[5];

@@ -243,14 +243,13 @@ static double half_width(const double *v, int n, double x) {
     return 0.5 * fmin(l, r);
 }
 
-static int quoted_column(sqlite3 *db, const char *name, char *out, size_t cap, gl_error *err) {
+static int quoted_column(const char *name, char *out, size_t cap, gl_error *err) {
     char key[64];
     snprintf(key, sizeof key, "%s", name);
     for (char *q = key; *q; q++)
         if (*q == '-') *q = '_';
     if (!gl_config_has(key) && strcmp(key, "variant") && strcmp(key, "replicate"))
         return gl_fail(err, "'%s' is not a knob of the runs (see groklab train --help)", name);
-    (void)db;
     snprintf(out, cap, "\"%s\"", key);
     return 0;
 }
@@ -282,8 +281,8 @@ int cli_phase_diagram(const char *dir, const char *xname, const char *yname, con
         return gl_fail(err, "%s: cannot open", db), EXIT_USAGE;
     }
     char cx[80], cy[80], cf[80] = "''";
-    if (quoted_column(h, xname, cx, sizeof cx, err) || quoted_column(h, yname, cy, sizeof cy, err) ||
-        (facet && quoted_column(h, facet, cf, sizeof cf, err))) {
+    if (quoted_column(xname, cx, sizeof cx, err) || quoted_column(yname, cy, sizeof cy, err) ||
+        (facet && quoted_column(facet, cf, sizeof cf, err))) {
         sqlite3_close(h);
         return EXIT_USAGE;
     }

@@ -145,16 +145,13 @@ void gl_ipr_batch(gl_ipr_plan *P, double *ipr, const float *x, int stride, int d
                   gl_ipr_conv conv, double r) {
     transform(P, x, stride, dist);
     int N = P->N, nb = P->nb;
+    double pw[4096 / 2 + 1]; /* p <= 4096 */
     for (int k = 0; k < N; k++) {
-        double s2 = 0, sr = 0;
         for (int j = 0; j < nb; j++) {
             const float *c = P->out[(size_t)j * N + k];
-            double a2 = (double)c[0] * c[0] + (double)c[1] * c[1];
-            double w = bin_weight(j, P->n, conv);
-            s2 += w * a2;
-            sr += w * (r == 2.0 ? a2 * a2 : pow(a2, r));
+            pw[j] = (double)c[0] * c[0] + (double)c[1] * c[1];
         }
-        ipr[k] = s2 > 0 ? sr / pow(s2, r) : 0.0;
+        ipr[k] = gl_ipr_of_power(pw, P->n, conv, r);
     }
 }
 
