@@ -20,6 +20,11 @@ typedef enum { GL_IPR_RFFT, GL_IPR_FULL } gl_ipr_conv;
  * or discrete-log (nonzero residues g^0..g^(p-2) for a primitive root g);
  * auto picks dlog for the multiplicative tasks (mul, div). */
 typedef enum { GL_BASIS_AUTO, GL_BASIS_ADDITIVE, GL_BASIS_DLOG } gl_basis;
+/* Model family: the paper's two-layer MLP, the deep MLP (src/model/deep*),
+ * the encoder-only Transformer (src/model/transformer*). */
+typedef enum { GL_MODEL_MLP, GL_MODEL_DEEP_MLP, GL_MODEL_TRANSFORMER } gl_model;
+/* Deep MLP initialization: standard N(0, 2/fan_in), lazy N(0, 2/N^(2/3)). */
+typedef enum { GL_PARAM_STANDARD, GL_PARAM_LAZY } gl_param;
 
 #define GL_TASK_LEN 32
 #define GL_DEVICE_LEN 8

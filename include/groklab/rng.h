@@ -17,6 +17,7 @@ enum gl_stream {
     GL_STREAM_PRUNE = 6,     /* a: shuffle position, b: draw (random order) */
     /* 7: Transformer dropout (groklab/transformer.h) */
     GL_STREAM_ANALYTIC = 8,  /* a: neuron, b: 0 phases / 1+block permutation */
+    GL_STREAM_DEEP_DROPOUT = 9, /* deep MLP: a: example id * ceil((depth-1)*N/4) + e/4, b: step */
 };
 
 /* The raw generator: counter {a_lo, a_hi, b, stream}, key {seed_lo, seed_hi}. */
