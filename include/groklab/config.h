@@ -22,7 +22,7 @@ typedef enum { GL_IPR_RFFT, GL_IPR_FULL } gl_ipr_conv;
 typedef enum { GL_BASIS_AUTO, GL_BASIS_ADDITIVE, GL_BASIS_DLOG } gl_basis;
 /* Model family: the paper's two-layer MLP, the deep MLP (src/model/deep*),
  * the encoder-only Transformer (src/model/transformer*). */
-typedef enum { GL_MODEL_MLP, GL_MODEL_DEEP_MLP, GL_MODEL_TRANSFORMER } gl_model;
+typedef enum { GL_ARCH_MLP, GL_ARCH_DEEP_MLP, GL_ARCH_TRANSFORMER } gl_arch;
 /* Deep MLP initialization: standard N(0, 2/fan_in), lazy N(0, 2/N^(2/3)). */
 typedef enum { GL_PARAM_STANDARD, GL_PARAM_LAZY } gl_param;
 
