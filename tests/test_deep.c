@@ -41,7 +41,10 @@ static void make_data(int nb, int p) {
 }
 
 static const char *act_name(gl_act a) {
-    return a == GL_ACT_RELU ? "relu" : a == GL_ACT_GELU ? "gelu" : a == GL_ACT_QUADRATIC ? "quadratic" : "identity";
+    return a == GL_ACT_RELU        ? "relu"
+           : a == GL_ACT_GELU      ? "gelu"
+           : a == GL_ACT_QUADRATIC ? "quadratic"
+                                   : "identity";
 }
 static const char *norm_name(gl_norm n) {
     return n == GL_NORM_BATCHNORM ? "batchnorm" : n == GL_NORM_LAYERNORM ? "layernorm" : "none";
@@ -86,7 +89,8 @@ static void ref_forward(double *out, const gl_deep_layout *L, const double *P, c
                         const int32_t *n, int nb, const ref_opts *o, double *bmean, double *bvar,
                         uint8_t *pos) {
     int p = L->p, N = L->N, Hn = L->depth - 1;
-    double *h = malloc(sizeof(double) * (size_t)nb * N), *a = malloc(sizeof(double) * (size_t)nb * N);
+    double *h = malloc(sizeof(double) * (size_t)nb * N);
+    double *a = malloc(sizeof(double) * (size_t)nb * N);
     for (int b = 0; b < nb; b++)
         for (int k = 0; k < N; k++) /* U[k][m] + V[k][n], U stored as Ut[m][k] */
             h[b * N + k] = P[L->off_u + (size_t)m[b] * N + k] + P[L->off_v + (size_t)n[b] * N + k];
@@ -110,7 +114,8 @@ static void ref_forward(double *out, const gl_deep_layout *L, const double *P, c
                 if (o->train) {
                     mu = 0, var = 0;
                     for (int b = 0; b < nb; b++) mu += a[b * N + k] / nb;
-                    for (int b = 0; b < nb; b++) var += (a[b * N + k] - mu) * (a[b * N + k] - mu) / nb;
+                    for (int b = 0; b < nb; b++)
+                        var += (a[b * N + k] - mu) * (a[b * N + k] - mu) / nb;
                     if (bmean) bmean[(l - 1) * N + k] = mu;
                     if (bvar) bvar[(l - 1) * N + k] = var;
                 } else {
@@ -444,7 +449,8 @@ static void check_two_layer(gl_act act, gl_norm norm, gl_loss loss) {
     }
     CHECK(fabs(ld - lm) <= 1e-5 * fabs(lm) && e <= 1e-5 * s,
           "depth 2 = two-layer MLP, %-28s loss %.7f vs %.7f, gradient max err %.1e of %.1e%s",
-          name, ld, lm, e, s, !memcmp(gd, gm, np * sizeof(float)) && ld == lm ? " (bit-identical)" : "");
+          name, ld, lm, e, s,
+          !memcmp(gd, gm, np * sizeof(float)) && ld == lm ? " (bit-identical)" : "");
 
     /* evaluation, BatchNorm with running statistics */
     float rm[N], rv[N], od[nb * p];
@@ -533,7 +539,8 @@ static void check_init(gl_param param) {
     for (int l = 1; l <= depth; l++)
         want[l] = param == GL_PARAM_LAZY ? lazy : l == 1 ? sqrt(2.0 / (2 * p)) : sqrt(2.0 / N);
     int ok = 1;
-    for (int l = 1; l <= depth; l++) ok &= fabs(gl_deep_init_std(&L, l) - want[l]) <= 1e-15 * want[l];
+    for (int l = 1; l <= depth; l++)
+        ok &= fabs(gl_deep_init_std(&L, l) - want[l]) <= 1e-15 * want[l];
     CHECK(ok, "init %s: std of layer 1 %.5f, hidden %.5f, output %.5f as deep.h", pn,
           gl_deep_init_std(&L, 1), gl_deep_init_std(&L, 2), gl_deep_init_std(&L, depth));
 

@@ -249,7 +249,8 @@ int FN(gl_deep_loss_grad)(WORK *w, double *loss, R *G, const R *P, const gl_deep
         else if (L->norm == GL_NORM_LAYERNORM)
             FN(gl_layernorm_backward)(dz, G + L->off_gamma + no, G + L->off_beta + no, dz, a, mean,
                                       stat, P + L->off_gamma + no, B, N);
-        if (o->dropout > 0) FN(gl_dropout_apply)(dz, w->keep + (size_t)(l - 1) * BN, o->dropout, BN);
+        if (o->dropout > 0)
+            FN(gl_dropout_apply)(dz, w->keep + (size_t)(l - 1) * BN, o->dropout, BN);
         FN(gl_act_backward)(dz, dz, h, BN, L->act);
         if (l >= 2) { /* h_l = z_{l-1} H_{l-1}^T */
             size_t ho = L->off_hidden + (size_t)(l - 2) * N * N;
