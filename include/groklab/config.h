@@ -11,7 +11,9 @@
 
 #include "groklab/error.h"
 
-typedef enum { GL_ACT_QUADRATIC, GL_ACT_RELU, GL_ACT_GELU, GL_ACT_IDENTITY } gl_act;
+/* GL_ACT_AUTO resolves per family (gl_config_resolve): quadratic for the
+ * two-layer MLP, ReLU for the deep MLP and the Transformer. */
+typedef enum { GL_ACT_QUADRATIC, GL_ACT_RELU, GL_ACT_GELU, GL_ACT_IDENTITY, GL_ACT_AUTO } gl_act;
 typedef enum { GL_NORM_NONE, GL_NORM_BATCHNORM, GL_NORM_LAYERNORM } gl_norm;
 typedef enum { GL_LOSS_MSE, GL_LOSS_CE } gl_loss;
 typedef enum { GL_OPT_ADAMW, GL_OPT_ADAM, GL_OPT_SGD } gl_optim;
@@ -39,7 +41,12 @@ typedef struct gl_config {
     uint64_t noise_seed;    /* corrupted labels                        */
     uint64_t seed;          /* model: init, dropout, minibatch order   */
     /* model */
-    int width;              /* N */
+    gl_arch arch;           /* family: --model mlp|deep-mlp|transformer   */
+    int width;              /* N (both MLPs)                              */
+    int depth;              /* deep MLP: weight layers; Transformer: blocks; 0 = family default */
+    gl_param param;         /* deep MLP initialization                    */
+    int heads, embed, mlp_factor, tie; /* Transformer                     */
+    double mu, scale_s;     /* Transformer: residual scale, scaling exponent s */
     gl_act act;
     gl_norm norm;
     double dropout;         /* probability, on the first layer's output */
@@ -106,6 +113,13 @@ const char *gl_basis_name(gl_basis b);
 
 /* The IPR basis actually used (resolves auto: dlog for mul and div with p prime). */
 gl_basis gl_config_basis(const gl_config *c);
+
+/* Resolves the family-dependent defaults in place: act auto (quadratic for
+ * mlp, relu otherwise) and depth 0 (3 for deep-mlp, 1 for transformer). */
+void gl_config_resolve(gl_config *c);
+
+const char *gl_arch_name(gl_arch a);
+const char *gl_param_name(gl_param p);
 
 /* The initialization std actually used (resolves init_std == 0). */
 double gl_config_init_std(const gl_config *c);

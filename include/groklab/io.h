@@ -76,10 +76,11 @@ int gl_run_save_all(const char *dir, gl_trainer *t, gl_error *err);
 
 /* A model read back from a run directory, in the internal layout. */
 typedef struct gl_model {
-    gl_config cfg;
-    gl_layout L;
-    float *params;             /* (L.n_params) */
-    float *run_mean, *run_var; /* (N) BatchNorm running statistics, else NULL */
+    gl_config cfg;             /* resolved (gl_config_resolve) */
+    gl_net net;                /* any family */
+    gl_layout L;               /* the two-layer MLP's layout (net.mlp) */
+    float *params;             /* (net.n_params) */
+    float *run_mean, *run_var; /* (net.n_run_layers, N) BatchNorm running statistics, else NULL */
     long step;                 /* the file's step, -1 if not recorded */
 } gl_model;
 /* Reads DIR/WHICH.safetensors (which: "model" or "init") for the run config

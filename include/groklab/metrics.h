@@ -50,6 +50,13 @@ double gl_ipr_of_power(const double *power, int n, gl_ipr_conv conv, double r);
  * returns the mean over neurons. */
 double gl_ipr_neurons(gl_ipr_plan *plan, double *ipr, const gl_layout *L, const float *params,
                       gl_ipr_conv conv);
+/* Per-unit IPR of one layer of any family (arch.h, gl_net_ipr_units: layer 0
+ * the input / embedding, 1 the output), averaged over the layer's groups
+ * (U and V), into ipr (n_units); returns the mean. The plan must have been
+ * created for N >= n_units vectors. */
+struct gl_net;
+double gl_ipr_layer(gl_ipr_plan *plan, double *ipr, const struct gl_net *net, const float *params,
+                    int layer, gl_ipr_conv conv, double r);
 
 /* Phases of PAPER.md section 6. */
 typedef enum {

@@ -8,6 +8,7 @@
 #ifndef GROKLAB_TRAIN_H
 #define GROKLAB_TRAIN_H
 
+#include "groklab/arch.h"
 #include "groklab/config.h"
 #include "groklab/data.h"
 #include "groklab/metrics.h"
@@ -40,14 +41,16 @@ int gl_log_due(const gl_config *c, long s);
 /* Access. */
 const gl_config *gl_trainer_config(const gl_trainer *t);
 const gl_dataset *gl_trainer_data(const gl_trainer *t);
-const gl_layout *gl_trainer_layout(const gl_trainer *t);
+const gl_layout *gl_trainer_layout(const gl_trainer *t); /* the two-layer MLP's */
+const gl_net *gl_trainer_net(const gl_trainer *t);       /* any family */
 long gl_trainer_step_count(const gl_trainer *t);
 long gl_trainer_diverged_at(const gl_trainer *t); /* -1 if not */
 const gl_metrics *gl_trainer_rows(const gl_trainer *t, long *n_rows);
 float *gl_trainer_params(gl_trainer *t);      /* (n_params) current weights */
 const float *gl_trainer_init_params(const gl_trainer *t);
 /* Optimizer moments (n_params each; m2 NULL for SGD) and BN running stats
- * (N each, NULL without batchnorm): the rest of a checkpoint. */
+ * ((net.n_run_layers, net.run_width) each, NULL without batchnorm): the rest
+ * of a checkpoint. */
 float *gl_trainer_moment(gl_trainer *t, int which);
 float *gl_trainer_running(gl_trainer *t, int which);
 /* Restores position, logged history and training time so far when resuming

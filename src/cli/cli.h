@@ -57,6 +57,10 @@ void cli_ipr_opts_default(ipr_opts *o);
  * returns an exit code. */
 int cli_analyze_run(const char *dir, const ipr_opts *o, int neuron, gl_error *err);
 
+/* groklab ipr for the deep MLP and the Transformer (cmd_ipr_units.c):
+ * input- and output-layer IPR; returns an exit code. */
+int cli_ipr_units(const char *dir, const gl_config *c, const ipr_opts *o);
+
 /* Checks that dir is a run directory and reads its validated config. */
 int cli_open_run(const char *dir, gl_config *c, gl_error *err);
 

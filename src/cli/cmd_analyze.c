@@ -110,6 +110,9 @@ static void run_view_free(run_view *v) {
 static int run_view_load(run_view *v, const char *dir, const ipr_opts *o, gl_error *err) {
     memset(v, 0, sizeof *v);
     if (cli_open_run(dir, &v->c, err) != 0) return -1;
+    if (v->c.arch != GL_ARCH_MLP)
+        return gl_fail(err, "%s is a %s run: per-neuron spectra, pruning and the figures of `groklab plot` are built for --model mlp (groklab ipr works for every model)",
+                       dir, gl_arch_name(v->c.arch));
     if (!file_exists(dir, "model.safetensors"))
         return gl_fail(err, "%s has no weights (model.safetensors is missing: did the run finish? groklab train --resume %s)", dir, dir);
     if (gl_run_load_model(dir, "model", &v->c, &v->model, err) != 0) return -1;
@@ -247,6 +250,12 @@ static int parse_ipr_opt(int argc, char **argv, int *i, ipr_opts *o) {
 static int run_ipr(const char *dir, const ipr_opts *o) {
     run_view v;
     gl_error err;
+    gl_config c;
+    if (cli_open_run(dir, &c, &err) != 0) {
+        cli_error("%s", err.msg);
+        return EXIT_USAGE;
+    }
+    if (c.arch != GL_ARCH_MLP) return cli_ipr_units(dir, &c, o);
     int rc = EXIT_OK;
     double th;
     int low;
@@ -497,6 +506,9 @@ int cli_prune_run(const char *dir, const cli_prune_opts *po, cli_prune_result *r
     gl_config c;
     memset(res, 0, sizeof *res);
     if (cli_open_run(dir, &c, err) != 0) return EXIT_USAGE;
+    if (c.arch != GL_ARCH_MLP)
+        return gl_fail(err, "%s is a %s run: pruning is built for --model mlp (neurons of the two-layer MLP)",
+                       dir, gl_arch_name(c.arch)), EXIT_USAGE;
     if (!file_exists(dir, "model.safetensors"))
         return gl_fail(err, "%s has no weights (model.safetensors is missing)", dir), EXIT_USAGE;
     gl_model m;

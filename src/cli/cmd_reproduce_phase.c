@@ -1,14 +1,20 @@
-/* groklab reproduce fig3a|fig3b|fig3c|fig3d and the appendix variants: the
- * paper's phase diagrams as sweeps (PAPER.md sections 4 and 6). Each is a
- * grid of alpha x xi per panel; `--scale small` is a 5 x 5 grid at p 59 that
- * finishes in minutes on 2 cores, `--scale paper` the paper's 17 x 19 grid at
- * p 97. Running the same command again resumes the sweep. */
+/* groklab reproduce fig3a|fig3b|fig3c|fig3d|fig7a|fig7b and the appendix
+ * variants: the paper's phase diagrams as sweeps (PAPER.md sections 3, 4 and
+ * 6). Each is a grid of alpha x xi per panel; `--scale small` is a reduced
+ * grid that finishes in minutes on 2 cores (5 x 5 at p 59 for the two-layer
+ * MLP), `--scale paper` the paper's 17 x 19 grid at p 97. The Figure 7
+ * targets also train one run per panel at alpha 0.8, xi 0.2 into its own run
+ * directory and draw its input-layer IPR histogram at initialization and
+ * after training. Running the same command again resumes the sweep. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+#include "groklab/io.h"
 #include "groklab/sweep.h"
 
 typedef struct phase_fig {
@@ -16,7 +22,19 @@ typedef struct phase_fig {
     const char *knobs;  /* "knob=value;..." for every run */
     const char *facet;  /* the panel axis: knob name */
     const char *values; /* its spec (for variant: label:knob=v;...|...) */
+    /* --scale small (NULL / 0: the two-layer MLP's 5 x 5 grid at p 59) */
+    int small_p;
+    const char *small_frac, *small_noise;
+    int ipr; /* also the IPR histogram runs at alpha 0.8, xi 0.2 */
 } phase_fig;
+
+/* Figure 7 (PAPER.md sections 3 and 4): lr 0.001, MSE. The small scale is a
+ * 3 x 3 grid that contains the histogram point (alpha 0.8, xi 0.2). */
+#define FIG7A "model=transformer;lr=0.001;steps=3000"
+#define FIG7B "model=deep-mlp;depth=3;width=500;lr=0.001;steps=5000"
+#define FIG7_SMALL 0, "0.3,0.55,0.8", "0,0.2,0.4", 1
+#define FIG7B_WD "1,10"
+#define MLP_SMALL 0, NULL, NULL, 0
 
 /* Minibatch runs keep the epochs of 2000 full steps at b = 256 and scale the
  * learning rate as 0.01 sqrt(b / 256) (PAPER.md section 4). */
@@ -27,16 +45,23 @@ typedef struct phase_fig {
     "b256:batch=256;lr=0.01;steps=2000;log_points=120"
 
 static const phase_fig figs[] = {
-    {"fig3a", "weight decay", "", "wd", "0,5,15,20"},
-    {"fig3b", "dropout", "", "dropout", "0,0.3,0.6,0.9"},
-    {"fig3c", "BatchNorm, batch size", "norm=batchnorm", "variant", BATCHES},
+    {"fig3a", "weight decay", "", "wd", "0,5,15,20", MLP_SMALL},
+    {"fig3b", "dropout", "", "dropout", "0,0.3,0.6,0.9", MLP_SMALL},
+    {"fig3c", "BatchNorm, batch size", "norm=batchnorm", "variant", BATCHES, MLP_SMALL},
     {"fig3d", "minibatch size, no norm", "", "variant",
      "b8:batch=8;lr=0.0017677669529663688;steps=64000;log_points=120|"
-     "b256:batch=256;lr=0.01;steps=2000;log_points=120|full:batch=0;lr=0.01;steps=2000"},
-    {"fig3a-relu", "ReLU, weight decay", "act=relu", "wd", "0,5,15,20"},
-    {"fig3a-ce", "cross-entropy, weight decay", "loss=ce", "wd", "0,5,15,20"},
-    {"fig3a-width5000", "width 5000, weight decay", "width=5000", "wd", "0,5,15,20"},
-    {"fig3a-mul", "multiplication, weight decay", "task=mul", "wd", "0,5,15,20"},
+     "b256:batch=256;lr=0.01;steps=2000;log_points=120|full:batch=0;lr=0.01;steps=2000", MLP_SMALL},
+    {"fig3a-relu", "ReLU, weight decay", "act=relu", "wd", "0,5,15,20", MLP_SMALL},
+    {"fig3a-ce", "cross-entropy, weight decay", "loss=ce", "wd", "0,5,15,20", MLP_SMALL},
+    {"fig3a-width5000", "width 5000, weight decay", "width=5000", "wd", "0,5,15,20", MLP_SMALL},
+    {"fig3a-mul", "multiplication, weight decay", "task=mul", "wd", "0,5,15,20", MLP_SMALL},
+    {"fig7a", "Transformer, weight decay", FIG7A, "wd", "10,50", FIG7_SMALL},
+    {"fig7a-heads8", "Transformer, 8 heads, weight decay", FIG7A ";heads=8", "wd", "10,50", FIG7_SMALL},
+    {"fig7a-tie", "Transformer, tied embedding, weight decay", FIG7A ";tie=1", "wd", "10,50", FIG7_SMALL},
+    {"fig7a-layernorm", "Transformer, LayerNorm, weight decay", FIG7A ";norm=layernorm", "wd", "10,50", FIG7_SMALL},
+    {"fig7b", "3-layer ReLU MLP, weight decay", FIG7B, "wd", FIG7B_WD, FIG7_SMALL},
+    {"fig7b-lazy", "3-layer ReLU MLP, lazy init, weight decay", FIG7B ";param=lazy", "wd", FIG7B_WD, FIG7_SMALL},
+    {"fig7b-batchnorm", "3-layer ReLU MLP, BatchNorm, weight decay", FIG7B ";norm=batchnorm", "wd", FIG7B_WD, FIG7_SMALL},
 };
 #define NPF (int)(sizeof figs / sizeof figs[0])
 
@@ -51,10 +76,86 @@ void cli_phase_figures_help(FILE *f) {
     for (int i = 0; i < NPF; i++)
         fprintf(f, "  %-16s alpha x xi, panels: %s%s%s\n", figs[i].name, figs[i].title, figs[i].knobs[0] ? "; " : "",
                 figs[i].knobs);
-    fprintf(f, "  --scale small   5 x 5 grid (alpha 0.1..0.9, xi 0..0.8) at p 59: minutes on 2 cores (default)\n"
+    fprintf(f, "  --scale small   5 x 5 grid (alpha 0.1..0.9, xi 0..0.8) at p 59: minutes on 2 cores (default);\n"
+               "                  fig7*: 3 x 3 (alpha 0.3, 0.55, 0.8; xi 0, 0.2, 0.4) at p 59\n"
                "  --scale paper   17 x 19 grid (alpha 0.1..0.9, xi 0..0.9) at p 97: 1,292 runs for four panels\n"
+               "  fig7*           also one run per panel at alpha 0.8, xi 0.2 (DIR/ipr-wdV, a run\n"
+               "                  directory) and its input-layer IPR histograms (DIR/ipr_hist.png)\n"
                "  --seeds K       K seeds per point (default 1); cells where seeds disagree are marked\n"
                "  --threads T     workers (default all cores); --out DIR (default sweeps/FIGURE-SCALE)\n");
+}
+
+static int file_there(const char *dir, const char *name) {
+    char path[5000];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
+/* Figure 7's histograms: per panel value v, one run at alpha 0.8, xi 0.2 in
+ * out/ipr-FACETv (kept when it already finished), its input-layer IPR
+ * (groklab ipr), and out/ipr_hist.png with one panel per value. */
+static int ipr_runs(const phase_fig *pf, const gl_config *base, const char *out, int threads,
+                    int quiet, gl_error *err) {
+    char values[256], *save = NULL, dirs[8][600], labels[8][64];
+    int n = 0;
+    snprintf(values, sizeof values, "%s", pf->values);
+    for (char *v = strtok_r(values, ",", &save); v && n < 8; v = strtok_r(NULL, ",", &save), n++) {
+        gl_config c = *base;
+        c.frac = 0.8;
+        c.noise = 0.2;
+        c.checkpoint_every = 0;
+        if (gl_config_set(&c, pf->facet, v, err) != 0) return EXIT_USAGE;
+        snprintf(dirs[n], sizeof dirs[n], "%s/ipr-%s%s", out, pf->facet, v);
+        snprintf(labels[n], sizeof labels[n], "%s %s", pf->facet, v);
+        if (file_there(dirs[n], "summary.json") && file_there(dirs[n], "model.safetensors")) continue;
+        gl_trainer *t;
+        if (gl_trainer_create(&t, &c, err) != 0) return EXIT_USAGE;
+        if (!quiet) printf("IPR run %s: alpha 0.8, xi 0.2, %s %s\n", dirs[n], pf->facet, v);
+        int rc = gl_run_prepare(dirs[n], 1, err) != 0 || cli_train_run(dirs[n], t, 0, threads, quiet, err) != 0;
+        gl_trainer_free(t);
+        if (rc) return EXIT_FAIL;
+    }
+    ipr_opts io;
+    cli_ipr_opts_default(&io);
+    io.quiet = 1;
+    cli_buf s = {0};
+    cli_buf_printf(&s, "# each panel: ipr.csv of one run (2 ipr_in after training, 4 at initialization)\n");
+    cli_buf_printf(&s, "bw = 0.02\nbin(x) = bw * floor(x / bw) + bw / 2\nset multiplot layout 1,%d title '%s: input-layer IPR at alpha 0.8, xi 0.2'\n",
+                   n, pf->name);
+    cli_buf_printf(&s, "set xrange [0:1]\nset style fill transparent solid 0.55 noborder\nset grid\nset key top center\n");
+    for (int i = 0; i < n; i++) {
+        gl_config c;
+        int rc = EXIT_FAIL;
+        if (cli_open_run(dirs[i], &c, err) == 0 && (rc = cli_ipr_units(dirs[i], &c, &io)) != EXIT_OK)
+            gl_fail(err, "the IPR of %s failed (above)", dirs[i]);
+        if (rc != EXIT_OK) {
+            cli_buf_free(&s);
+            return rc;
+        }
+        const char *rel = dirs[i] + strlen(out) + 1;
+        cli_buf_printf(&s, "set title '%s'\nset xlabel 'IPR of the input layer'\nset ylabel 'units'\n", labels[i]);
+        cli_buf_printf(&s, "plot '%s/ipr.csv' skip 1 using (bin($2)):(1.0) smooth frequency with boxes lc rgb '#1f77b4' title 'after training', \\\n"
+                           "     '' skip 1 using (bin($4)):(1.0) smooth frequency with boxes lc rgb '#999999' title 'initialization'\n",
+                       rel);
+        char path[5000], *js = NULL;
+        snprintf(path, sizeof path, "%s/ipr_summary.json", dirs[i]);
+        if (!quiet && gl_read_file(path, &js, NULL, err) == 0) {
+            cJSON *o = cJSON_Parse(js);
+            const cJSON *a = cJSON_GetObjectItem(o, "mean_ipr"), *b = cJSON_GetObjectItem(o, "mean_ipr_init");
+            printf("  %-10s input-layer mean IPR %.4f after training, %.4f at initialization (%s)\n",
+                   labels[i], cJSON_IsNumber(a) ? a->valuedouble : NAN,
+                   cJSON_IsNumber(b) ? b->valuedouble : NAN, dirs[i]);
+            cJSON_Delete(o);
+        }
+        free(js);
+    }
+    cli_buf_printf(&s, "unset multiplot\n");
+    int rc = s.failed ? gl_fail(err, "out of memory") : cli_gnuplot(out, "ipr_hist", 420 * n, 400, s.data, err);
+    cli_buf_free(&s);
+    if (rc) return EXIT_FAIL;
+    if (!quiet) printf("wrote %s/ipr_hist.png\n", out);
+    return EXIT_OK;
 }
 
 int cli_reproduce_phase(int argc, char **argv) {
@@ -101,7 +202,7 @@ int cli_reproduce_phase(int argc, char **argv) {
     gl_config_default(&base);
     base.checkpoint_every = 0;
     base.log_every = 50;
-    if (small) base.p = 59;
+    if (small) base.p = pf->small_p ? pf->small_p : 59;
     gl_grid g;
     gl_grid_init(&g, &base);
     gl_error err;
@@ -115,8 +216,10 @@ int cli_reproduce_phase(int argc, char **argv) {
         if (gl_grid_add(&g, tok, eq + 1, &err) != 0) rc = EXIT_USAGE;
     }
     if (rc == EXIT_OK && gl_grid_add(&g, pf->facet, pf->values, &err) != 0) rc = EXIT_USAGE;
-    if (rc == EXIT_OK && gl_grid_add(&g, "frac", small ? "0.1:0.9:5" : "0.1:0.9:17", &err) != 0) rc = EXIT_USAGE;
-    if (rc == EXIT_OK && gl_grid_add(&g, "noise", small ? "0:0.8:5" : "0:0.9:19", &err) != 0) rc = EXIT_USAGE;
+    const char *fr = small ? (pf->small_frac ? pf->small_frac : "0.1:0.9:5") : "0.1:0.9:17";
+    const char *no = small ? (pf->small_noise ? pf->small_noise : "0:0.8:5") : "0:0.9:19";
+    if (rc == EXIT_OK && gl_grid_add(&g, "frac", fr, &err) != 0) rc = EXIT_USAGE;
+    if (rc == EXIT_OK && gl_grid_add(&g, "noise", no, &err) != 0) rc = EXIT_USAGE;
     if (rc == EXIT_OK && seeds && gl_grid_add(&g, "replicate", seeds, &err) != 0) rc = EXIT_USAGE;
     if (rc == EXIT_OK && gl_grid_validate(&g, &err) != 0) rc = EXIT_USAGE;
     if (rc != EXIT_OK) {
@@ -128,6 +231,7 @@ int cli_reproduce_phase(int argc, char **argv) {
         printf("%s (%s scale): %ld runs, p %d, panels by %s; store %s/sweep.db\n", pf->name, scale, gl_grid_size(&g),
                g.base.p, pf->title, out);
     double t0 = cli_now();
+    gl_config knobs_base = g.base;
     rc = cli_sweep_run(out, &g, 1, 0, threads, 0, 0, 1, quiet, &err);
     gl_grid_free(&g);
     if (rc != EXIT_OK) {
@@ -135,8 +239,9 @@ int cli_reproduce_phase(int argc, char **argv) {
         return rc;
     }
     char title[256];
-    snprintf(title, sizeof title, "%s: %s (%s scale, p %d)", pf->name, pf->title, scale, small ? 59 : 97);
+    snprintf(title, sizeof title, "%s: %s (%s scale, p %d)", pf->name, pf->title, scale, knobs_base.p);
     rc = cli_phase_diagram(out, "frac", "noise", pf->facet, title, quiet, &err);
+    if (rc == EXIT_OK && pf->ipr) rc = ipr_runs(pf, &knobs_base, out, threads, quiet, &err);
     if (rc != EXIT_OK) cli_error("%s", err.msg);
     else if (!quiet) printf("%s done in %.1fs (this process)\n", pf->name, cli_now() - t0);
     return rc;

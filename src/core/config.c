@@ -40,10 +40,19 @@ static const field fields[] = {
     {"split_seed", "0", F_U64, OFF(split_seed), 0, 0, 0, NULL, 0, "seed of the train/test split"},
     {"noise_seed", "0", F_U64, OFF(noise_seed), 0, 0, 0, NULL, 0, "seed of the corrupted labels"},
     {"seed", "0", F_U64, OFF(seed), 0, 0, 0, NULL, 0, "model seed: init, dropout, minibatch order"},
-    {"width", "500", F_INT, OFF(width), 1, 1 << 20, 0, NULL, 0, "hidden width N"},
-    {"act", "quadratic", F_ENUM, OFF(act), 0, 0, 0, "quadratic|relu|gelu|identity", 0, "activation phi"},
-    {"norm", "none", F_ENUM, OFF(norm), 0, 0, 0, "none|batchnorm|layernorm", 0, "norm after the activation"},
-    {"dropout", "0", F_DOUBLE, OFF(dropout), 0, 1, 1, NULL, 0, "dropout probability on the first layer's output"},
+    {"model", "mlp", F_ENUM, OFF(arch), 0, 0, 0, "mlp|deep-mlp|transformer", 0, "model family: the paper's two-layer MLP, a deep MLP, or the encoder-only Transformer"},
+    {"width", "500", F_INT, OFF(width), 1, 1 << 20, 0, NULL, 0, "hidden width N (mlp, deep-mlp)"},
+    {"depth", "0", F_INT, OFF(depth), 0, 64, 0, NULL, 0, "deep-mlp: weight layers (0 = 3); transformer: blocks (0 = 1)"},
+    {"param", "standard", F_ENUM, OFF(param), 0, 0, 0, "standard|lazy", 0, "deep-mlp init: N(0, 2/fan_in) or N(0, 2/N^(2/3))"},
+    {"embed", "128", F_INT, OFF(embed), 1, 65536, 0, NULL, 0, "transformer: embedding dimension n_embd"},
+    {"heads", "4", F_INT, OFF(heads), 1, 1024, 0, NULL, 0, "transformer: attention heads (divides --embed)"},
+    {"mlp_factor", "4", F_INT, OFF(mlp_factor), 1, 64, 0, NULL, 0, "transformer: MLP width = factor x --embed"},
+    {"tie", "0", F_INT, OFF(tie), 0, 1, 0, NULL, 0, "transformer: 1 = the head is the token embedding"},
+    {"mu", "1", F_DOUBLE, OFF(mu), -1e3, 1e3, 0, NULL, 0, "transformer: residual scale mu"},
+    {"scale_s", "1", F_DOUBLE, OFF(scale_s), -1e3, 1e3, 0, NULL, 0, "transformer: s of the scalings d_head^(-(1+s)/2) (scores) and n_embd^(-(1+s)/2) (logits)"},
+    {"act", "auto", F_ENUM, OFF(act), 0, 0, 0, "quadratic|relu|gelu|identity|auto", 0, "activation phi (auto: quadratic for mlp, relu otherwise)"},
+    {"norm", "none", F_ENUM, OFF(norm), 0, 0, 0, "none|batchnorm|layernorm", 0, "norm after the activation (mlp, deep-mlp: every hidden layer); transformer: layernorm or none"},
+    {"dropout", "0", F_DOUBLE, OFF(dropout), 0, 1, 1, NULL, 0, "dropout probability: mlp first layer's output; deep-mlp every hidden layer; transformer embeddings, attention and residual"},
     {"init_std", "0", F_DOUBLE, OFF(init_std), 0, 1e3, 0, NULL, 0, "init std (0 = paper: 0.5*(2N)^(-1/3))"},
     {"bn_momentum", "0.1", F_DOUBLE, OFF(bn_momentum), 0, 1, 0, NULL, 0, "BatchNorm running-stat momentum"},
     {"norm_eps", "1e-5", F_DOUBLE, OFF(norm_eps), 0, 1, 0, NULL, 0, "BatchNorm/LayerNorm epsilon"},
@@ -230,6 +239,20 @@ int gl_config_validate(const gl_config *c, gl_error *err) {
     if (c->norm == GL_NORM_BATCHNORM && c->batch == 1)
         return gl_fail(err, "--batch: BatchNorm needs at least 2 examples per batch (got 1)");
     if (c->beta1 >= 1 || c->beta2 >= 1) return gl_fail(err, "--beta1/--beta2 must be below 1");
+    gl_config r = *c;
+    gl_config_resolve(&r);
+    if (r.arch == GL_ARCH_MLP && r.depth != 0 && r.depth != 2)
+        return gl_fail(err, "--depth: the mlp model has 2 layers (got %d; use --model deep-mlp for deeper MLPs)", r.depth);
+    if (r.arch == GL_ARCH_DEEP_MLP && (r.depth < 2 || r.depth > 16))
+        return gl_fail(err, "--depth: the deep-mlp model has 2 to 16 weight layers (got %d)", r.depth);
+    if (r.arch == GL_ARCH_TRANSFORMER) {
+        if (r.norm == GL_NORM_BATCHNORM)
+            return gl_fail(err, "--norm: the transformer takes layernorm or none (got batchnorm)");
+        if (r.embed % r.heads != 0)
+            return gl_fail(err, "--heads: %d does not divide --embed %d", r.heads, r.embed);
+        if ((long)r.embed * r.mlp_factor > (1L << 20))
+            return gl_fail(err, "--mlp-factor: %d x --embed %d is too large (at most 2^20)", r.mlp_factor, r.embed);
+    }
     if (c->ipr_basis == GL_BASIS_DLOG && gl_primitive_root(c->p) < 0)
         return gl_fail(err, "--ipr-basis: dlog needs a prime modulus p >= 3 (got %d; allowed: auto, additive)", c->p);
     return 0;
@@ -360,8 +383,21 @@ static const char *name_of(const char *const *names, int n, int v) {
     return v >= 0 && v < n ? names[v] : "?";
 }
 const char *gl_act_name(gl_act a) {
-    static const char *const n[] = {"quadratic", "relu", "gelu", "identity"};
-    return name_of(n, 4, a);
+    static const char *const n[] = {"quadratic", "relu", "gelu", "identity", "auto"};
+    return name_of(n, 5, a);
+}
+const char *gl_arch_name(gl_arch a) {
+    static const char *const n[] = {"mlp", "deep-mlp", "transformer"};
+    return name_of(n, 3, a);
+}
+const char *gl_param_name(gl_param v) {
+    static const char *const n[] = {"standard", "lazy"};
+    return name_of(n, 2, v);
+}
+
+void gl_config_resolve(gl_config *c) {
+    if (c->act == GL_ACT_AUTO) c->act = c->arch == GL_ARCH_MLP ? GL_ACT_QUADRATIC : GL_ACT_RELU;
+    if (c->depth == 0) c->depth = c->arch == GL_ARCH_DEEP_MLP ? 3 : c->arch == GL_ARCH_TRANSFORMER ? 1 : 2;
 }
 const char *gl_norm_name(gl_norm v) {
     static const char *const n[] = {"none", "batchnorm", "layernorm"};

@@ -101,55 +101,62 @@ static void transpose(float *dst, const float *src, int rows, int cols) {
         for (int c = 0; c < cols; c++) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
 }
 
+/* The running statistics' tensor shape: (N) for the two-layer MLP, (layers,
+ * N) for the deep MLP. */
+static int run_shape(const gl_net *net, int64_t shape[2]) {
+    shape[0] = net->arch == GL_ARCH_MLP ? net->run_width : net->n_run_layers;
+    shape[1] = net->run_width;
+    return net->arch == GL_ARCH_MLP ? 1 : 2;
+}
+
 int gl_run_write_weights(const char *dir, const char *which, gl_trainer *t, gl_error *err) {
-    const gl_layout *L = gl_trainer_layout(t);
+    const gl_net *net = gl_trainer_net(t);
     const float *P = strcmp(which, "init") == 0 ? gl_trainer_init_params(t) : gl_trainer_params(t);
-    int N = L->N, p = L->p;
-    size_t pn = (size_t)p * N;
-    float *u = malloc(pn * sizeof(float)), *v = malloc(pn * sizeof(float));
-    if (!u || !v) {
-        free(u);
-        free(v);
-        return gl_fail(err, "out of memory");
+    size_t big = 0, nrun = (size_t)net->n_run_layers * (size_t)net->run_width;
+    int nt = gl_net_tensor_count(net);
+    gl_net_tensor tt;
+    for (int i = 0; i < nt; i++) {
+        gl_net_tensor_at(net, i, &tt);
+        if (tt.transposed) big += (size_t)(tt.shape[0] * tt.shape[1]);
     }
-    transpose(u, P + L->off_u, p, N);
-    transpose(v, P + L->off_v, p, N);
-    int64_t np_[2] = {N, p}, pn_[2] = {p, N}, n1 = N;
+    /* transposed copies of U and V, and the running statistics */
+    float *buf = malloc((big + 2 * nrun + 1) * sizeof(float));
     gl_st_writer *w = gl_st_writer_new();
-    int rc = !w ? gl_fail(err, "out of memory") : 0;
-    if (!rc) rc = gl_st_add(w, "U", GL_ST_F32, 2, np_, u, err);
-    if (!rc) rc = gl_st_add(w, "V", GL_ST_F32, 2, np_, v, err);
-    if (!rc) rc = gl_st_add(w, "W", GL_ST_F32, 2, pn_, P + L->off_w, err);
-    if (!rc && L->norm != GL_NORM_NONE) {
-        rc = gl_st_add(w, "norm.weight", GL_ST_F32, 1, &n1, P + L->off_gamma, err);
-        if (!rc) rc = gl_st_add(w, "norm.bias", GL_ST_F32, 1, &n1, P + L->off_beta, err);
+    int rc = !w || !buf ? gl_fail(err, "out of memory") : 0;
+    size_t used = 0;
+    for (int i = 0; i < nt && !rc; i++) {
+        gl_net_tensor_at(net, i, &tt);
+        const float *src = P + tt.off;
+        if (tt.transposed) { /* the parameter array holds (shape[1], shape[0]) */
+            transpose(buf + used, src, (int)tt.shape[1], (int)tt.shape[0]);
+            src = buf + used;
+            used += (size_t)(tt.shape[0] * tt.shape[1]);
+        }
+        rc = gl_st_add(w, tt.name, GL_ST_F32, tt.ndim, tt.shape, src, err);
     }
     /* running statistics: the initial ones are 0 and 1, as in PyTorch */
-    float *rm = NULL, *rv = NULL;
-    if (!rc && L->norm == GL_NORM_BATCHNORM) {
-        rm = calloc((size_t)N, sizeof(float));
-        rv = malloc((size_t)N * sizeof(float));
-        if (!rm || !rv) rc = gl_fail(err, "out of memory");
-        for (int k = 0; !rc && k < N; k++) rv[k] = 1.0f;
-        if (!rc && strcmp(which, "init") != 0) {
-            memcpy(rm, gl_trainer_running(t, 0), (size_t)N * sizeof(float));
-            memcpy(rv, gl_trainer_running(t, 1), (size_t)N * sizeof(float));
+    if (!rc && nrun > 0) {
+        float *rm = buf + used, *rv = rm + nrun;
+        for (size_t k = 0; k < nrun; k++) rm[k] = 0.0f, rv[k] = 1.0f;
+        if (strcmp(which, "init") != 0) {
+            memcpy(rm, gl_trainer_running(t, 0), nrun * sizeof(float));
+            memcpy(rv, gl_trainer_running(t, 1), nrun * sizeof(float));
         }
-        if (!rc) rc = gl_st_add(w, "norm.running_mean", GL_ST_F32, 1, &n1, rm, err);
-        if (!rc) rc = gl_st_add(w, "norm.running_var", GL_ST_F32, 1, &n1, rv, err);
+        int64_t shape[2];
+        int nd = run_shape(net, shape);
+        rc = gl_st_add(w, "norm.running_mean", GL_ST_F32, nd, shape, rm, err);
+        if (!rc) rc = gl_st_add(w, "norm.running_var", GL_ST_F32, nd, shape, rv, err);
     }
-    char buf[64], path[4096];
-    snprintf(buf, sizeof buf, "%ld", strcmp(which, "init") == 0 ? 0L : gl_trainer_step_count(t));
-    if (!rc) rc = gl_st_meta(w, "step", buf, err);
+    char sbuf[64], path[4096];
+    snprintf(sbuf, sizeof sbuf, "%ld", strcmp(which, "init") == 0 ? 0L : gl_trainer_step_count(t));
+    if (!rc) rc = gl_st_meta(w, "step", sbuf, err);
+    if (!rc) rc = gl_st_meta(w, "model", gl_arch_name(net->arch), err);
     if (!rc) rc = gl_st_meta(w, "groklab_version", GL_VERSION, err);
-    snprintf(buf, sizeof buf, "%s.safetensors", which);
-    join(path, sizeof path, dir, buf);
+    snprintf(sbuf, sizeof sbuf, "%s.safetensors", which);
+    join(path, sizeof path, dir, sbuf);
     if (!rc) rc = gl_st_writer_save(w, path, err);
     gl_st_writer_free(w);
-    free(u);
-    free(v);
-    free(rm);
-    free(rv);
+    free(buf);
     return rc;
 }
 
@@ -214,8 +221,8 @@ static int read_metrics(const char *dir, gl_metrics **rows, long *n, gl_error *e
 }
 
 int gl_run_write_checkpoint(const char *dir, gl_trainer *t, gl_error *err) {
-    const gl_layout *L = gl_trainer_layout(t);
-    int64_t np_ = (int64_t)L->n_params, n1 = L->N;
+    const gl_net *net = gl_trainer_net(t);
+    int64_t np_ = (int64_t)net->n_params, n1 = (int64_t)net->n_run_layers * net->run_width;
     gl_st_writer *w = gl_st_writer_new();
     int rc = !w ? gl_fail(err, "out of memory") : 0;
     if (!rc) rc = gl_st_add(w, "params", GL_ST_F32, 1, &np_, gl_trainer_params(t), err);
@@ -251,14 +258,14 @@ int gl_run_resume(const char *dir, gl_trainer *t, gl_error *err) {
     gl_st_file *f;
     gl_error e;
     if (gl_st_open(&f, path, &e) != 0) return gl_fail(err, "--resume: %s", e.msg);
-    const gl_layout *L = gl_trainer_layout(t);
-    int64_t np_ = (int64_t)L->n_params;
+    const gl_net *net = gl_trainer_net(t);
+    int64_t np_ = (int64_t)net->n_params, nrun = (int64_t)net->n_run_layers * net->run_width;
     int rc = load_f32(f, "params", gl_trainer_params(t), np_, &e);
     if (!rc) rc = load_f32(f, "moment1", gl_trainer_moment(t, 0), np_, &e);
     if (!rc) rc = load_f32(f, "moment2", gl_trainer_moment(t, 1), np_, &e);
     if (!rc && gl_trainer_running(t, 0)) {
-        rc = load_f32(f, "running_mean", gl_trainer_running(t, 0), L->N, &e);
-        if (!rc) rc = load_f32(f, "running_var", gl_trainer_running(t, 1), L->N, &e);
+        rc = load_f32(f, "running_mean", gl_trainer_running(t, 0), nrun, &e);
+        if (!rc) rc = load_f32(f, "running_var", gl_trainer_running(t, 1), nrun, &e);
     }
     const char *st = gl_st_meta_get(f, "step"), *dv = gl_st_meta_get(f, "diverged_at");
     const char *ws = gl_st_meta_get(f, "wall_seconds");
@@ -369,46 +376,48 @@ static int get_shaped(gl_st_file *f, const char *path, const char *name, int ndi
     return 0;
 }
 
-int gl_run_load_model(const char *dir, const char *which, const gl_config *c, gl_model *m,
+int gl_run_load_model(const char *dir, const char *which, const gl_config *cfg, gl_model *m,
                       gl_error *err) {
     memset(m, 0, sizeof *m);
-    m->cfg = *c;
-    gl_layout_init(&m->L, c->p, c->width, c->act, c->norm);
-    const gl_layout *L = &m->L;
-    int N = L->N, p = L->p;
+    m->cfg = *cfg;
+    gl_config_resolve(&m->cfg);
+    const gl_config *c = &m->cfg;
     char path[4096], name[64];
     snprintf(name, sizeof name, "%s.safetensors", which);
     join(path, sizeof path, dir, name);
+    if (gl_net_init(&m->net, c, err) != 0) return -1;
+    m->L = m->net.mlp;
+    const gl_net *net = &m->net;
+    size_t nrun = (size_t)net->n_run_layers * (size_t)net->run_width;
     gl_st_file *f;
     gl_error e;
     if (gl_st_open(&f, path, &e) != 0) return gl_fail(err, "%s", e.msg);
-    m->params = calloc(L->n_params, sizeof(float));
-    if (c->norm == GL_NORM_BATCHNORM) {
-        m->run_mean = malloc((size_t)N * sizeof(float));
-        m->run_var = malloc((size_t)N * sizeof(float));
+    m->params = calloc(net->n_params, sizeof(float));
+    if (nrun > 0) {
+        m->run_mean = malloc(nrun * sizeof(float));
+        m->run_var = malloc(nrun * sizeof(float));
     }
     int rc = 0;
-    if (!m->params || (c->norm == GL_NORM_BATCHNORM && (!m->run_mean || !m->run_var)))
+    if (!m->params || (nrun > 0 && (!m->run_mean || !m->run_var)))
         rc = gl_fail(err, "out of memory loading %s", path);
     gl_st_tensor t;
-    /* files hold U, V as (N, p); the layout keeps them transposed (p, N) */
-    if (!rc && !(rc = get_shaped(f, path, "U", 2, N, p, &t, err)))
-        transpose(m->params + L->off_u, t.data, N, p);
-    if (!rc && !(rc = get_shaped(f, path, "V", 2, N, p, &t, err)))
-        transpose(m->params + L->off_v, t.data, N, p);
-    if (!rc && !(rc = get_shaped(f, path, "W", 2, p, N, &t, err)))
-        memcpy(m->params + L->off_w, t.data, (size_t)p * N * sizeof(float));
-    if (!rc && c->norm != GL_NORM_NONE) {
-        if (!(rc = get_shaped(f, path, "norm.weight", 1, N, 0, &t, err)))
-            memcpy(m->params + L->off_gamma, t.data, (size_t)N * sizeof(float));
-        if (!rc && !(rc = get_shaped(f, path, "norm.bias", 1, N, 0, &t, err)))
-            memcpy(m->params + L->off_beta, t.data, (size_t)N * sizeof(float));
+    gl_net_tensor tt;
+    for (int i = 0; !rc && i < gl_net_tensor_count(net); i++) {
+        gl_net_tensor_at(net, i, &tt);
+        rc = get_shaped(f, path, tt.name, tt.ndim, tt.shape[0], tt.shape[1], &t, err);
+        if (rc) break;
+        if (tt.transposed) /* files hold U, V as (N, p); the layout keeps them (p, N) */
+            transpose(m->params + tt.off, t.data, (int)tt.shape[0], (int)tt.shape[1]);
+        else
+            memcpy(m->params + tt.off, t.data, (size_t)(tt.shape[0] * tt.shape[1]) * sizeof(float));
     }
-    if (!rc && c->norm == GL_NORM_BATCHNORM) {
-        if (!(rc = get_shaped(f, path, "norm.running_mean", 1, N, 0, &t, err)))
-            memcpy(m->run_mean, t.data, (size_t)N * sizeof(float));
-        if (!rc && !(rc = get_shaped(f, path, "norm.running_var", 1, N, 0, &t, err)))
-            memcpy(m->run_var, t.data, (size_t)N * sizeof(float));
+    if (!rc && nrun > 0) {
+        int64_t shape[2];
+        int nd = run_shape(net, shape);
+        if (!(rc = get_shaped(f, path, "norm.running_mean", nd, shape[0], shape[1], &t, err)))
+            memcpy(m->run_mean, t.data, nrun * sizeof(float));
+        if (!rc && !(rc = get_shaped(f, path, "norm.running_var", nd, shape[0], shape[1], &t, err)))
+            memcpy(m->run_var, t.data, nrun * sizeof(float));
     }
     const char *st = gl_st_meta_get(f, "step");
     m->step = st ? atol(st) : -1;

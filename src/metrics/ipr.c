@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "groklab/arch.h"
 #include "groklab/metrics.h"
 
 struct gl_ipr_plan {
@@ -171,4 +172,25 @@ double gl_ipr_neurons(gl_ipr_plan *P, double *ipr, const gl_layout *L, const flo
     }
     free(tmp);
     return mean / N;
+}
+
+double gl_ipr_layer(gl_ipr_plan *P, double *ipr, const gl_net *net, const float *params, int layer,
+                    gl_ipr_conv conv, double r) {
+    size_t off[2];
+    int groups, K = net->n_units;
+    int stride = gl_net_ipr_units(net, layer, off, &groups);
+    double *tmp = malloc(sizeof(double) * (size_t)K);
+    if (!tmp) return NAN;
+    gl_ipr_batch(P, ipr, params + off[0], stride, 1, conv, r);
+    for (int g = 1; g < groups; g++) {
+        gl_ipr_batch(P, tmp, params + off[g], stride, 1, conv, r);
+        for (int k = 0; k < K; k++) ipr[k] += tmp[k];
+    }
+    double mean = 0;
+    for (int k = 0; k < K; k++) {
+        ipr[k] /= groups;
+        mean += ipr[k];
+    }
+    free(tmp);
+    return mean / K;
 }

@@ -204,6 +204,7 @@ static inline void forward_row(float *restrict a, const float *restrict u, const
         ROW_LOOP(a[k] = gelu(x));
         break;
     case GL_ACT_IDENTITY:
+    case GL_ACT_AUTO: /* resolved before any layer runs (gl_config_resolve) */
         ROW_LOOP(a[k] = x);
         break;
     }
@@ -233,6 +234,7 @@ static inline void backward_row(float *restrict du, float *restrict dv, const fl
         ROW_LOOP(SCATTER(g[k] * gelu_grad(x)));
         break;
     case GL_ACT_IDENTITY:
+    case GL_ACT_AUTO: /* resolved before any layer runs (gl_config_resolve) */
         for (int k = 0; k < N; k++) SCATTER(g[k]);
         break;
     }

@@ -73,6 +73,7 @@ void FN(gl_act_forward)(R *a, const R *h, long len, gl_act act) {
         for (long i = 0; i < len; i++) a[i] = FN(gelu)(h[i]);
         break;
     case GL_ACT_IDENTITY:
+    case GL_ACT_AUTO: /* resolved before any layer runs (gl_config_resolve) */
         if (a != h) memcpy(a, h, sizeof(R) * (size_t)len);
         break;
     }
@@ -93,6 +94,7 @@ void FN(gl_act_backward)(R *dh, const R *da, const R *h, long len, gl_act act) {
         for (long i = 0; i < len; i++) dh[i] = da[i] * FN(gelu_grad)(h[i]);
         break;
     case GL_ACT_IDENTITY:
+    case GL_ACT_AUTO: /* resolved before any layer runs (gl_config_resolve) */
         if (dh != da) memcpy(dh, da, sizeof(R) * (size_t)len);
         break;
     }

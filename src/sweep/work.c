@@ -40,24 +40,39 @@ int gl_sweep_train_one(const gl_config *c, int keep_weights, gl_trainer **tp, gl
     r->wall_seconds = gl_trainer_seconds(t);
     r->status = r->diverged_at >= 0 ? GL_RUN_DIVERGED : GL_RUN_DONE;
     if (keep_weights) {
-        const gl_layout *L = gl_trainer_layout(t);
-        int N = L->N, p = L->p;
+        /* per-unit IPR of the input layer (the paper's IPR_k for the MLP);
+         * U, V, W for the MLPs (the deep MLP's first and last layers) */
+        const gl_net *net = gl_trainer_net(t);
+        int N = net->n_units, p = c->p;
         const float *P = gl_trainer_params(t);
-        gl_neurons nr;
-        if (gl_neurons_compute(&nr, c, L, P, GL_BASIS_AUTO, c->ipr, 2.0, &err) == 0) {
-            *ipr_buf = malloc(sizeof(double) * (size_t)N);
-            if (*ipr_buf) memcpy(*ipr_buf, nr.ipr, sizeof(double) * (size_t)N);
-            gl_neurons_free(&nr);
+        *ipr_buf = malloc(sizeof(double) * (size_t)N);
+        if (net->arch == GL_ARCH_MLP) {
+            gl_neurons nr;
+            if (*ipr_buf && gl_neurons_compute(&nr, c, gl_trainer_layout(t), P, GL_BASIS_AUTO,
+                                               c->ipr, 2.0, &err) == 0) {
+                memcpy(*ipr_buf, nr.ipr, sizeof(double) * (size_t)N);
+                gl_neurons_free(&nr);
+            }
+        } else {
+            gl_ipr_plan *plan;
+            if (*ipr_buf && gl_ipr_plan_create(&plan, p, N, gl_config_basis(c), &err) == 0) {
+                gl_ipr_layer(plan, *ipr_buf, net, P, 0, c->ipr, 2.0);
+                gl_ipr_plan_free(plan);
+            }
         }
-        *wbuf = malloc(sizeof(float) * 3 * (size_t)N * p);
+        size_t in[2], out[2];
+        int groups;
+        gl_net_ipr_units(net, 0, in, &groups);
+        gl_net_ipr_units(net, 1, out, &groups);
+        if (net->arch != GL_ARCH_TRANSFORMER) *wbuf = malloc(sizeof(float) * 3 * (size_t)N * p);
         if (*wbuf) { /* files' shapes: U, V (N, p) from the stored (p, N); W (p, N) */
             float *U = *wbuf, *V = U + (size_t)N * p, *W = V + (size_t)N * p;
             for (int i = 0; i < p; i++)
                 for (int k = 0; k < N; k++) {
-                    U[(size_t)k * p + i] = P[L->off_u + (size_t)i * N + k];
-                    V[(size_t)k * p + i] = P[L->off_v + (size_t)i * N + k];
+                    U[(size_t)k * p + i] = P[in[0] + (size_t)i * N + k];
+                    V[(size_t)k * p + i] = P[in[1] + (size_t)i * N + k];
                 }
-            memcpy(W, P + L->off_w, sizeof(float) * (size_t)N * p);
+            memcpy(W, P + out[0], sizeof(float) * (size_t)N * p);
             r->U = U;
             r->V = V;
             r->W = W;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "groklab/arch.h"
 #include "groklab/optim.h"
 #include "groklab/rng.h"
 #include "groklab/train.h"
@@ -20,14 +21,20 @@
 enum { EVAL_CHUNK = 2048 };
 
 struct gl_trainer {
-    gl_config cfg;
+    gl_config cfg; /* resolved (gl_config_resolve) */
     gl_dataset data;
-    gl_layout L;
+    gl_net net;
+    gl_layout L; /* the two-layer MLP's layout (net.mlp) */
     int B; /* examples per step */
     float *params, *grads, *m1, *m2, *init;
-    float *run_mean, *run_var; /* BatchNorm running statistics, (N) */
+    float *run_mean, *run_var; /* BatchNorm running statistics, (net.n_run_layers, N) */
+    /* the two-layer MLP: */
     gl_mlp_work work, ework;   /* work: the layered pass (BatchNorm only) */
     gl_fused_work fused;       /* the fused pass (every other norm) */
+    /* the other families: */
+    gl_deep_work_f32 *deep;
+    gl_tf_work_f32 *tf;
+    float *logits;             /* (EVAL_CHUNK, p) evaluation output */
     int32_t *perm;             /* this epoch's order of the training set */
     long perm_epoch;
     int32_t *bm, *bn, *by, *bid; /* the current minibatch */
@@ -56,25 +63,38 @@ static int batch_size(const gl_config *c, long n_train) {
     return c->batch > 0 && c->batch < n_train ? c->batch : (int)n_train;
 }
 
-double gl_trainer_bytes(const gl_config *c) {
+double gl_trainer_bytes(const gl_config *cfg) {
+    gl_config rc = *cfg;
+    gl_config_resolve(&rc);
+    const gl_config *c = &rc;
+    gl_net net;
+    if (gl_net_init(&net, c, NULL) != 0) return 0; /* invalid: validation says why */
     double pairs = (double)gl_task_pairs(c->task, c->p);
     double n_train = floor(c->frac * pairs);
-    double B = batch_size(c, (long)n_train), N = c->width, p = c->p;
+    double B = batch_size(c, (long)n_train), N = net.n_units, p = c->p;
     double eb = EVAL_CHUNK < pairs ? EVAL_CHUNK : pairs;
-    double nparam = 3 * p * N + 2 * N;
-    double per_row = 4 * (N * (c->norm != GL_NORM_NONE ? 4 : 3) + p) + (c->dropout > 0 ? N : 0);
-    gl_layout L;
-    gl_layout_init(&L, c->p, c->width, c->act, c->norm);
-    double pass = c->norm == GL_NORM_BATCHNORM ? B * per_row
-                                               : gl_fused_work_bytes(&L, (int)B, c->dropout > 0);
-    return 4 * nparam * 5          /* params, grads, 2 moments, initial copy */
-           + pass + eb * per_row
-           + 4 * 9 * pairs         /* dataset and permutation */
-           + 8 * 3 * N;            /* IPR scratch */
+    double pass;
+    if (c->arch == GL_ARCH_DEEP_MLP) {
+        pass = gl_deep_work_bytes(&net.deep, (int)B, c->dropout > 0) + 4 * eb * p;
+    } else if (c->arch == GL_ARCH_TRANSFORMER) {
+        pass = gl_tf_work_bytes(&net.tf, (int)B, 0, 0) + 4 * eb * p;
+    } else {
+        double per_row = 4 * (N * (c->norm != GL_NORM_NONE ? 4 : 3) + p) + (c->dropout > 0 ? N : 0);
+        pass = (c->norm == GL_NORM_BATCHNORM ? B * per_row
+                                             : gl_fused_work_bytes(&net.mlp, (int)B, c->dropout > 0)) +
+               eb * per_row;
+    }
+    return 4 * (double)net.n_params * 5 /* params, grads, 2 moments, initial copy */
+           + pass
+           + 4 * 9 * pairs                /* dataset and permutation */
+           + 8 * 3 * N;                   /* IPR scratch */
 }
 
-int gl_trainer_create(gl_trainer **out, const gl_config *c, gl_error *err) {
-    if (gl_config_validate(c, err) != 0) return -1;
+int gl_trainer_create(gl_trainer **out, const gl_config *cfg, gl_error *err) {
+    if (gl_config_validate(cfg, err) != 0) return -1;
+    gl_config rc = *cfg;
+    gl_config_resolve(&rc);
+    const gl_config *c = &rc;
     double need = gl_trainer_bytes(c), have = gl_system_memory();
     const char *lim = getenv("GROKLAB_MEMORY_LIMIT");
     if (lim && atof(lim) > 0) have = atof(lim);
@@ -85,35 +105,48 @@ int gl_trainer_create(gl_trainer **out, const gl_config *c, gl_error *err) {
                        need / 1073741824.0, c->p, c->width,
                        (double)batch_size(c, (long)floor(c->frac * gl_task_pairs(c->task, c->p))),
                        0.8 * have / 1073741824.0);
+    gl_net net;
+    if (gl_net_init(&net, c, err) != 0) return -1;
     gl_blas_init();
     gl_trainer *t = calloc(1, sizeof *t);
     if (!t) return gl_fail(err, "out of memory");
     t->cfg = *c;
+    t->net = net;
     t->diverged_at = -1;
     t->perm_epoch = -1;
     if (gl_dataset_create(&t->data, c, err) != 0) {
         free(t);
         return -1;
     }
-    gl_layout_init(&t->L, c->p, c->width, c->act, c->norm);
+    t->L = net.mlp;
     const gl_layout *L = &t->L;
-    int N = c->width, p = c->p;
-    size_t np = L->n_params;
+    int N = net.n_units, p = c->p;
+    size_t np = net.n_params, nrun = (size_t)net.n_run_layers * (size_t)net.run_width + 1;
     t->B = batch_size(c, t->data.n_train);
     t->params = calloc(np, sizeof(float));
     t->grads = calloc(np, sizeof(float));
     t->m1 = calloc(np, sizeof(float));
     t->m2 = calloc(np, sizeof(float));
     t->init = calloc(np, sizeof(float));
-    t->run_mean = calloc((size_t)N, sizeof(float));
-    t->run_var = calloc((size_t)N, sizeof(float));
-    t->ipr_buf = calloc((size_t)N, sizeof(double));
+    t->run_mean = calloc(nrun, sizeof(float));
+    t->run_var = calloc(nrun, sizeof(float));
+    t->ipr_buf = calloc(2 * (size_t)N, sizeof(double));
     int eb = EVAL_CHUNK;
     int ok = t->params && t->grads && t->m1 && t->m2 && t->init && t->run_mean && t->run_var &&
-             t->ipr_buf && gl_mlp_work_alloc(&t->ework, L, eb, 0) == 0 &&
+             t->ipr_buf;
+    gl_error e;
+    if (ok && c->arch == GL_ARCH_MLP)
+        ok = gl_mlp_work_alloc(&t->ework, L, eb, 0) == 0 &&
              (c->norm == GL_NORM_BATCHNORM
                   ? gl_mlp_work_alloc(&t->work, L, t->B, c->dropout > 0)
                   : gl_fused_work_alloc(&t->fused, L, t->B, c->dropout > 0, 0, 0)) == 0;
+    else if (ok) {
+        t->logits = malloc((size_t)eb * (size_t)p * sizeof(float));
+        ok = t->logits &&
+             (c->arch == GL_ARCH_DEEP_MLP
+                  ? gl_deep_work_new_f32(&t->deep, &net.deep, t->B, c->dropout > 0, &e)
+                  : gl_tf_work_new_f32(&t->tf, &net.tf, t->B, 0, 0, &e)) == 0;
+    }
     if (ok && t->B < t->data.n_train) {
         size_t n = (size_t)t->data.n_train;
         t->perm = malloc(n * sizeof(int32_t));
@@ -131,23 +164,8 @@ int gl_trainer_create(gl_trainer **out, const gl_config *c, gl_error *err) {
         gl_trainer_free(t);
         return -1;
     }
-    /* initialization: every weight ~ N(0, std), element i of tensor T drawn
-     * from (seed, INIT, a = i, b = T) with T = 0, 1, 2 for U, V, W. U and V
-     * are drawn in the paper's (N, p) order and stored transposed. */
-    double std = gl_config_init_std(c);
-    for (int T = 0; T < 3; T++) {
-        float *dst = t->params + (T == 0 ? L->off_u : T == 1 ? L->off_v : L->off_w);
-        for (int r = 0; r < (T < 2 ? N : p); r++)
-            for (int q = 0; q < (T < 2 ? p : N); q++) {
-                uint64_t i = (uint64_t)r * (uint64_t)(T < 2 ? p : N) + (uint64_t)q;
-                float v = (float)(std * gl_normal(c->seed, GL_STREAM_INIT, i, (uint32_t)T));
-                if (T < 2) dst[(size_t)q * N + r] = v; /* U[r][q] -> Ut[q][r] */
-                else dst[i] = v;
-            }
-    }
-    if (c->norm != GL_NORM_NONE)
-        for (int k = 0; k < N; k++) t->params[L->off_gamma + k] = 1.0f; /* beta = 0 */
-    for (int k = 0; k < N; k++) t->run_var[k] = 1.0f;
+    gl_net_init_params(&net, t->params, c);
+    for (size_t k = 0; k < nrun; k++) t->run_var[k] = 1.0f;
     memcpy(t->init, t->params, np * sizeof(float));
     *out = t;
     return 0;
@@ -167,6 +185,9 @@ void gl_trainer_free(gl_trainer *t) {
     gl_mlp_work_free(&t->work);
     gl_mlp_work_free(&t->ework);
     gl_fused_work_free(&t->fused);
+    gl_deep_work_free_f32(t->deep);
+    gl_tf_work_free_f32(t->tf);
+    free(t->logits);
     free(t->perm);
     free(t->bm);
     free(t->bn);
@@ -220,7 +241,17 @@ double gl_trainer_step(gl_trainer *t, int threads) {
     gl_batch bt;
     bt.B = select_batch(t, &bt.m, &bt.n, &bt.y, &bt.id);
     double loss;
-    if (L->norm == GL_NORM_BATCHNORM) {
+    gl_error e;
+    if (c->arch == GL_ARCH_DEEP_MLP) {
+        gl_deep_opts o = {c->loss, c->dropout, c->norm_eps, c->bn_momentum, c->seed, t->step};
+        if (gl_deep_loss_grad_f32(t->deep, &loss, t->grads, t->params, &o, &bt, t->run_mean,
+                                  t->run_var, &e) != 0)
+            loss = NAN; /* cannot happen: the work is sized for this trainer's batches */
+    } else if (c->arch == GL_ARCH_TRANSFORMER) {
+        if (gl_tf_loss_grad_f32(t->tf, &loss, t->grads, t->params, c->loss, c->seed, t->step, &bt,
+                                &e) != 0)
+            loss = NAN; /* as above */
+    } else if (L->norm == GL_NORM_BATCHNORM) {
         gl_mlp_work *w = &t->work;
         loss = gl_mlp_loss_grad(w, t->grads, L, t->params, c, t->step, &bt);
         /* running statistics as torch.nn.BatchNorm1d: unbiased variance */
@@ -237,7 +268,7 @@ double gl_trainer_step(gl_trainer *t, int threads) {
     if (!isfinite(loss)) return loss; /* the caller records the divergence */
 
     t->step++;
-    gl_optim_step(c, t->params, t->grads, t->m1, t->m2, L->n_params, t->step);
+    gl_optim_step(c, t->params, t->grads, t->m1, t->m2, t->net.n_params, t->step);
     return loss;
 }
 
@@ -249,19 +280,34 @@ typedef struct eval_counts {
     long correct, correct_lo, correct2_lo, correct_hi;
 } eval_counts;
 
+/* Evaluation-mode outputs (B <= EVAL_CHUNK, p) of the examples (m[b], n[b]). */
+static const float *eval_logits(gl_trainer *t, const int32_t *m, const int32_t *n, int B) {
+    switch (t->cfg.arch) {
+    case GL_ARCH_DEEP_MLP:
+        gl_deep_logits_f32(t->deep, t->logits, t->params, t->run_mean, t->run_var,
+                           t->cfg.norm_eps, m, n, B);
+        return t->logits;
+    case GL_ARCH_TRANSFORMER:
+        gl_tf_logits_f32(t->tf, t->logits, t->params, m, n, B);
+        return t->logits;
+    case GL_ARCH_MLP: break;
+    }
+    gl_mlp_eval(&t->ework, &t->L, t->params, t->run_mean, t->run_var, t->cfg.norm_eps, m, n, B);
+    return t->ework.out;
+}
+
 static void eval_set(gl_trainer *t, const int32_t *m, const int32_t *n, const int32_t *y,
                      const int32_t *y2, long count, long split, eval_counts *ec) {
     memset(ec, 0, sizeof *ec);
-    gl_mlp_work *w = &t->ework;
-    int p = t->L.p;
-    for (long s = 0; s < count; s += w->B) {
-        int B = (int)(count - s < w->B ? count - s : w->B);
-        gl_mlp_eval(w, &t->L, t->params, t->run_mean, t->run_var, t->cfg.norm_eps, m + s, n + s, B);
-        double l = t->cfg.loss == GL_LOSS_MSE ? gl_mse_loss_f32(NULL, w->out, y + s, B, p)
-                                              : gl_ce_loss_f32(NULL, w->out, y + s, B, p);
+    int p = t->cfg.p;
+    for (long s = 0; s < count; s += EVAL_CHUNK) {
+        int B = (int)(count - s < EVAL_CHUNK ? count - s : EVAL_CHUNK);
+        const float *out = eval_logits(t, m + s, n + s, B);
+        double l = t->cfg.loss == GL_LOSS_MSE ? gl_mse_loss_f32(NULL, out, y + s, B, p)
+                                              : gl_ce_loss_f32(NULL, out, y + s, B, p);
         ec->loss_sum += l * (t->cfg.loss == GL_LOSS_MSE ? (double)B * p : (double)B);
         for (int b = 0; b < B; b++) {
-            const float *o = w->out + (size_t)b * p;
+            const float *o = out + (size_t)b * p;
             int best = 0;
             for (int j = 1; j < p; j++)
                 if (o[j] > o[best]) best = j;
@@ -280,17 +326,10 @@ static void eval_set(gl_trainer *t, const int32_t *m, const int32_t *n, const in
 
 static double frac_or_nan(long num, long den) { return den > 0 ? (double)num / (double)den : NAN; }
 
-static double norm2(const float *x, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
-    return sqrt(s);
-}
-
 void gl_trainer_evaluate(gl_trainer *t, gl_metrics *out, int threads) {
     if (threads > 0) omp_set_num_threads(threads);
     const gl_dataset *d = &t->data;
-    const gl_layout *L = &t->L;
-    double lden = t->cfg.loss == GL_LOSS_MSE ? (double)L->p : 1.0;
+    double lden = t->cfg.loss == GL_LOSS_MSE ? (double)t->cfg.p : 1.0;
     eval_counts tr, te;
     eval_set(t, d->train_m, d->train_n, d->train_y, d->train_true, d->n_train, d->n_corrupt, &tr);
     eval_set(t, d->test_m, d->test_n, d->test_y, NULL, d->n_test, 0, &te);
@@ -303,11 +342,10 @@ void gl_trainer_evaluate(gl_trainer *t, gl_metrics *out, int threads) {
     r->corrupted_acc = frac_or_nan(tr.correct_lo, d->n_corrupt);
     r->corrupted_true_acc = frac_or_nan(tr.correct2_lo, d->n_corrupt);
     r->clean_acc = frac_or_nan(tr.correct_hi, d->n_train - d->n_corrupt);
-    size_t pn = (size_t)L->p * L->N;
-    r->norm_u = norm2(t->params + L->off_u, pn);
-    r->norm_v = norm2(t->params + L->off_v, pn);
-    r->norm_w = norm2(t->params + L->off_w, pn);
-    r->mean_ipr = gl_ipr_neurons(t->ipr, t->ipr_buf, L, t->params, t->cfg.ipr);
+    gl_net_norms(&t->net, t->params, &r->norm_u, &r->norm_v, &r->norm_w);
+    r->mean_ipr = t->cfg.arch == GL_ARCH_MLP
+                      ? gl_ipr_neurons(t->ipr, t->ipr_buf, &t->L, t->params, t->cfg.ipr)
+                      : gl_ipr_layer(t->ipr, t->ipr_buf, &t->net, t->params, 0, t->cfg.ipr, 2.0);
 }
 
 int gl_log_due(const gl_config *c, long s) {
@@ -400,6 +438,7 @@ int gl_population_advance(gl_trainer **members, int M, int threads, gl_error *er
 const gl_config *gl_trainer_config(const gl_trainer *t) { return &t->cfg; }
 const gl_dataset *gl_trainer_data(const gl_trainer *t) { return &t->data; }
 const gl_layout *gl_trainer_layout(const gl_trainer *t) { return &t->L; }
+const gl_net *gl_trainer_net(const gl_trainer *t) { return &t->net; }
 long gl_trainer_step_count(const gl_trainer *t) { return t->step; }
 long gl_trainer_diverged_at(const gl_trainer *t) { return t->diverged_at; }
 const gl_metrics *gl_trainer_rows(const gl_trainer *t, long *n_rows) {
@@ -410,7 +449,7 @@ float *gl_trainer_params(gl_trainer *t) { return t->params; }
 const float *gl_trainer_init_params(const gl_trainer *t) { return t->init; }
 float *gl_trainer_moment(gl_trainer *t, int which) { return which == 0 ? t->m1 : t->m2; }
 float *gl_trainer_running(gl_trainer *t, int which) {
-    if (t->cfg.norm != GL_NORM_BATCHNORM) return NULL;
+    if (t->net.n_run_layers == 0) return NULL;
     return which == 0 ? t->run_mean : t->run_var;
 }
 double gl_trainer_seconds(const gl_trainer *t) { return t->seconds; }
