@@ -74,14 +74,16 @@ int cli_is_phase_figure(const char *name) {
 void cli_phase_figures_help(FILE *f) {
     fprintf(f, "phase diagrams (sweeps; run the same command again to resume; groklab sweep --help):\n");
     for (int i = 0; i < NPF; i++)
-        fprintf(f, "  %-16s alpha x xi, panels: %s%s%s\n", figs[i].name, figs[i].title, figs[i].knobs[0] ? "; " : "",
-                figs[i].knobs);
+        fprintf(f, "  %-16s alpha x xi, panels: %s (%s %s)%s%s\n", figs[i].name, figs[i].title,
+                figs[i].facet, strcmp(figs[i].facet, "variant") ? figs[i].values : "as titled",
+                figs[i].knobs[0] ? "; " : "", figs[i].knobs);
     fprintf(f, "  --scale small   5 x 5 grid (alpha 0.1..0.9, xi 0..0.8) at p 59: minutes on 2 cores (default);\n"
                "                  fig7*: 3 x 3 (alpha 0.3, 0.55, 0.8; xi 0, 0.2, 0.4) at p 59\n"
                "  --scale paper   17 x 19 grid (alpha 0.1..0.9, xi 0..0.9) at p 97: 1,292 runs for four panels\n"
                "  fig7*           also one run per panel at alpha 0.8, xi 0.2 (DIR/ipr-wdV, a run\n"
                "                  directory) and its input-layer IPR histograms (DIR/ipr_hist.png)\n"
                "  --seeds K       K seeds per point (default 1); cells where seeds disagree are marked\n"
+               "  --panels LIST   other values of the panel knob (e.g. fig7a --panels 1,3,10)\n"
                "  --threads T     workers (default all cores); --out DIR (default sweeps/FIGURE-SCALE)\n");
 }
 
@@ -95,11 +97,11 @@ static int file_there(const char *dir, const char *name) {
 /* Figure 7's histograms: per panel value v, one run at alpha 0.8, xi 0.2 in
  * out/ipr-FACETv (kept when it already finished), its input-layer IPR
  * (groklab ipr), and out/ipr_hist.png with one panel per value. */
-static int ipr_runs(const phase_fig *pf, const gl_config *base, const char *out, int threads,
-                    int quiet, gl_error *err) {
+static int ipr_runs(const phase_fig *pf, const char *panel_values, const gl_config *base,
+                    const char *out, int threads, int quiet, gl_error *err) {
     char values[256], *save = NULL, dirs[8][600], labels[8][64];
     int n = 0;
-    snprintf(values, sizeof values, "%s", pf->values);
+    snprintf(values, sizeof values, "%s", panel_values);
     for (char *v = strtok_r(values, ",", &save); v && n < 8; v = strtok_r(NULL, ",", &save), n++) {
         gl_config c = *base;
         c.frac = 0.8;
@@ -163,7 +165,7 @@ int cli_reproduce_phase(int argc, char **argv) {
     for (int i = 0; i < NPF; i++)
         if (!strcmp(argv[1], figs[i].name)) pf = &figs[i];
     if (!pf) return EXIT_USAGE;
-    const char *scale = "small", *out = NULL, *seeds = NULL;
+    const char *scale = "small", *out = NULL, *seeds = NULL, *panels = NULL;
     int threads = 0, quiet = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -181,6 +183,7 @@ int cli_reproduce_phase(int argc, char **argv) {
             scale = v;
         } else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--seeds")) seeds = v;
+        else if (!strcmp(a, "--panels")) panels = v;
         else if (!strcmp(a, "--threads")) {
             char *end;
             long t = strtol(v, &end, 10);
@@ -190,7 +193,7 @@ int cli_reproduce_phase(int argc, char **argv) {
             }
             threads = (int)t;
         } else {
-            cli_error("unknown option '%s' for %s (allowed: --scale, --seeds, --threads, --out, --quiet)", a, pf->name);
+            cli_error("unknown option '%s' for %s (allowed: --scale, --seeds, --panels, --threads, --out, --quiet)", a, pf->name);
             return EXIT_USAGE;
         }
     }
@@ -215,7 +218,7 @@ int cli_reproduce_phase(int argc, char **argv) {
         *eq = 0;
         if (gl_grid_add(&g, tok, eq + 1, &err) != 0) rc = EXIT_USAGE;
     }
-    if (rc == EXIT_OK && gl_grid_add(&g, pf->facet, pf->values, &err) != 0) rc = EXIT_USAGE;
+    if (rc == EXIT_OK && gl_grid_add(&g, pf->facet, panels ? panels : pf->values, &err) != 0) rc = EXIT_USAGE;
     const char *fr = small ? (pf->small_frac ? pf->small_frac : "0.1:0.9:5") : "0.1:0.9:17";
     const char *no = small ? (pf->small_noise ? pf->small_noise : "0:0.8:5") : "0:0.9:19";
     if (rc == EXIT_OK && gl_grid_add(&g, "frac", fr, &err) != 0) rc = EXIT_USAGE;
@@ -241,7 +244,8 @@ int cli_reproduce_phase(int argc, char **argv) {
     char title[256];
     snprintf(title, sizeof title, "%s: %s (%s scale, p %d)", pf->name, pf->title, scale, knobs_base.p);
     rc = cli_phase_diagram(out, "frac", "noise", pf->facet, title, quiet, &err);
-    if (rc == EXIT_OK && pf->ipr) rc = ipr_runs(pf, &knobs_base, out, threads, quiet, &err);
+    if (rc == EXIT_OK && pf->ipr)
+        rc = ipr_runs(pf, panels ? panels : pf->values, &knobs_base, out, threads, quiet, &err);
     if (rc != EXIT_OK) cli_error("%s", err.msg);
     else if (!quiet) printf("%s done in %.1fs (this process)\n", pf->name, cli_now() - t0);
     return rc;
