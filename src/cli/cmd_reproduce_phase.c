@@ -29,10 +29,13 @@ typedef struct phase_fig {
 } phase_fig;
 
 /* Figure 7 (PAPER.md sections 3 and 4): lr 0.001, MSE. The small scale is a
- * 3 x 3 grid that contains the histogram point (alpha 0.8, xi 0.2). */
+ * 3 x 3 grid that contains the histogram point (alpha 0.8, xi 0.2), at a
+ * modulus where it finishes in about 20 minutes on 2 cores: p 43 for the
+ * Transformer, p 31 for the deep MLP (5000 steps of N^2 products). */
 #define FIG7A "model=transformer;lr=0.001;steps=3000"
 #define FIG7B "model=deep-mlp;depth=3;width=500;lr=0.001;steps=5000"
-#define FIG7_SMALL 0, "0.3,0.55,0.8", "0,0.2,0.4", 1
+#define FIG7A_SMALL 43, "0.3,0.55,0.8", "0,0.2,0.4", 1
+#define FIG7B_SMALL 31, "0.3,0.55,0.8", "0,0.2,0.4", 1
 #define FIG7B_WD "1,10"
 #define MLP_SMALL 0, NULL, NULL, 0
 
@@ -55,13 +58,13 @@ static const phase_fig figs[] = {
     {"fig3a-ce", "cross-entropy, weight decay", "loss=ce", "wd", "0,5,15,20", MLP_SMALL},
     {"fig3a-width5000", "width 5000, weight decay", "width=5000", "wd", "0,5,15,20", MLP_SMALL},
     {"fig3a-mul", "multiplication, weight decay", "task=mul", "wd", "0,5,15,20", MLP_SMALL},
-    {"fig7a", "Transformer, weight decay", FIG7A, "wd", "10,50", FIG7_SMALL},
-    {"fig7a-heads8", "Transformer, 8 heads, weight decay", FIG7A ";heads=8", "wd", "10,50", FIG7_SMALL},
-    {"fig7a-tie", "Transformer, tied embedding, weight decay", FIG7A ";tie=1", "wd", "10,50", FIG7_SMALL},
-    {"fig7a-layernorm", "Transformer, LayerNorm, weight decay", FIG7A ";norm=layernorm", "wd", "10,50", FIG7_SMALL},
-    {"fig7b", "3-layer ReLU MLP, weight decay", FIG7B, "wd", FIG7B_WD, FIG7_SMALL},
-    {"fig7b-lazy", "3-layer ReLU MLP, lazy init, weight decay", FIG7B ";param=lazy", "wd", FIG7B_WD, FIG7_SMALL},
-    {"fig7b-batchnorm", "3-layer ReLU MLP, BatchNorm, weight decay", FIG7B ";norm=batchnorm", "wd", FIG7B_WD, FIG7_SMALL},
+    {"fig7a", "Transformer, weight decay", FIG7A, "wd", "10,50", FIG7A_SMALL},
+    {"fig7a-heads8", "Transformer, 8 heads, weight decay", FIG7A ";heads=8", "wd", "10,50", FIG7A_SMALL},
+    {"fig7a-tie", "Transformer, tied embedding, weight decay", FIG7A ";tie=1", "wd", "10,50", FIG7A_SMALL},
+    {"fig7a-layernorm", "Transformer, LayerNorm, weight decay", FIG7A ";norm=layernorm", "wd", "10,50", FIG7A_SMALL},
+    {"fig7b", "3-layer ReLU MLP, weight decay", FIG7B, "wd", FIG7B_WD, FIG7B_SMALL},
+    {"fig7b-lazy", "3-layer ReLU MLP, lazy init, weight decay", FIG7B ";param=lazy", "wd", FIG7B_WD, FIG7B_SMALL},
+    {"fig7b-batchnorm", "3-layer ReLU MLP, BatchNorm, weight decay", FIG7B ";norm=batchnorm", "wd", FIG7B_WD, FIG7B_SMALL},
 };
 #define NPF (int)(sizeof figs / sizeof figs[0])
 
@@ -78,7 +81,7 @@ void cli_phase_figures_help(FILE *f) {
                 figs[i].facet, strcmp(figs[i].facet, "variant") ? figs[i].values : "as titled",
                 figs[i].knobs[0] ? "; " : "", figs[i].knobs);
     fprintf(f, "  --scale small   5 x 5 grid (alpha 0.1..0.9, xi 0..0.8) at p 59: minutes on 2 cores (default);\n"
-               "                  fig7*: 3 x 3 (alpha 0.3, 0.55, 0.8; xi 0, 0.2, 0.4) at p 59\n"
+               "                  fig7*: 3 x 3 (alpha 0.3, 0.55, 0.8; xi 0, 0.2, 0.4), fig7a at p 43, fig7b at p 31\n"
                "  --scale paper   17 x 19 grid (alpha 0.1..0.9, xi 0..0.9) at p 97: 1,292 runs for four panels\n"
                "  fig7*           also one run per panel at alpha 0.8, xi 0.2 (DIR/ipr-wdV, a run\n"
                "                  directory) and its input-layer IPR histograms (DIR/ipr_hist.png)\n"
