@@ -10,13 +10,7 @@ set -u
 GL=$(readlink -f "$1")
 PY=/usr/bin/python3
 GLIO=$(dirname "$(readlink -f "$0")")/python
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T"
-fails=0
-passes=0
-ok() { echo "OK      $*"; passes=$((passes + 1)); }
-notok() { echo "NOT OK  $*"; fails=$((fails + 1)); }
+. "$(dirname "$(readlink -f "$0")")/cli_lib.sh"
 
 # a small finished run
 "$GL" train --p 23 --width 40 --frac 0.6 --noise 0.2 --steps 60 --quiet --out run >/dev/null 2>&1 || notok "training the small run"
@@ -47,6 +41,7 @@ notok() { echo "NOT OK  $*"; fails=$((fails + 1)); }
 # ---- bad input: one line, exit 2, files untouched ----
 snapshot() { (cd "$1" 2>/dev/null && find . -type f -exec md5sum {} + | sort) ; }
 # expect_error "description" DIR_TO_WATCH "stderr substring" args...
+# (replaces cli_lib.sh's: these commands must leave a directory unchanged)
 expect_error() {
   local what=$1 watch=$2 want=$3; shift 3
   local before; before=$(snapshot "$watch")

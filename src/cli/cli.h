@@ -61,6 +61,9 @@ int cli_analyze_run(const char *dir, const ipr_opts *o, int neuron, gl_error *er
  * input- and output-layer IPR; returns an exit code. */
 int cli_ipr_units(const char *dir, const gl_config *c, const ipr_opts *o);
 
+/* Whether dir/name exists. */
+int cli_file_exists(const char *dir, const char *name);
+
 /* Checks that dir is a run directory and reads its validated config. */
 int cli_open_run(const char *dir, gl_config *c, gl_error *err);
 

@@ -30,8 +30,8 @@ int cli_open_run(const char *dir, gl_config *c, gl_error *err) {
     return 0;
 }
 
-static int file_exists(const char *dir, const char *name) {
-    char path[4096];
+int cli_file_exists(const char *dir, const char *name) {
+    char path[5000];
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return stat(path, &st) == 0;
@@ -113,10 +113,10 @@ static int run_view_load(run_view *v, const char *dir, const ipr_opts *o, gl_err
     if (v->c.arch != GL_ARCH_MLP)
         return gl_fail(err, "%s is a %s run: per-neuron spectra, pruning and the figures of `groklab plot` are built for --model mlp (groklab ipr works for every model)",
                        dir, gl_arch_name(v->c.arch));
-    if (!file_exists(dir, "model.safetensors"))
+    if (!cli_file_exists(dir, "model.safetensors"))
         return gl_fail(err, "%s has no weights (model.safetensors is missing: did the run finish? groklab train --resume %s)", dir, dir);
     if (gl_run_load_model(dir, "model", &v->c, &v->model, err) != 0) return -1;
-    if (file_exists(dir, "init.safetensors")) {
+    if (cli_file_exists(dir, "init.safetensors")) {
         if (gl_run_load_model(dir, "init", &v->c, &v->init, err) != 0) return -1;
         v->has_init = 1;
     }
@@ -509,7 +509,7 @@ int cli_prune_run(const char *dir, const cli_prune_opts *po, cli_prune_result *r
     if (c.arch != GL_ARCH_MLP)
         return gl_fail(err, "%s is a %s run: pruning is built for --model mlp (neurons of the two-layer MLP)",
                        dir, gl_arch_name(c.arch)), EXIT_USAGE;
-    if (!file_exists(dir, "model.safetensors"))
+    if (!cli_file_exists(dir, "model.safetensors"))
         return gl_fail(err, "%s has no weights (model.safetensors is missing)", dir), EXIT_USAGE;
     gl_model m;
     gl_dataset d;
@@ -856,11 +856,11 @@ int cli_analyze_run(const char *dir, const ipr_opts *opts, int neuron, gl_error 
     }
     double th;
     int low, rc = 0;
-    if (file_exists(dir, "metrics.csv")) rc = cli_plot_run_curves(dir, "curves", v.c.log_points > 0, err);
+    if (cli_file_exists(dir, "metrics.csv")) rc = cli_plot_run_curves(dir, "curves", v.c.log_points > 0, err);
     if (!rc) rc = write_ipr(dir, &v, &o, &th, &low, err);
     if (!rc) rc = plot_ipr(dir, &v, th, err);
     if (!rc) rc = write_spectrum(dir, &v, neuron < 0 ? best_neuron(&v.nr) : neuron, 1, o.quiet, err);
-    if (!rc && file_exists(dir, "prune.csv")) {
+    if (!rc && cli_file_exists(dir, "prune.csv")) {
         const char *runs[1] = {"."}, *labels[1] = {""};
         double noise[1] = {v.c.noise};
         rc = cli_plot_prune(dir, "prune", 1, runs, labels, noise, 0, err);
@@ -870,6 +870,6 @@ int cli_analyze_run(const char *dir, const ipr_opts *opts, int neuron, gl_error 
     run_view_free(&v);
     if (rc) return EXIT_FAIL;
     if (!o.quiet) printf("figures in %s: curves, ipr_hist, spectrum, neuron_K%s%s (.png, .svg, .gp)\n", dir,
-                         has_gain ? ", ipr_gain" : "", file_exists(dir, "prune.csv") ? ", prune, prune_long" : "");
+                         has_gain ? ", ipr_gain" : "", cli_file_exists(dir, "prune.csv") ? ", prune, prune_long" : "");
     return EXIT_OK;
 }

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "groklab/analysis.h"
@@ -159,18 +158,11 @@ static int plot_units(const char *dir, const gl_model *m, const units *u, double
     return rc;
 }
 
-static int has_file(const char *dir, const char *name) {
-    char path[4096];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return stat(path, &st) == 0;
-}
-
 int cli_ipr_units(const char *dir, const gl_config *c, const ipr_opts *o) {
     gl_error err;
     gl_model m, m0;
     memset(&m0, 0, sizeof m0);
-    if (!has_file(dir, "model.safetensors")) {
+    if (!cli_file_exists(dir, "model.safetensors")) {
         cli_error("%s has no weights (model.safetensors is missing: did the run finish? groklab train --resume %s)", dir, dir);
         return EXIT_USAGE;
     }
@@ -178,7 +170,7 @@ int cli_ipr_units(const char *dir, const gl_config *c, const ipr_opts *o) {
         cli_error("%s", err.msg);
         return EXIT_USAGE;
     }
-    int has_init = has_file(dir, "init.safetensors");
+    int has_init = cli_file_exists(dir, "init.safetensors");
     if (has_init && gl_run_load_model(dir, "init", c, &m0, &err) != 0) {
         cli_error("%s", err.msg);
         gl_model_free(&m);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "groklab/io.h"
@@ -90,13 +89,6 @@ void cli_phase_figures_help(FILE *f) {
                "  --threads T     workers (default all cores); --out DIR (default sweeps/FIGURE-SCALE)\n");
 }
 
-static int file_there(const char *dir, const char *name) {
-    char path[5000];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return stat(path, &st) == 0;
-}
-
 /* Figure 7's histograms: per panel value v, one run at alpha 0.8, xi 0.2 in
  * out/ipr-FACETv (kept when it already finished), its input-layer IPR
  * (groklab ipr), and out/ipr_hist.png with one panel per value. */
@@ -113,7 +105,7 @@ static int ipr_runs(const phase_fig *pf, const char *panel_values, const gl_conf
         if (gl_config_set(&c, pf->facet, v, err) != 0) return EXIT_USAGE;
         snprintf(dirs[n], sizeof dirs[n], "%s/ipr-%s%s", out, pf->facet, v);
         snprintf(labels[n], sizeof labels[n], "%s %s", pf->facet, v);
-        if (file_there(dirs[n], "summary.json") && file_there(dirs[n], "model.safetensors")) continue;
+        if (cli_file_exists(dirs[n], "summary.json") && cli_file_exists(dirs[n], "model.safetensors")) continue;
         gl_trainer *t;
         if (gl_trainer_create(&t, &c, err) != 0) return EXIT_USAGE;
         if (!quiet) printf("IPR run %s: alpha 0.8, xi 0.2, %s %s\n", dirs[n], pf->facet, v);

@@ -23,8 +23,7 @@ enum { EVAL_CHUNK = 2048 };
 struct gl_trainer {
     gl_config cfg; /* resolved (gl_config_resolve) */
     gl_dataset data;
-    gl_net net;
-    gl_layout L; /* the two-layer MLP's layout (net.mlp) */
+    gl_net net;  /* net.mlp: the two-layer MLP's layout */
     int B; /* examples per step */
     float *params, *grads, *m1, *m2, *init;
     float *run_mean, *run_var; /* BatchNorm running statistics, (net.n_run_layers, N) */
@@ -118,8 +117,7 @@ int gl_trainer_create(gl_trainer **out, const gl_config *cfg, gl_error *err) {
         free(t);
         return -1;
     }
-    t->L = net.mlp;
-    const gl_layout *L = &t->L;
+    const gl_layout *L = &t->net.mlp;
     int N = net.n_units, p = c->p;
     size_t np = net.n_params, nrun = (size_t)net.n_run_layers * (size_t)net.run_width + 1;
     t->B = batch_size(c, t->data.n_train);
@@ -130,7 +128,7 @@ int gl_trainer_create(gl_trainer **out, const gl_config *cfg, gl_error *err) {
     t->init = calloc(np, sizeof(float));
     t->run_mean = calloc(nrun, sizeof(float));
     t->run_var = calloc(nrun, sizeof(float));
-    t->ipr_buf = calloc(2 * (size_t)N, sizeof(double));
+    t->ipr_buf = calloc((size_t)N, sizeof(double));
     int eb = EVAL_CHUNK;
     int ok = t->params && t->grads && t->m1 && t->m2 && t->init && t->run_mean && t->run_var &&
              t->ipr_buf;
@@ -237,7 +235,7 @@ static int select_batch(gl_trainer *t, const int32_t **m, const int32_t **n, con
 double gl_trainer_step(gl_trainer *t, int threads) {
     if (threads > 0) omp_set_num_threads(threads);
     const gl_config *c = &t->cfg;
-    const gl_layout *L = &t->L;
+    const gl_layout *L = &t->net.mlp;
     gl_batch bt;
     bt.B = select_batch(t, &bt.m, &bt.n, &bt.y, &bt.id);
     double loss;
@@ -292,7 +290,7 @@ static const float *eval_logits(gl_trainer *t, const int32_t *m, const int32_t *
         return t->logits;
     case GL_ARCH_MLP: break;
     }
-    gl_mlp_eval(&t->ework, &t->L, t->params, t->run_mean, t->run_var, t->cfg.norm_eps, m, n, B);
+    gl_mlp_eval(&t->ework, &t->net.mlp, t->params, t->run_mean, t->run_var, t->cfg.norm_eps, m, n, B);
     return t->ework.out;
 }
 
@@ -344,7 +342,7 @@ void gl_trainer_evaluate(gl_trainer *t, gl_metrics *out, int threads) {
     r->clean_acc = frac_or_nan(tr.correct_hi, d->n_train - d->n_corrupt);
     gl_net_norms(&t->net, t->params, &r->norm_u, &r->norm_v, &r->norm_w);
     r->mean_ipr = t->cfg.arch == GL_ARCH_MLP
-                      ? gl_ipr_neurons(t->ipr, t->ipr_buf, &t->L, t->params, t->cfg.ipr)
+                      ? gl_ipr_neurons(t->ipr, t->ipr_buf, &t->net.mlp, t->params, t->cfg.ipr)
                       : gl_ipr_layer(t->ipr, t->ipr_buf, &t->net, t->params, 0, t->cfg.ipr, 2.0);
 }
 
@@ -437,7 +435,7 @@ int gl_population_advance(gl_trainer **members, int M, int threads, gl_error *er
 
 const gl_config *gl_trainer_config(const gl_trainer *t) { return &t->cfg; }
 const gl_dataset *gl_trainer_data(const gl_trainer *t) { return &t->data; }
-const gl_layout *gl_trainer_layout(const gl_trainer *t) { return &t->L; }
+const gl_layout *gl_trainer_layout(const gl_trainer *t) { return &t->net.mlp; }
 const gl_net *gl_trainer_net(const gl_trainer *t) { return &t->net; }
 long gl_trainer_step_count(const gl_trainer *t) { return t->step; }
 long gl_trainer_diverged_at(const gl_trainer *t) { return t->diverged_at; }
