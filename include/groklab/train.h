@@ -29,7 +29,9 @@ void gl_trainer_free(gl_trainer *t);
  * (step 0 and the last step are always logged). Uses `threads` cores. */
 int gl_trainer_advance(gl_trainer *t, long until, int threads, gl_error *err);
 
-/* One optimizer step without logging; returns the training-mode batch loss. */
+/* One optimizer step without logging; returns the training-mode batch loss.
+ * This and gl_trainer_evaluate are the CPU backend's (NaN for a trainer of
+ * device cuda, which gl_trainer_advance trains on the GPU). */
 double gl_trainer_step(gl_trainer *t, int threads);
 
 /* Evaluates the current weights into m (step = current step). */
@@ -57,6 +59,12 @@ float *gl_trainer_running(gl_trainer *t, int which);
  * from a checkpoint. */
 int gl_trainer_restore(gl_trainer *t, long step, const gl_metrics *rows, long n_rows,
                        double seconds, gl_error *err);
+/* For backends that train a trainer's state elsewhere (src/gpu): appends a
+ * logged row (steps must increase), and sets the position, the divergence
+ * step (-1: none) and adds training seconds. */
+int gl_trainer_push_row(gl_trainer *t, const gl_metrics *r, gl_error *err);
+void gl_trainer_set_position(gl_trainer *t, long step, long diverged_at, double seconds);
+
 /* Wall-clock seconds spent in gl_trainer_advance. */
 double gl_trainer_seconds(const gl_trainer *t);
 

@@ -4,6 +4,7 @@
  * of allowed words, and a help line. Flags, JSON, --help and validation all
  * read this table, so adding a knob is one line here (and its default). */
 #include "groklab/config.h"
+#include "groklab/gpu.h"
 #include "groklab/metrics.h"
 
 #include <cjson/cJSON.h>
@@ -71,7 +72,7 @@ static const field fields[] = {
     {"checkpoint_every", "500", F_LONG, OFF(checkpoint_every), 0, 1e12, 0, NULL, 1, "write a checkpoint every k steps (0 = at the end only)"},
     {"ipr", "rfft", F_ENUM, OFF(ipr), 0, 0, 0, "rfft|full", 1, "DFT convention of the IPR"},
     {"ipr_basis", "auto", F_ENUM, OFF(ipr_basis), 0, 0, 0, "auto|additive|dlog", 1, "IPR index basis (auto: dlog for mul and div)"},
-    {"device", "cpu", F_STRING, OFF(device), 0, 0, 0, NULL, 1, "backend (cpu)"},
+    {"device", "cpu", F_STRING, OFF(device), 0, 0, 0, NULL, 1, "backend: cpu | cuda (the two-layer MLP on one GPU)"},
     {"threads", "0", F_INT, OFF(threads), 0, 4096, 0, NULL, 1, "threads (0 = all cores); results do not depend on it"},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
@@ -226,8 +227,13 @@ int gl_config_validate(const gl_config *c, gl_error *err) {
             return range_error(f, buf, err);
         }
     }
-    if (strcmp(c->device, "cpu") != 0)
-        return gl_fail(err, "--device: '%s' is not available in this build (allowed: cpu)", c->device);
+    if (strcmp(c->device, "cpu") != 0 && strcmp(c->device, "cuda") != 0)
+        return gl_fail(err, "--device: '%s' is not a backend (allowed: cpu, cuda)", c->device);
+    if (strcmp(c->device, "cuda") == 0) {
+        char why[256];
+        if (gl_gpu_check_config(c, err) != 0) return -1;
+        if (!gl_gpu_available(why, sizeof why)) return gl_fail(err, "--device cuda: %s", why);
+    }
     long total = gl_task_pairs(c->task, c->p);
     long n_train = (long)floor(c->frac * (double)total);
     if (n_train < 1)

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <Random123/philox.h>
 
+#include "core/philox.h"
+
 void gl_philox(uint64_t seed, uint32_t stream, uint64_t a, uint32_t b, uint32_t out[4]) {
     philox4x32_ctr_t ctr = {{(uint32_t)a, (uint32_t)(a >> 32), b, stream}};
     philox4x32_key_t key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
@@ -11,29 +13,11 @@ void gl_philox(uint64_t seed, uint32_t stream, uint64_t a, uint32_t b, uint32_t 
     for (int i = 0; i < 4; i++) out[i] = r.v[i];
 }
 
-/* Random123's philox4x32-10 written out over plain 32-bit words, so that the
+/* The same rounds over plain 32-bit words (src/core/philox.h), so that the
  * loop over counters vectorizes (tested equal to gl_philox). */
 void gl_philox_run(uint64_t seed, uint32_t stream, uint64_t a0, uint32_t b, int count,
                    uint32_t *restrict out) {
-    for (int i = 0; i < count; i++) {
-        uint64_t a = a0 + (uint64_t)i;
-        uint32_t c0 = (uint32_t)a, c1 = (uint32_t)(a >> 32), c2 = b, c3 = stream;
-        uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-        for (int r = 0; r < 10; r++) {
-            uint64_t p0 = (uint64_t)PHILOX_M4x32_0 * c0, p1 = (uint64_t)PHILOX_M4x32_1 * c2;
-            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-            c0 = n0;
-            c1 = (uint32_t)p1;
-            c2 = n2;
-            c3 = (uint32_t)p0;
-            k0 += PHILOX_W32_0;
-            k1 += PHILOX_W32_1;
-        }
-        out[4 * i] = c0;
-        out[4 * i + 1] = c1;
-        out[4 * i + 2] = c2;
-        out[4 * i + 3] = c3;
-    }
+    for (int i = 0; i < count; i++) gl_philox_words(seed, stream, a0 + (uint64_t)i, b, out + 4 * i);
 }
 
 double gl_normal(uint64_t seed, uint32_t stream, uint64_t a, uint32_t b) {

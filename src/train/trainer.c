@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "groklab/arch.h"
+#include "groklab/gpu.h"
 #include "groklab/optim.h"
 #include "groklab/rng.h"
 #include "groklab/train.h"
@@ -25,6 +26,7 @@ struct gl_trainer {
     gl_dataset data;
     gl_net net;  /* net.mlp: the two-layer MLP's layout */
     int B; /* examples per step */
+    int gpu; /* device cuda: trained by src/gpu (no CPU pass buffers) */
     float *params, *grads, *m1, *m2, *init;
     float *run_mean, *run_var; /* BatchNorm running statistics, (net.n_run_layers, N) */
     /* the two-layer MLP: */
@@ -106,11 +108,13 @@ int gl_trainer_create(gl_trainer **out, const gl_config *cfg, gl_error *err) {
                        0.8 * have / 1073741824.0);
     gl_net net;
     if (gl_net_init(&net, c, err) != 0) return -1;
+    int gpu = strcmp(c->device, "cuda") == 0;
     gl_blas_init();
     gl_trainer *t = calloc(1, sizeof *t);
     if (!t) return gl_fail(err, "out of memory");
     t->cfg = *c;
     t->net = net;
+    t->gpu = gpu;
     t->diverged_at = -1;
     t->perm_epoch = -1;
     if (gl_dataset_create(&t->data, c, err) != 0) {
@@ -133,7 +137,9 @@ int gl_trainer_create(gl_trainer **out, const gl_config *cfg, gl_error *err) {
     int ok = t->params && t->grads && t->m1 && t->m2 && t->init && t->run_mean && t->run_var &&
              t->ipr_buf;
     gl_error e;
-    if (ok && c->arch == GL_ARCH_MLP)
+    if (ok && gpu)
+        ; /* the GPU population holds the pass */
+    else if (ok && c->arch == GL_ARCH_MLP)
         ok = gl_mlp_work_alloc(&t->ework, L, eb, 0) == 0 &&
              (c->norm == GL_NORM_BATCHNORM
                   ? gl_mlp_work_alloc(&t->work, L, t->B, c->dropout > 0)
@@ -145,7 +151,7 @@ int gl_trainer_create(gl_trainer **out, const gl_config *cfg, gl_error *err) {
                   ? gl_deep_work_new_f32(&t->deep, &net.deep, t->B, c->dropout > 0, &e)
                   : gl_tf_work_new_f32(&t->tf, &net.tf, t->B, 0, 0, &e)) == 0;
     }
-    if (ok && t->B < t->data.n_train) {
+    if (ok && !gpu && t->B < t->data.n_train) {
         size_t n = (size_t)t->data.n_train;
         t->perm = malloc(n * sizeof(int32_t));
         t->bm = malloc((size_t)t->B * sizeof(int32_t));
@@ -233,6 +239,7 @@ static int select_batch(gl_trainer *t, const int32_t **m, const int32_t **n, con
 }
 
 double gl_trainer_step(gl_trainer *t, int threads) {
+    if (t->gpu) return NAN; /* CPU only: gl_trainer_advance runs GPU trainers */
     if (threads > 0) omp_set_num_threads(threads);
     const gl_config *c = &t->cfg;
     const gl_layout *L = &t->net.mlp;
@@ -325,6 +332,13 @@ static void eval_set(gl_trainer *t, const int32_t *m, const int32_t *n, const in
 static double frac_or_nan(long num, long den) { return den > 0 ? (double)num / (double)den : NAN; }
 
 void gl_trainer_evaluate(gl_trainer *t, gl_metrics *out, int threads) {
+    if (t->gpu) { /* CPU only, as gl_trainer_step */
+        double x[GL_METRICS_NCOLS];
+        for (int i = 0; i < GL_METRICS_NCOLS; i++) x[i] = NAN;
+        gl_metrics_from_array(out, x);
+        out->step = t->step;
+        return;
+    }
     if (threads > 0) omp_set_num_threads(threads);
     const gl_dataset *d = &t->data;
     double lden = t->cfg.loss == GL_LOSS_MSE ? (double)t->cfg.p : 1.0;
@@ -362,6 +376,27 @@ int gl_log_due(const gl_config *c, long s) {
     return 0;
 }
 
+int gl_trainer_push_row(gl_trainer *t, const gl_metrics *r, gl_error *err) {
+    if (t->n_rows > 0 && t->rows[t->n_rows - 1].step >= r->step)
+        return gl_fail(err, "logged rows must advance (step %ld after %ld)", r->step,
+                       t->rows[t->n_rows - 1].step);
+    if (t->n_rows == t->cap_rows) {
+        long cap = t->cap_rows ? 2 * t->cap_rows : 256;
+        gl_metrics *nr = realloc(t->rows, (size_t)cap * sizeof *nr);
+        if (!nr) return gl_fail(err, "out of memory for the metrics log");
+        t->rows = nr;
+        t->cap_rows = cap;
+    }
+    t->rows[t->n_rows++] = *r;
+    return 0;
+}
+
+void gl_trainer_set_position(gl_trainer *t, long step, long diverged_at, double seconds) {
+    t->step = step;
+    t->diverged_at = diverged_at;
+    t->seconds += seconds;
+}
+
 static int push_row(gl_trainer *t, const gl_metrics *r) {
     if (t->n_rows == t->cap_rows) {
         long cap = t->cap_rows ? 2 * t->cap_rows : 256;
@@ -383,6 +418,7 @@ static int log_now(gl_trainer *t, int threads, gl_error *err) {
 }
 
 int gl_trainer_advance(gl_trainer *t, long until, int threads, gl_error *err) {
+    if (t->gpu) return t->diverged_at >= 0 ? 0 : gl_gpu_population_advance(&t, 1, until, 0, err);
     if (threads <= 0) threads = omp_get_num_procs();
     if (until > t->cfg.steps) until = t->cfg.steps;
     double t0 = now(), last = t0;
@@ -409,7 +445,24 @@ int gl_trainer_advance(gl_trainer *t, long until, int threads, gl_error *err) {
     return 0;
 }
 
+/* GPU members: consecutive compatible members share a population, as many
+ * as fit the GPU at once. */
+static int gpu_populations(gl_trainer **members, int M, gl_error *err) {
+    for (int i = 0; i < M;) {
+        int fit = gl_gpu_population_fit(&members[i]->cfg, err), j = i + 1;
+        if (fit < 0) return -1;
+        while (j < M && j - i < fit && gl_gpu_compatible(&members[i]->cfg, &members[j]->cfg) &&
+               members[j]->step == members[i]->step)
+            j++;
+        if (gl_gpu_population_advance(members + i, j - i, members[i]->cfg.steps, 0, err) != 0)
+            return -1;
+        i = j;
+    }
+    return 0;
+}
+
 int gl_population_advance(gl_trainer **members, int M, int threads, gl_error *err) {
+    if (M > 0 && members[0]->gpu) return gpu_populations(members, M, err);
     if (threads <= 0) threads = omp_get_num_procs();
     if (M == 1) return gl_trainer_advance(members[0], members[0]->cfg.steps, threads, err);
     int failed = 0;

@@ -1,0 +1,42 @@
+/* groklab: the GPU backend (CUDA) for the two-layer MLP.
+ *
+ * A population of M trainers of one shape (gl_gpu_compatible) trains in
+ * lockstep: every step is one set of kernel launches and batched GEMMs for
+ * all members, and metrics are computed on the GPU and copied back only at
+ * logging steps. Trainers are created as usual (config device "cuda"): their
+ * data, initial weights and Philox streams are the CPU's, and the results
+ * (weights, optimizer state, logged rows, divergence) come back into them, so
+ * run files, checkpoints and sweeps work unchanged. Precision: FP32
+ * throughout (cuBLAS with TF32 tensor cores off), sums over examples in
+ * example order as on the CPU; see README for the measured agreement. */
+#ifndef GROKLAB_GPU_H
+#define GROKLAB_GPU_H
+
+#include <stddef.h>
+
+#include "groklab/config.h"
+#include "groklab/train.h"
+
+/* 1 if this build has the CUDA backend and a GPU is usable; otherwise 0 with
+ * the reason in why. GROKLAB_GPU_EMULATE=1 in the environment makes the
+ * backend run on the host emulator instead (tests without a GPU). */
+int gl_gpu_available(char *why, size_t cap);
+
+/* Whether runs a and b can train in one population: same task, p, width,
+ * activation, norm, loss, optimizer, batch size, steps, IPR convention and
+ * basis and logging schedule (they may differ in alpha, xi, seeds, lr, wd,
+ * betas, eps, momentum, dropout and norm settings). */
+int gl_gpu_compatible(const gl_config *a, const gl_config *b);
+
+/* Checks that config c can run on the GPU backend (the two-layer MLP). */
+int gl_gpu_check_config(const gl_config *c, gl_error *err);
+
+/* Members of config c's shape that fit in the GPU's free memory at once. */
+int gl_gpu_population_fit(const gl_config *c, gl_error *err);
+
+/* Trains members[0..M) (compatible, at the same step) in lockstep to step
+ * until (or the end), on the GPU (emulate = 1: on the host emulator). */
+int gl_gpu_population_advance(gl_trainer **members, int M, long until, int emulate,
+                              gl_error *err);
+
+#endif

@@ -1,0 +1,150 @@
+/* groklab GPU backend: the CUDA device (see dev.h).
+ *
+ * Everything runs in order on the default stream: each kernel of kernels.h
+ * becomes a grid-stride __global__ function over its thread indices, GEMMs are
+ * cuBLAS strided batched SGEMMs in FP32 (CUBLAS_DEFAULT_MATH: no TF32, unless
+ * GROKLAB_TF32=1), copies are cudaMemcpy. The GPU is the one named by
+ * GROKLAB_GPU, else the MPI local rank modulo the GPUs present, else 0.
+ * Errors of queued work are collected and reported by sync. */
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" {
+#include "gpu/dev.h"
+}
+
+struct gl_dev {
+    cublasHandle_t blas;
+    int device;
+    char first_error[256];
+};
+
+static void note(gl_dev *d, const char *what, const char *msg) {
+    if (!d->first_error[0]) snprintf(d->first_error, sizeof d->first_error, "%s: %s", what, msg);
+}
+
+static void check(gl_dev *d, cudaError_t e, const char *what) {
+    if (e != cudaSuccess) note(d, what, cudaGetErrorString(e));
+}
+
+static int pick_device(int count) {
+    const char *s = getenv("GROKLAB_GPU");
+    if (s && *s) return atoi(s) % count;
+    s = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    if (!s) s = getenv("SLURM_LOCALID");
+    return s ? atoi(s) % count : 0;
+}
+
+static int cuda_open(gl_dev **out, gl_error *err) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0)
+        return gl_fail(err, "no CUDA GPU is usable here (%s)",
+                       e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
+    gl_dev *d = (gl_dev *)calloc(1, sizeof *d);
+    if (!d) return gl_fail(err, "out of memory");
+    d->device = pick_device(count);
+    if ((e = cudaSetDevice(d->device)) != cudaSuccess) {
+        free(d);
+        return gl_fail(err, "cudaSetDevice(%d): %s", d->device, cudaGetErrorString(e));
+    }
+    if (cublasCreate(&d->blas) != CUBLAS_STATUS_SUCCESS) {
+        free(d);
+        return gl_fail(err, "cublasCreate failed on GPU %d", d->device);
+    }
+    const char *tf32 = getenv("GROKLAB_TF32");
+    cublasSetMathMode(d->blas, tf32 && strcmp(tf32, "1") == 0 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                               : CUBLAS_DEFAULT_MATH);
+    *out = d;
+    return 0;
+}
+
+static void cuda_close(gl_dev *d) {
+    cudaDeviceSynchronize();
+    cublasDestroy(d->blas);
+    free(d);
+}
+
+static double cuda_free_bytes(gl_dev *d) {
+    size_t free_b = 0, total = 0;
+    check(d, cudaMemGetInfo(&free_b, &total), "cudaMemGetInfo");
+    return (double)free_b;
+}
+
+static void *cuda_alloc(gl_dev *d, size_t bytes) {
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError(); /* an allocation failure is not sticky: the caller reports it */
+        return NULL;
+    }
+    check(d, cudaMemset(p, 0, bytes), "cudaMemset");
+    return p;
+}
+
+static void cuda_release(gl_dev *d, void *ptr) { check(d, cudaFree(ptr), "cudaFree"); }
+
+static void cuda_upload(gl_dev *d, void *dst, const void *src, size_t bytes) {
+    if (bytes) check(d, cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "upload");
+}
+
+static void cuda_download(gl_dev *d, void *dst, const void *src, size_t bytes) {
+    if (bytes) check(d, cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "download");
+}
+
+#define GL_K_GLOBAL(name)                                                                          \
+    __global__ void gl_kernel_##name(long count, gl_gview v) {                                     \
+        long step = (long)gridDim.x * blockDim.x;                                                  \
+        for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += step)           \
+            gl_k_##name(i, &v);                                                                    \
+    }
+GL_GPU_KERNELS(GL_K_GLOBAL)
+#undef GL_K_GLOBAL
+
+static void cuda_launch(gl_dev *d, gl_kernel k, long count, const gl_gview *v) {
+    if (count <= 0) return;
+    const int threads = 256;
+    long blocks = (count + threads - 1) / threads;
+    if (blocks > (1L << 20)) blocks = 1L << 20; /* grid-stride beyond */
+    switch (k) {
+#define GL_K_CASE(name)                                                                            \
+    case GL_K_##name:                                                                              \
+        gl_kernel_##name<<<(unsigned)blocks, threads>>>(count, *v);                                \
+        break;
+        GL_GPU_KERNELS(GL_K_CASE)
+#undef GL_K_CASE
+    case GL_K_COUNT: break;
+    }
+    check(d, cudaGetLastError(), "kernel launch");
+}
+
+static void cuda_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const float *A, int lda,
+                      long sa, const float *B, int ldb, long sb, float *C, int ldc, long sc,
+                      int batch) {
+    const float one = 1.0f, zero = 0.0f;
+    cublasStatus_t s = cublasSgemmStridedBatched(
+        d->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &one, A,
+        lda, (long long)sa, B, ldb, (long long)sb, &zero, C, ldc, (long long)sc, batch);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "status %d", (int)s);
+        note(d, "cublasSgemmStridedBatched", msg);
+    }
+}
+
+static int cuda_sync(gl_dev *d, gl_error *err) {
+    check(d, cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    if (d->first_error[0]) return gl_fail(err, "GPU: %s", d->first_error);
+    return 0;
+}
+
+extern "C" const gl_dev_ops *gl_dev_cuda_ops(void) {
+    static const gl_dev_ops ops = {"cuda",       cuda_open,     cuda_close,  cuda_free_bytes,
+                                   cuda_alloc,   cuda_release,  cuda_upload, cuda_download,
+                                   cuda_launch,  cuda_gemm,     cuda_sync};
+    return &ops;
+}

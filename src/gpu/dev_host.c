@@ -1,0 +1,87 @@
+/* groklab GPU backend: the host emulator of the device (see dev.h). Kernels
+ * run as loops over their thread index in index order, GEMMs as plain loops;
+ * memory is ordinary memory. Slow, and exactly the population code that runs
+ * on a GPU, so tests without a GPU check it against the CPU backend. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu/dev.h"
+#include "groklab/train.h"
+
+struct gl_dev {
+    int unused;
+};
+
+static int host_open(gl_dev **d, gl_error *err) {
+    *d = calloc(1, sizeof **d);
+    return *d ? 0 : gl_fail(err, "out of memory");
+}
+
+static void host_close(gl_dev *d) { free(d); }
+
+static double host_free_bytes(gl_dev *d) {
+    (void)d;
+    return 0.5 * gl_system_memory();
+}
+
+static void *host_alloc(gl_dev *d, size_t bytes) {
+    (void)d;
+    return calloc(1, bytes ? bytes : 1);
+}
+
+static void host_release(gl_dev *d, void *ptr) {
+    (void)d;
+    free(ptr);
+}
+
+static void host_copy(gl_dev *d, void *dst, const void *src, size_t bytes) {
+    (void)d;
+    if (bytes) memmove(dst, src, bytes);
+}
+
+static void host_launch(gl_dev *d, gl_kernel k, long count, const gl_gview *v) {
+    (void)d;
+    switch (k) {
+#define GL_K_LOOP(name)                                                                            \
+    case GL_K_##name:                                                                              \
+        for (long i = 0; i < count; i++) gl_k_##name(i, v);                                       \
+        break;
+        GL_GPU_KERNELS(GL_K_LOOP)
+#undef GL_K_LOOP
+    case GL_K_COUNT: break;
+    }
+}
+
+/* column-major: element (r, c) of X with leading dimension ld is X[r + c*ld] */
+static void host_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const float *A, int lda,
+                      long sa, const float *B, int ldb, long sb, float *C, int ldc, long sc,
+                      int batch) {
+    (void)d;
+    for (int q = 0; q < batch; q++) {
+        const float *Aq = A + q * sa, *Bq = B + q * sb;
+        float *Cq = C + q * sc;
+        for (int c = 0; c < n; c++)
+            for (int r = 0; r < m; r++) {
+                float s = 0;
+                for (int l = 0; l < k; l++) {
+                    float a = ta ? Aq[l + (long)r * lda] : Aq[r + (long)l * lda];
+                    float b = tb ? Bq[c + (long)l * ldb] : Bq[l + (long)c * ldb];
+                    s += a * b;
+                }
+                Cq[r + (long)c * ldc] = s;
+            }
+    }
+}
+
+static int host_sync(gl_dev *d, gl_error *err) {
+    (void)d;
+    (void)err;
+    return 0;
+}
+
+const gl_dev_ops *gl_dev_host_ops(void) {
+    static const gl_dev_ops ops = {"host emulator", host_open,  host_close,  host_free_bytes,
+                                   host_alloc,      host_release, host_copy, host_copy,
+                                   host_launch,     host_gemm,  host_sync};
+    return &ops;
+}

@@ -1,0 +1,180 @@
+/* groklab tests: the GPU backend's populations against the CPU backend.
+ *
+ * Each case trains M members that differ in alpha, xi, seeds, lr, wd and
+ * dropout as one population (src/gpu/pop.c), and every member alone on the
+ * CPU (src/train/trainer.c), for 100 steps, then compares every logged row
+ * (losses, accuracies on every subset, norms, mean IPR), the divergence step
+ * and the final weights. Tolerances: losses and norms relative 2e-4 (FP32
+ * sums in another order), mean IPR 1e-4, accuracies within 2 examples,
+ * weights relative 1e-3 in L2 norm (Adam's normalized steps magnify the
+ * rounding of near-zero gradients in single elements, not in the norm).
+ *
+ *   test_gpu emulate   the population code on the host emulator (any machine)
+ *   test_gpu cuda      on the GPU; exits 77 (skipped) when there is none */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "groklab/gpu.h"
+#include "groklab/train.h"
+
+enum { MAXM = 6 };
+
+typedef struct member_set {
+    double frac, noise, lr, wd, dropout;
+    unsigned seed;
+} member_set;
+
+typedef struct gpu_case {
+    const char *name, *task;
+    int p, N, batch, M;
+    gl_act act;
+    gl_norm norm;
+    gl_loss loss;
+    gl_optim optim;
+    double momentum;
+    gl_ipr_conv ipr;
+    member_set m[MAXM];
+} gpu_case;
+
+static const gpu_case cases[] = {
+    {"default: quadratic, MSE, AdamW, full batch, ragged alpha",
+     "add", 23, 48, 0, 4, GL_ACT_QUADRATIC, GL_NORM_NONE, GL_LOSS_MSE, GL_OPT_ADAMW, 0, GL_IPR_RFFT,
+     {{0.5, 0.0, 0.01, 0, 0, 1}, {0.3, 0.2, 0.01, 1, 0, 2}, {0.7, 0.35, 0.005, 5, 0, 3},
+      {0.5, 0.1, 0.02, 0.5, 0, 4}}},
+    {"CE, ReLU, LayerNorm, Adam, dropout per member",
+     "add", 19, 40, 0, 3, GL_ACT_RELU, GL_NORM_LAYERNORM, GL_LOSS_CE, GL_OPT_ADAM, 0, GL_IPR_FULL,
+     {{0.6, 0.1, 0.003, 0.1, 0.3, 5}, {0.4, 0.0, 0.003, 0, 0, 6}, {0.8, 0.3, 0.001, 1, 0.5, 7}}},
+    {"BatchNorm, minibatch 32, SGD with momentum, GELU",
+     "sub", 17, 32, 32, 3, GL_ACT_GELU, GL_NORM_BATCHNORM, GL_LOSS_MSE, GL_OPT_SGD, 0.9,
+     GL_IPR_RFFT,
+     {{0.5, 0.2, 0.05, 0, 0, 8}, {0.7, 0.0, 0.1, 0.01, 0.2, 9}, {0.3, 0.4, 0.05, 0.001, 0, 10}}},
+    {"mul (discrete-log IPR), identity, minibatch 50, SGD, one member diverges",
+     "mul", 23, 24, 50, 3, GL_ACT_IDENTITY, GL_NORM_NONE, GL_LOSS_CE, GL_OPT_SGD, 0, GL_IPR_RFFT,
+     {{0.5, 0.1, 0.5, 0.01, 0.1, 11}, {0.6, 0.0, 1000, 0, 0, 12}, {0.4, 0.2, 0.2, 0, 0, 13}}},
+    {"quadratic, BatchNorm, full batch, AdamW with weight decay",
+     "add", 13, 20, 0, 2, GL_ACT_QUADRATIC, GL_NORM_BATCHNORM, GL_LOSS_MSE, GL_OPT_ADAMW, 0,
+     GL_IPR_RFFT, {{0.5, 0.2, 0.005, 5, 0, 14}, {0.8, 0.0, 0.01, 1, 0.1, 15}}},
+};
+
+static void config_of(gl_config *c, const gpu_case *k, const member_set *m, const char *device) {
+    gl_config_default(c);
+    snprintf(c->task, sizeof c->task, "%s", k->task);
+    snprintf(c->device, sizeof c->device, "%s", device);
+    c->p = k->p;
+    c->width = k->N;
+    c->batch = k->batch;
+    c->act = k->act;
+    c->norm = k->norm;
+    c->loss = k->loss;
+    c->optim = k->optim;
+    c->momentum = k->momentum;
+    c->ipr = k->ipr;
+    c->frac = m->frac;
+    c->noise = m->noise;
+    c->lr = m->lr;
+    c->wd = m->wd;
+    c->dropout = m->dropout;
+    c->seed = m->seed;
+    c->split_seed = 100 + m->seed;
+    c->noise_seed = 200 + m->seed;
+    c->steps = 100;
+    c->log_every = 20;
+    c->threads = 1;
+}
+
+static double rel(double a, double b) {
+    if (isnan(a) && isnan(b)) return 0;
+    if (isinf(a) && isinf(b) && (a > 0) == (b > 0)) return 0;
+    return fabs(a - b) / fmax(1e-3, fabs(b));
+}
+
+/* the worst differences of one member, against its CPU run */
+static void compare(const gpu_case *k, int i, gl_trainer *gpu, gl_trainer *cpu) {
+    long ng, nc;
+    const gl_metrics *rg = gl_trainer_rows(gpu, &ng), *rc = gl_trainer_rows(cpu, &nc);
+    const gl_dataset *d = gl_trainer_data(cpu);
+    CHECK(ng == nc, "%s, member %d: %ld rows logged (CPU %ld)", k->name, i, ng, nc);
+    CHECK(gl_trainer_diverged_at(gpu) == gl_trainer_diverged_at(cpu),
+          "%s, member %d: diverged at %ld (CPU %ld)", k->name, i, gl_trainer_diverged_at(gpu),
+          gl_trainer_diverged_at(cpu));
+    double e_loss = 0, e_norm = 0, e_ipr = 0, e_acc = 0;
+    int steps_ok = 1;
+    for (long r = 0; r < ng && r < nc; r++) {
+        const gl_metrics *a = &rg[r], *b = &rc[r];
+        steps_ok &= a->step == b->step;
+        e_loss = fmax(e_loss, fmax(rel(a->train_loss, b->train_loss), rel(a->test_loss, b->test_loss)));
+        e_norm = fmax(e_norm, fmax(rel(a->norm_u, b->norm_u),
+                                   fmax(rel(a->norm_v, b->norm_v), rel(a->norm_w, b->norm_w))));
+        if (isfinite(b->mean_ipr)) e_ipr = fmax(e_ipr, fabs(a->mean_ipr - b->mean_ipr));
+        /* accuracies as example counts */
+        double acc[][3] = {{a->train_acc, b->train_acc, d->n_train},
+                           {a->test_acc, b->test_acc, d->n_test},
+                           {a->corrupted_acc, b->corrupted_acc, d->n_corrupt},
+                           {a->corrupted_true_acc, b->corrupted_true_acc, d->n_corrupt},
+                           {a->clean_acc, b->clean_acc, d->n_train - d->n_corrupt}};
+        for (int j = 0; j < 5; j++) {
+            if (isnan(acc[j][0]) && isnan(acc[j][1])) continue;
+            double diff = fabs(acc[j][0] - acc[j][1]) * acc[j][2];
+            e_acc = fmax(e_acc, isnan(diff) ? INFINITY : diff);
+        }
+    }
+    CHECK(steps_ok, "%s, member %d: rows at the same steps", k->name, i);
+    CHECK(e_loss <= 2e-4, "%s, member %d: train/test loss, worst relative error %.2e", k->name, i,
+          e_loss);
+    CHECK(e_norm <= 2e-4, "%s, member %d: norms of U, V, W, worst relative error %.2e", k->name, i,
+          e_norm);
+    CHECK(e_ipr <= 1e-4, "%s, member %d: mean IPR, worst error %.2e", k->name, i, e_ipr);
+    CHECK(e_acc <= 2, "%s, member %d: accuracies on every subset, worst difference %.0f examples",
+          k->name, i, e_acc);
+    size_t np = gl_trainer_layout(cpu)->n_params;
+    const float *pg = gl_trainer_params(gpu), *pc = gl_trainer_params(cpu);
+    double sq = 0, dsq = 0, worst = 0;
+    for (size_t j = 0; j < np; j++) {
+        double e = (double)pg[j] - pc[j];
+        sq += (double)pc[j] * pc[j];
+        dsq += e * e;
+        worst = fmax(worst, fabs(e));
+    }
+    if (gl_trainer_diverged_at(cpu) < 0)
+        CHECK(sqrt(dsq) <= 1e-3 * sqrt(sq),
+              "%s, member %d: final weights, relative L2 difference %.2e (worst element %.2e)",
+              k->name, i, sqrt(dsq / sq), worst);
+}
+
+int main(int argc, char **argv) {
+    int emulate = argc > 1 && strcmp(argv[1], "emulate") == 0;
+    if (emulate) setenv("GROKLAB_GPU_EMULATE", "1", 1);
+    char why[256];
+    if (!gl_gpu_available(why, sizeof why)) {
+        printf("SKIP: %s\n", why);
+        return 77;
+    }
+    for (size_t q = 0; q < sizeof cases / sizeof cases[0]; q++) {
+        const gpu_case *k = &cases[q];
+        gl_trainer *gpu[MAXM], *cpu[MAXM];
+        gl_error err;
+        int ok = 1;
+        for (int i = 0; i < k->M; i++) {
+            gl_config cg, cc;
+            config_of(&cg, k, &k->m[i], "cuda");
+            config_of(&cc, k, &k->m[i], "cpu");
+            if (gl_trainer_create(&gpu[i], &cg, &err) != 0 ||
+                gl_trainer_create(&cpu[i], &cc, &err) != 0) {
+                CHECK(0, "%s: create member %d: %s", k->name, i, err.msg);
+                return CHECK_DONE();
+            }
+            if (gl_trainer_advance(cpu[i], 100, 1, &err) != 0) ok = 0;
+        }
+        if (ok && gl_gpu_population_advance(gpu, k->M, 100, emulate, &err) != 0) ok = 0;
+        CHECK(ok, "%s: %d members trained (%s)", k->name, k->M, ok ? "ok" : err.msg);
+        for (int i = 0; ok && i < k->M; i++) compare(k, i, gpu[i], cpu[i]);
+        for (int i = 0; i < k->M; i++) {
+            gl_trainer_free(gpu[i]);
+            gl_trainer_free(cpu[i]);
+        }
+    }
+    return CHECK_DONE();
+}
