@@ -39,4 +39,11 @@ int gl_gpu_population_fit(const gl_config *c, gl_error *err);
 int gl_gpu_population_advance(gl_trainer **members, int M, long until, int emulate,
                               gl_error *err);
 
+/* Benchmark: the members train warmup + steps steps without logging; each
+ * timed step is synchronized, and ms[0..steps) gets its milliseconds. The
+ * trainers are left as they were. device (cap bytes) names the GPU, and
+ * *peak its FP32 peak in FLOP/s (0 if unknown). */
+int gl_gpu_bench(gl_trainer **members, int M, int warmup, int steps, double *ms, char *device,
+                 size_t cap, double *peak, gl_error *err);
+
 #endif

@@ -109,7 +109,9 @@ typedef struct gl_sweep_opts {
     void *ctx;
 } gl_sweep_opts;
 
-/* Trains every pending run of the store; one run per worker thread at a time.
+/* Trains every pending run of the store; one run per worker thread at a time,
+ * or, when the grid's device is cuda, as GPU populations of compatible runs
+ * (gl_gpu_compatible), as many as fit the GPU at once (one worker).
  * A run that diverges is recorded as diverged; one that cannot start (bad
  * config, memory) as failed with its message. */
 int gl_sweep_work(gl_store *s, const gl_sweep_opts *o, gl_error *err);
@@ -119,5 +121,8 @@ int gl_sweep_work(gl_store *s, const gl_sweep_opts *o, gl_error *err);
 typedef struct gl_trainer gl_trainer;
 int gl_sweep_train_one(const gl_config *c, int keep_weights, gl_trainer **t, gl_run_result *r,
                        double **ipr_buf, float **wbuf);
+/* The result of trained trainer t (the second half of gl_sweep_train_one). */
+int gl_sweep_result(gl_trainer *t, const gl_config *c, int keep_weights, gl_run_result *r,
+                    double **ipr_buf, float **wbuf);
 
 #endif

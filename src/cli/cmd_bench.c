@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "groklab/gpu.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -81,15 +82,89 @@ static void torch_baseline(const gl_config *c, double B, int threads, int steps,
     printf("  groklab / PyTorch: %.2fx faster\n", theirs / ours);
 }
 
+/* Comma list of population sizes into Ms (at most cap); returns the count or -1. */
+static int parse_pops(const char *v, int *Ms, int cap) {
+    int n = 0;
+    const char *q = v;
+    while (*q) {
+        char *end;
+        long M = strtol(q, &end, 10);
+        if (end == q || M < 1 || M > 65536 || n == cap || (*end && *end != ',')) return -1;
+        Ms[n++] = (int)M;
+        q = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+static int create_members(gl_trainer **pop, int M, const gl_config *c, gl_error *err) {
+    for (int i = 0; i < M; i++) {
+        gl_config pc = *c;
+        pc.seed = c->seed + (uint64_t)i;
+        if (gl_trainer_create(&pop[i], &pc, err) != 0) {
+            while (i-- > 0) gl_trainer_free(pop[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* --device cuda: one model, then populations, each step synchronized. */
+static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, const int *Ms,
+                     int nM) {
+    gl_error err;
+    char dev[256] = "";
+    double peak = 0;
+    double *ms = malloc(sizeof(double) * (size_t)(steps > pop_steps ? steps : pop_steps));
+    if (!ms) return EXIT_FAIL;
+    int rc = EXIT_OK;
+    for (int k = -1; k < nM && rc == EXIT_OK; k++) {
+        int M = k < 0 ? 1 : Ms[k], S = k < 0 ? steps : pop_steps;
+        gl_trainer **pop = calloc((size_t)M, sizeof *pop);
+        if (!pop || create_members(pop, M, c, &err) != 0) {
+            cli_error("population M=%d: %s", M, pop ? err.msg : "out of memory");
+            free(pop);
+            rc = EXIT_FAIL;
+            break;
+        }
+        if (gl_gpu_bench(pop, M, warmup, S, ms, dev, sizeof dev, &peak, &err) != 0) {
+            cli_error("population M=%d: %s", M, err.msg);
+            if (k >= 0) rc = EXIT_FAIL; /* a population too large for the GPU ends the list */
+        } else {
+            qsort(ms, (size_t)S, sizeof(double), cmp_double);
+            double med = ms[S / 2], B = gl_trainer_data(pop[0])->n_train;
+            if (c->batch > 0 && c->batch < B) B = c->batch;
+            double flops = M * step_gflop(c, B) * 1e9 / (med / 1e3);
+            if (k < 0) {
+                printf("groklab bench: %s, %s, p %d, %s, batch %.0f, %s, %s, FP32\n", dev,
+                       gl_arch_name(c->arch), c->p, shape_text(c), B, gl_optim_name(c->optim),
+                       gl_loss_name(c->loss));
+                printf("  step: median %.3f ms  (min %.3f, max %.3f over %d steps, each synchronized)\n",
+                       med, ms[0], ms[S - 1], S);
+            } else {
+                printf("  population M=%d: %.0f model-steps/s (median %.3f ms per population step)", M,
+                       M / (med / 1e3), med);
+            }
+            printf("%s products %.1f GFLOP/s", k < 0 ? " " : ",", flops / 1e9);
+            if (peak > 0) printf(" (%.1f%% of the FP32 peak %.1f TFLOP/s)", 100 * flops / peak, peak / 1e12);
+            printf("\n");
+        }
+        for (int i = 0; i < M; i++) gl_trainer_free(pop[i]);
+        free(pop);
+    }
+    free(ms);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv) {
-    int steps = 50, warmup = 5, threads = 0, pop_steps = 20, torch = 1;
+    int steps = 50, warmup = 5, threads = 0, pop_steps = 20, torch = 1, Ms[32], nM = 0;
     gl_config c;
     gl_config_default(&c);
     gl_error err;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help")) {
-            printf("usage: groklab bench [--steps S] [--threads T] [--pop-steps S] [--torch on|off]\n"
+            printf("usage: groklab bench [--steps S] [--threads T] [--pop-steps S] [--pop LIST]\n"
+                   "                     [--torch on|off] [--device cpu|cuda]\n"
                    "                     [any train knob, e.g. --width 1000 or --model transformer]\n"
                    "Trains the default configuration (add, p 97, width 500, alpha 0.5, full batch,\n"
                    "AdamW, MSE) and prints the median milliseconds per step, GFLOP/s of the\n"
@@ -97,7 +172,9 @@ int cmd_bench(int argc, char **argv) {
                    "throughput of populations of M = 1, 2, 8 models (model-steps per second).\n"
                    "With --model transformer it then times the same model in PyTorch\n"
                    "(bench/transformer_torch.py, float32, same threads; --torch off skips it)\n"
-                   "and prints the ratio.\n");
+                   "and prints the ratio. --pop sets the population sizes (default 1,2,8; with\n"
+                   "--device cuda 1,16,64,256,1024, each GPU step synchronized and timed, the\n"
+                   "products' share of the GPU's FP32 peak printed).\n");
             return EXIT_OK;
         }
         if (i + 1 >= argc) {
@@ -112,6 +189,12 @@ int cmd_bench(int argc, char **argv) {
             return EXIT_USAGE;
         }
         else if (!strcmp(a, "--pop-steps")) pop_steps = atoi(v);
+        else if (!strcmp(a, "--pop")) {
+            if ((nM = parse_pops(v, Ms, 32)) <= 0) {
+                cli_error("--pop: '%s' is not a comma list of population sizes (1 to 65536, at most 32)", v);
+                return EXIT_USAGE;
+            }
+        }
         else if (!strncmp(a, "--", 2) && gl_config_set(&c, a + 2, v, &err) == 0) {
             if (!strcmp(a, "--threads")) threads = c.threads;
         } else {
@@ -123,6 +206,18 @@ int cmd_bench(int argc, char **argv) {
         cli_error("--steps and --pop-steps must be at least 1");
         return EXIT_USAGE;
     }
+    if (!strcmp(c.device, "cuda")) {
+        const int gpu_Ms[] = {1, 16, 64, 256, 1024};
+        if (!nM) nM = 5, memcpy(Ms, gpu_Ms, sizeof gpu_Ms);
+        c.steps = warmup + (steps > pop_steps ? steps : pop_steps);
+        if (gl_config_validate(&c, &err) != 0) {
+            cli_error("%s", err.msg);
+            return EXIT_USAGE;
+        }
+        gl_config_resolve(&c);
+        return bench_gpu(&c, steps, warmup, pop_steps, Ms, nM);
+    }
+    if (!nM) Ms[0] = 1, Ms[1] = 2, Ms[2] = 8, nM = 3;
     if (threads <= 0) threads = omp_get_num_procs();
     c.steps = warmup + steps;
     gl_trainer *t;
@@ -156,18 +251,13 @@ int cmd_bench(int argc, char **argv) {
     if (c.arch == GL_ARCH_TRANSFORMER && torch) torch_baseline(&c, B, threads, steps, med);
 
     /* populations: M members, each trained pop_steps steps, members over cores */
-    const int Ms[] = {1, 2, 8};
-    for (size_t k = 0; k < sizeof Ms / sizeof Ms[0]; k++) {
+    for (int k = 0; k < nM; k++) {
         int M = Ms[k];
         gl_trainer **pop = calloc((size_t)M, sizeof *pop);
         gl_config pc = c;
         pc.steps = pop_steps;
         pc.log_every = pop_steps; /* log only the first and last step */
-        int ok = 1;
-        for (int i = 0; i < M && ok; i++) {
-            pc.seed = c.seed + (uint64_t)i;
-            ok = gl_trainer_create(&pop[i], &pc, &err) == 0;
-        }
+        int ok = pop && create_members(pop, M, &pc, &err) == 0;
         double t0 = cli_now();
         if (ok) ok = gl_population_advance(pop, M, threads, &err) == 0;
         double dt = cli_now() - t0;
@@ -176,7 +266,7 @@ int cmd_bench(int argc, char **argv) {
                    M, M * pop_steps / dt, 1e3 * dt / (M * pop_steps));
         else
             cli_error("population M=%d: %s", M, err.msg);
-        for (int i = 0; i < M; i++) gl_trainer_free(pop[i]);
+        for (int i = 0; ok && i < M; i++) gl_trainer_free(pop[i]);
         free(pop);
     }
     return EXIT_OK;

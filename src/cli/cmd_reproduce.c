@@ -25,7 +25,8 @@ typedef struct repro_opts {
 static void reproduce_help(FILE *f) {
     fprintf(f,
             "usage: groklab reproduce FIGURE [--out DIR] [--force] [--quiet] [--threads T]\n"
-            "                                [--p P] [--steps S] [--seeds K] [--widths LIST]\n\n"
+            "                                [--device cpu|cuda] [--p P] [--steps S] [--seeds K]\n"
+            "                                [--widths LIST]\n\n"
             "figures (runs train together, one per core; each prints the numbers it plots):\n"
             "  fig1   alpha 0.5, xi 0.35, weight decay 0, 5, 15, 2000 steps: accuracy curves\n"
             "         and phases (fig1.png)\n"
@@ -44,6 +45,7 @@ static void reproduce_help(FILE *f) {
             "         90%%) against width: lr 0.005, wd 1, alpha 0.5, xi 0.35 (fig32.png)\n\n"
             "  --out DIR       where the runs and figures go (default runs/FIGURE)\n"
             "  --p, --steps    override the modulus and length (smaller, faster checks)\n"
+            "  --device cuda   train on the GPU, the figure's runs as one population\n"
             "  --seeds K       fig32: seeds per width (default 2; the paper used 40);\n"
             "                  fig6, fig17: random pruning orders (default 20)\n"
             "  --widths LIST   fig32: comma list (default 500,1000,2000; the paper: 500 to 10000)\n\n");
@@ -546,12 +548,13 @@ int cmd_reproduce(int argc, char **argv) {
         if (!strcmp(a, "--quiet")) { o.quiet = 1; continue; }
         if (!strcmp(a, "--help")) { reproduce_help(stdout); return EXIT_OK; }
         if (i + 1 >= argc || strncmp(a, "--", 2)) {
-            cli_error("%s: expected an option with a value (--out, --threads, --p, --steps, --seeds, --widths) or --force/--quiet", a);
+            cli_error("%s: expected an option with a value (--out, --threads, --device, --p, --steps, --seeds, --widths) or --force/--quiet", a);
             return EXIT_USAGE;
         }
         const char *v = argv[++i];
         if (!strcmp(a, "--out")) o.out = v;
-        else if (!strcmp(a, "--threads") || !strcmp(a, "--p") || !strcmp(a, "--steps")) {
+        else if (!strcmp(a, "--threads") || !strcmp(a, "--p") || !strcmp(a, "--steps") ||
+                 !strcmp(a, "--device")) {
             if (gl_config_set(&o.base, a + 2, v, &err) != 0) {
                 cli_error("%s", err.msg);
                 return EXIT_USAGE;
@@ -568,7 +571,7 @@ int cmd_reproduce(int argc, char **argv) {
         } else if (!strcmp(a, "--widths") && is32) {
             if (parse_widths(v, &o)) return EXIT_USAGE;
         } else {
-            cli_error("unknown option '%s' for %s (allowed: --out, --force, --quiet, --threads, --p, --steps, --seeds%s)", a,
+            cli_error("unknown option '%s' for %s (allowed: --out, --force, --quiet, --threads, --device, --p, --steps, --seeds%s)", a,
                       fig->name, is32 ? ", --widths" : "");
             return EXIT_USAGE;
         }

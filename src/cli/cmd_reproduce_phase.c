@@ -86,7 +86,9 @@ void cli_phase_figures_help(FILE *f) {
                "                  directory) and its input-layer IPR histograms (DIR/ipr_hist.png)\n"
                "  --seeds K       K seeds per point (default 1); cells where seeds disagree are marked\n"
                "  --panels LIST   other values of the panel knob (e.g. fig7a --panels 1,3,10)\n"
-               "  --threads T     workers (default all cores); --out DIR (default sweeps/FIGURE-SCALE)\n");
+               "  --threads T     workers (default all cores); --out DIR (default sweeps/FIGURE-SCALE)\n"
+               "  --device cuda   train on the GPU, the grid packed into populations (the\n"
+               "                  two-layer MLP figures, fig3*)\n");
 }
 
 /* Figure 7's histograms: per panel value v, one run at alpha 0.8, xi 0.2 in
@@ -160,7 +162,7 @@ int cli_reproduce_phase(int argc, char **argv) {
     for (int i = 0; i < NPF; i++)
         if (!strcmp(argv[1], figs[i].name)) pf = &figs[i];
     if (!pf) return EXIT_USAGE;
-    const char *scale = "small", *out = NULL, *seeds = NULL, *panels = NULL;
+    const char *scale = "small", *out = NULL, *seeds = NULL, *panels = NULL, *device = NULL;
     int threads = 0, quiet = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -179,6 +181,7 @@ int cli_reproduce_phase(int argc, char **argv) {
         } else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--seeds")) seeds = v;
         else if (!strcmp(a, "--panels")) panels = v;
+        else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--threads")) {
             char *end;
             long t = strtol(v, &end, 10);
@@ -188,7 +191,7 @@ int cli_reproduce_phase(int argc, char **argv) {
             }
             threads = (int)t;
         } else {
-            cli_error("unknown option '%s' for %s (allowed: --scale, --seeds, --panels, --threads, --out, --quiet)", a, pf->name);
+            cli_error("unknown option '%s' for %s (allowed: --scale, --seeds, --panels, --threads, --device, --out, --quiet)", a, pf->name);
             return EXIT_USAGE;
         }
     }
@@ -201,9 +204,13 @@ int cli_reproduce_phase(int argc, char **argv) {
     base.checkpoint_every = 0;
     base.log_every = 50;
     if (small) base.p = pf->small_p ? pf->small_p : 59;
+    gl_error err;
+    if (device && gl_config_set(&base, "device", device, &err) != 0) {
+        cli_error("%s", err.msg);
+        return EXIT_USAGE;
+    }
     gl_grid g;
     gl_grid_init(&g, &base);
-    gl_error err;
     int rc = EXIT_OK;
     char knobs[256];
     snprintf(knobs, sizeof knobs, "%s", pf->knobs);

@@ -142,9 +142,26 @@ static int cuda_sync(gl_dev *d, gl_error *err) {
     return 0;
 }
 
+/* FP32 peak: SMs x FP32 lanes per SM x 2 (FMA) x clock. Lanes: 128 per SM
+ * from compute capability 8.6 on (and 8.9, 9.0 Hopper), 64 on 7.x and 8.0. */
+static void cuda_describe(gl_dev *d, char *name, size_t cap, double *peak) {
+    cudaDeviceProp pr;
+    int clock_khz = 0;
+    *peak = 0;
+    if (cudaGetDeviceProperties(&pr, d->device) != cudaSuccess) {
+        snprintf(name, cap, "GPU %d", d->device);
+        return;
+    }
+    cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, d->device);
+    int lanes = pr.major >= 9 || (pr.major == 8 && pr.minor >= 6) ? 128 : 64;
+    *peak = (double)pr.multiProcessorCount * lanes * 2.0 * clock_khz * 1e3;
+    snprintf(name, cap, "%s (compute %d.%d, %d SMs, %.0f MHz, %.1f GiB)", pr.name, pr.major,
+             pr.minor, pr.multiProcessorCount, clock_khz / 1e3, pr.totalGlobalMem / 1073741824.0);
+}
+
 extern "C" const gl_dev_ops *gl_dev_cuda_ops(void) {
     static const gl_dev_ops ops = {"cuda",       cuda_open,     cuda_close,  cuda_free_bytes,
                                    cuda_alloc,   cuda_release,  cuda_upload, cuda_download,
-                                   cuda_launch,  cuda_gemm,     cuda_sync};
+                                   cuda_launch,  cuda_gemm,     cuda_sync,   cuda_describe};
     return &ops;
 }

@@ -2,6 +2,7 @@
  * run as loops over their thread index in index order, GEMMs as plain loops;
  * memory is ordinary memory. Slow, and exactly the population code that runs
  * on a GPU, so tests without a GPU check it against the CPU backend. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,9 +80,15 @@ static int host_sync(gl_dev *d, gl_error *err) {
     return 0;
 }
 
+static void host_describe(gl_dev *d, char *name, size_t cap, double *peak) {
+    (void)d;
+    snprintf(name, cap, "host emulator (no GPU)");
+    *peak = 0;
+}
+
 const gl_dev_ops *gl_dev_host_ops(void) {
     static const gl_dev_ops ops = {"host emulator", host_open,  host_close,  host_free_bytes,
                                    host_alloc,      host_release, host_copy, host_copy,
-                                   host_launch,     host_gemm,  host_sync};
+                                   host_launch,     host_gemm,  host_sync,  host_describe};
     return &ops;
 }

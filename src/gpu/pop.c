@@ -582,3 +582,24 @@ int gl_gpu_population_advance(gl_trainer **members, int M, long until, int emula
     gpop_free(&g);
     return rc;
 }
+
+int gl_gpu_bench(gl_trainer **members, int M, int warmup, int steps, double *ms, char *device,
+                 size_t cap, double *peak, gl_error *err) {
+    gpop g;
+    if (gpop_create(&g, members, M, 0, err) != 0) return -1;
+    g.ops->describe(g.dev, device, cap, peak);
+    g.v.step = gl_trainer_step_count(members[0]);
+    int rc = 0;
+    for (int i = 0; i < warmup && rc == 0; i++) {
+        train_step(&g);
+        rc = g.ops->sync(g.dev, err);
+    }
+    for (int i = 0; i < steps && rc == 0; i++) {
+        double t0 = now();
+        train_step(&g);
+        rc = g.ops->sync(g.dev, err);
+        ms[i] = 1e3 * (now() - t0);
+    }
+    gpop_free(&g);
+    return rc;
+}

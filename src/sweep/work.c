@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "groklab/analysis.h"
+#include "groklab/gpu.h"
 #include "groklab/sweep.h"
 #include "groklab/train.h"
 
@@ -34,6 +35,15 @@ int gl_sweep_train_one(const gl_config *c, int keep_weights, gl_trainer **tp, gl
         snprintf(r->message, sizeof r->message, "%s", err.msg);
         return 0;
     }
+    return gl_sweep_result(t, c, keep_weights, r, ipr_buf, wbuf);
+}
+
+int gl_sweep_result(gl_trainer *t, const gl_config *c, int keep_weights, gl_run_result *r,
+                    double **ipr_buf, float **wbuf) {
+    gl_error err;
+    memset(r, 0, sizeof *r);
+    *ipr_buf = NULL;
+    *wbuf = NULL;
     r->rows = gl_trainer_rows(t, &r->n_rows);
     r->steps = gl_trainer_step_count(t);
     r->diverged_at = gl_trainer_diverged_at(t);
@@ -137,8 +147,130 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+static void record(shared *sh, long id, const gl_config *c, const gl_run_result *r) {
+    gl_error e;
+    pthread_mutex_lock(&sh->lock);
+    if (gl_store_finish(sh->s, id, c, r, &e) != 0) {
+        if (!sh->failed) sh->failed = 1, sh->err = e;
+    } else if (sh->o->on_done) {
+        sh->o->on_done(sh->o->ctx, id, c, r);
+    }
+    pthread_mutex_unlock(&sh->lock);
+}
+
+static void record_failed(shared *sh, long id, const gl_config *c, const char *msg) {
+    gl_run_result r;
+    memset(&r, 0, sizeof r);
+    r.status = GL_RUN_FAILED;
+    r.diverged_at = -1;
+    snprintf(r.message, sizeof r.message, "%s", msg);
+    record(sh, id, c, &r);
+}
+
+/* Claims up to max pending runs that can share one GPU population with the
+ * first; a claimed run of another shape is kept in *held for the next. */
+typedef struct claimed {
+    long id;
+    gl_config c;
+} claimed;
+
+static int claim_population(shared *sh, const char *name, claimed *out, int max, claimed *held,
+                            int *have_held) {
+    int n = 0;
+    if (*have_held) out[n++] = *held, *have_held = 0;
+    pthread_mutex_lock(&sh->lock);
+    while (n < max && !sh->failed) {
+        claimed x;
+        gl_error e;
+        int got = gl_store_claim(sh->s, sh->o->shard_i, sh->o->shard_n, name, &x.id, &e);
+        if (got > 0 && gl_store_point(sh->s, x.id, &x.c, &e) != 0) got = -1;
+        if (got < 0) sh->failed = 1, sh->err = e;
+        if (got <= 0) break;
+        if (n > 0 && !gl_gpu_compatible(&out[0].c, &x.c)) {
+            *held = x;
+            *have_held = 1;
+            break;
+        }
+        out[n++] = x;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return n;
+}
+
+/* The GPU worker: packs pending runs into populations as large as fit. */
+static void *gpu_worker(void *arg) {
+    worker_arg *wa = arg;
+    shared *sh = wa->sh;
+    char name[64], host[32] = "host";
+    gethostname(host, sizeof host - 1);
+    snprintf(name, sizeof name, "%s:%ld:gpu", host, (long)getpid());
+    omp_set_num_threads(1);
+    claimed held;
+    int have_held = 0, cap = 0;
+    claimed *runs = NULL;
+    gl_trainer **tr = NULL;
+    for (;;) {
+        gl_error e;
+        if (!have_held) { /* the next run: its shape sizes the population */
+            claimed unused;
+            int none = 0;
+            if (claim_population(sh, name, &held, 1, &unused, &none) == 0) break;
+            have_held = 1;
+        }
+        int fit = gl_gpu_population_fit(&held.c, &e);
+        if (fit <= 0) { /* not even one fits: fail this run, go on */
+            have_held = 0;
+            record_failed(sh, held.id, &held.c, e.msg);
+            continue;
+        }
+        if (fit > cap) {
+            claimed *nr = realloc(runs, sizeof *runs * (size_t)fit);
+            gl_trainer **nt = nr ? realloc(tr, sizeof *tr * (size_t)fit) : NULL;
+            if (nr) runs = nr;
+            if (nt) tr = nt;
+            if (!nr || !nt) {
+                pthread_mutex_lock(&sh->lock);
+                if (!sh->failed) sh->failed = 1, gl_fail(&sh->err, "out of memory");
+                pthread_mutex_unlock(&sh->lock);
+                break;
+            }
+            cap = fit;
+        }
+        int n = claim_population(sh, name, runs, fit, &held, &have_held), m = 0;
+        for (int i = 0; i < n; i++) { /* runs that cannot start fail alone */
+            if (gl_trainer_create(&tr[m], &runs[i].c, &e) != 0) record_failed(sh, runs[i].id, &runs[i].c, e.msg);
+            else runs[m] = runs[i], m++;
+        }
+        int ok = m == 0 || gl_gpu_population_advance(tr, m, runs[0].c.steps, 0, &e) == 0;
+        for (int i = 0; i < m; i++) {
+            gl_run_result r;
+            double *ipr;
+            float *wb;
+            if (ok) {
+                gl_sweep_result(tr[i], &runs[i].c, sh->o->keep_weights, &r, &ipr, &wb);
+                record(sh, runs[i].id, &runs[i].c, &r);
+                free(ipr);
+                free(wb);
+            } else {
+                record_failed(sh, runs[i].id, &runs[i].c, e.msg);
+            }
+            gl_trainer_free(tr[i]);
+        }
+    }
+    free(runs);
+    free(tr);
+    pthread_mutex_lock(&sh->lock);
+    sh->active--;
+    pthread_mutex_unlock(&sh->lock);
+    return NULL;
+}
+
 int gl_sweep_work(gl_store *s, const gl_sweep_opts *o, gl_error *err) {
-    int W = o->threads > 0 ? o->threads : omp_get_num_procs();
+    gl_grid grid;
+    if (gl_store_grid(s, &grid, err) != 0) return -1;
+    int gpu = strcmp(grid.base.device, "cuda") == 0;
+    gl_grid_free(&grid);
+    int W = gpu ? 1 : o->threads > 0 ? o->threads : omp_get_num_procs();
     shared sh;
     memset(&sh, 0, sizeof sh);
     sh.s = s;
@@ -157,7 +289,7 @@ int gl_sweep_work(gl_store *s, const gl_sweep_opts *o, gl_error *err) {
     for (int i = 0; i < W; i++) {
         wa[i].sh = &sh;
         wa[i].index = i;
-        if (pthread_create(&th[i], NULL, worker, &wa[i]) == 0) started++;
+        if (pthread_create(&th[i], NULL, gpu ? gpu_worker : worker, &wa[i]) == 0) started++;
         else {
             pthread_mutex_lock(&sh.lock);
             sh.active--;
