@@ -1,13 +1,16 @@
 /* groklab GPU backend: the host emulator of the device (see dev.h). Kernels
- * run as loops over their thread index in index order, GEMMs as plain loops;
- * memory is ordinary memory. Slow, and exactly the population code that runs
- * on a GPU, so tests without a GPU check it against the CPU backend. */
+ * run as loops over their thread index (spread over cores: CUDA threads are
+ * independent, and every body writes only its own outputs), GEMMs through
+ * the CPU's BLAS with cuBLAS's arguments; memory is ordinary memory. Slower
+ * than the CPU backend, and exactly the population code that runs on a GPU,
+ * so tests without a GPU check it against the CPU backend. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gpu/dev.h"
 #include "groklab/train.h"
+#include "model/blas.h"
 
 struct gl_dev {
     int unused;
@@ -45,7 +48,8 @@ static void host_launch(gl_dev *d, gl_kernel k, long count, const gl_gview *v) {
     switch (k) {
 #define GL_K_LOOP(name)                                                                            \
     case GL_K_##name:                                                                              \
-        for (long i = 0; i < count; i++) gl_k_##name(i, v);                                       \
+        _Pragma("omp parallel for schedule(static) if (count > 4096)")                             \
+        for (long i = 0; i < count; i++) gl_k_##name(i, v);                                        \
         break;
         GL_GPU_KERNELS(GL_K_LOOP)
 #undef GL_K_LOOP
@@ -53,25 +57,15 @@ static void host_launch(gl_dev *d, gl_kernel k, long count, const gl_gview *v) {
     }
 }
 
-/* column-major: element (r, c) of X with leading dimension ld is X[r + c*ld] */
+/* cuBLAS's column-major arguments, one cblas_sgemm per matrix of the batch */
 static void host_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const float *A, int lda,
                       long sa, const float *B, int ldb, long sb, float *C, int ldc, long sc,
                       int batch) {
     (void)d;
-    for (int q = 0; q < batch; q++) {
-        const float *Aq = A + q * sa, *Bq = B + q * sb;
-        float *Cq = C + q * sc;
-        for (int c = 0; c < n; c++)
-            for (int r = 0; r < m; r++) {
-                float s = 0;
-                for (int l = 0; l < k; l++) {
-                    float a = ta ? Aq[l + (long)r * lda] : Aq[r + (long)l * lda];
-                    float b = tb ? Bq[c + (long)l * ldb] : Bq[l + (long)c * ldb];
-                    s += a * b;
-                }
-                Cq[r + (long)c * ldc] = s;
-            }
-    }
+#pragma omp parallel for schedule(static) if (batch > 1)
+    for (int q = 0; q < batch; q++)
+        cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    m, n, k, 1.0f, A + q * sa, lda, B + q * sb, ldb, 0.0f, C + q * sc, ldc);
 }
 
 static int host_sync(gl_dev *d, gl_error *err) {

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# --device cuda as a user runs it. Without a GPU the backend runs on its host
+# emulator (GROKLAB_GPU_EMULATE=1: the same population code, kernel bodies
+# and cuBLAS arguments, on the CPU), which checks every entry point: train,
+# resume, sweep packing, reproduce and bench, against the CPU backend. And
+# the errors: an unknown device, a family the GPU backend does not train, and
+# (really, without emulation) a machine without a GPU.
+# usage: tests/gpu_cli_test.sh GROKLAB_BINARY
+set -u
+GL=$(readlink -f "$1")
+. "$(dirname "$(readlink -f "$0")")/cli_lib.sh"
+
+expect_error "unknown device" "--device: 'tpu' is not a backend (allowed: cpu, cuda)" train --device tpu --out out
+if GROKLAB_GPU_EMULATE=0 "$GL" train --device cuda --steps 1 --quiet --out probe >/dev/null 2>&1; then
+  echo "(a GPU is present: the no-GPU error is not checked)"
+  rm -rf probe
+else
+  expect_error "no GPU (or no CUDA backend) is one clear line" "--device cuda:" train --device cuda --out out
+fi
+export GROKLAB_GPU_EMULATE=1
+expect_error "the GPU backend trains the two-layer MLP" "the CUDA backend trains the two-layer MLP (--model mlp)" \
+  train --device cuda --model transformer --out out
+
+# train: the same run on both backends, logged every 10 steps for 100
+base=(--p 23 --width 48 --frac 0.5 --noise 0.2 --wd 1 --steps 100 --log-every 10 --quiet)
+"$GL" train "${base[@]}" --out cpu >/dev/null || notok "cpu run failed"
+"$GL" train "${base[@]}" --device cuda --out gpu >/dev/null 2>err.txt || notok "cuda run failed: $(cat err.txt)"
+worst=$(paste -d, cpu/metrics.csv gpu/metrics.csv | awk -F, 'NR > 1 {
+  n = NF / 2
+  for (i = 2; i <= n; i++) { a = $i; b = $(i + n); if (a == "nan" && b == "nan") continue
+    d = a - b; if (d < 0) d = -d; s = (a < 0 ? -a : a); if (s < 1e-3) s = 1e-3; if (d / s > w) w = d / s } }
+  END { printf "%.2e", w }')
+if awk -v w="$worst" 'BEGIN { exit !(w <= 2e-4) }'; then
+  ok "train --device cuda: every metrics.csv value within 2e-4 of the CPU's over 100 steps (worst $worst)"
+else
+  notok "train --device cuda differs from the CPU: worst relative difference $worst"
+fi
+grep -q '"device":	"cuda"' gpu/config.json && ok "config.json records device cuda" || notok "config.json lacks device cuda"
+for f in model.safetensors init.safetensors data.safetensors checkpoint.safetensors; do
+  [ -s "gpu/$f" ] || notok "cuda run lacks $f"
+done
+
+# resume on the GPU: bit-identical to the uninterrupted GPU run
+"$GL" train "${base[@]}" --device cuda --steps 40 --checkpoint-every 20 --out part >/dev/null
+"$GL" train --resume part --steps 100 --quiet >/dev/null 2>err.txt || notok "resume failed: $(cat err.txt)"
+if cmp -s part/model.safetensors gpu/model.safetensors && cmp -s part/metrics.csv gpu/metrics.csv; then
+  ok "--resume on the GPU is bit-identical to the uninterrupted GPU run"
+else
+  notok "--resume on the GPU differs from the uninterrupted run"
+fi
+# a CPU run resumed on the GPU finishes, on the same trajectory
+"$GL" train "${base[@]}" --steps 40 --out mixed >/dev/null
+"$GL" train --resume mixed --steps 100 --device cuda --quiet >/dev/null 2>err.txt || notok "resume on cuda failed: $(cat err.txt)"
+last_cpu=$(tail -1 cpu/metrics.csv | cut -d, -f4,5); last_mix=$(tail -1 mixed/metrics.csv | cut -d, -f4,5)
+[ "$last_cpu" = "$last_mix" ] && ok "a CPU run resumed with --device cuda ends with the CPU's accuracies ($last_mix)" \
+  || notok "CPU run resumed on cuda: accuracies $last_mix, CPU $last_cpu"
+
+# sweep: the grid in populations; the phases of the CPU's sweep
+grid=(--p 23 --width 32 --steps 200 --log-every 50 --frac 0.3,0.5,0.7 --noise 0,0.2 --wd 0,1 --quiet)
+"$GL" sweep --out sc "${grid[@]}" >/dev/null 2>&1 || notok "cpu sweep failed"
+"$GL" sweep --out sg --device cuda "${grid[@]}" >/dev/null 2>err.txt || notok "cuda sweep failed: $(cat err.txt)"
+q="select group_concat(phase, ' ') from (select phase from runs order by id)"
+pc=$(sqlite3 sc/sweep.db "$q"); pg=$(sqlite3 sg/sweep.db "$q")
+done_g=$(sqlite3 sg/sweep.db "select count(*) from runs where status = 'done'")
+[ "$done_g" = 12 ] && ok "sweep --device cuda: 12 runs done" || notok "sweep --device cuda: $done_g of 12 done"
+[ -n "$pc" ] && [ "$pc" = "$pg" ] && ok "sweep --device cuda: the CPU sweep's phases, run by run" \
+  || notok "sweep phases differ: cpu [$pc] cuda [$pg]"
+workers=$(sqlite3 sg/sweep.db "select count(distinct worker) from runs where worker like '%:gpu'")
+[ "$workers" = 1 ] && ok "sweep --device cuda: one GPU worker trained every run" || notok "GPU workers: $workers"
+
+# reproduce: the figure's runs as one population; the same phases, and final
+# accuracies within 2 test examples (FP32 sums in another order)
+"$GL" reproduce fig1 --p 23 --steps 300 --out f1c >f1c.txt 2>&1
+"$GL" reproduce fig1 --p 23 --steps 300 --out f1g --device cuda >f1g.txt 2>err.txt || notok "reproduce fig1 --device cuda failed: $(cat err.txt)"
+for r in wd0 wd5 wd15; do
+  a=$(awk -v r=$r '$1 == r {print $NF}' f1c.txt); b=$(awk -v r=$r '$1 == r {print $NF}' f1g.txt)
+  d=$(paste -d, <(tail -1 "f1c/$r/metrics.csv") <(tail -1 "f1g/$r/metrics.csv") | awk -F, '{d = $5 - $17; print (d < 0 ? -d : d) * 265}')
+  if [ -n "$a" ] && [ "$a" = "$b" ] && awk -v d="$d" 'BEGIN { exit !(d <= 2.01) }'; then
+    ok "reproduce fig1 --device cuda, $r: phase $b as on the CPU, test accuracy within $d examples"
+  else
+    notok "reproduce fig1 $r: cuda [$b] cpu [$a], test accuracy differs by $d examples"
+  fi
+done
+
+# bench
+"$GL" bench --device cuda --p 23 --width 32 --steps 3 --pop-steps 2 --pop 1,3 >bench.txt 2>&1
+grep -q "population M=3:" bench.txt && grep -q "step: median" bench.txt && ok "bench --device cuda prints the step and populations" \
+  || notok "bench --device cuda: $(cat bench.txt)"
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
