@@ -29,13 +29,22 @@ OPENBLAS_NUM_THREADS and MKL_NUM_THREADS before torch is imported: Debian's
 torch does its GEMMs in OpenBLAS (pthread build), whose thread count
 torch.set_num_threads does not change.
 
+--device cuda puts the model and the data on the GPU (float32; the JSON field
+"allow_tf32" records whether torch let cuBLAS use TF32 for the GEMMs, off by
+default) and calls torch.cuda.synchronize() before every clock read, so each
+step's time includes all its kernels. --threads is ignored there. Without a
+GPU visible to torch it exits with status 2 and a one-line message.
+
 Memory note: torch's CPU allocator uses glibc malloc, so tensors above glibc's
 mmap threshold are fresh mmaps, page-faulted in again every step. Running with
 MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 avoids
 that; the JSON field "malloc_tuned" records whether that variable was set.
 
-Usage: /usr/bin/python3 bench/authors_loop.py [--threads T] [--steps S]
-           [--warmup W] [--json]
+--json prints one JSON line (and nothing else) on stdout; --json FILE writes
+that line to FILE and prints the readable report on stdout.
+
+Usage: /usr/bin/python3 bench/authors_loop.py [--device cpu|cuda] [--threads T]
+           [--steps S] [--warmup W] [--json [FILE]]
 """
 import argparse
 import json
@@ -48,7 +57,8 @@ import time
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads (cpu only)")
     ap.add_argument("--steps", type=int, default=200, help="timed steps per variant")
     ap.add_argument("--warmup", type=int, default=10, help="untimed steps per variant")
     ap.add_argument("--p", type=int, default=97)
@@ -57,19 +67,36 @@ def parse_args():
     ap.add_argument("--noise", type=float, default=0.0,
                     help="fraction of training labels replaced by random ones")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", action="store_true", help="print one JSON line")
+    ap.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                    help="print one JSON line instead of the report; with FILE, "
+                         "write it there and print the report too")
     return ap.parse_args()
 
 
 args = parse_args()
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(args.threads)
+if args.device == "cpu":
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
 
 import torch  # noqa: E402  (after the thread variables are set)
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-torch.set_num_threads(args.threads)
+if args.device == "cpu":
+    torch.set_num_threads(args.threads)
+elif not torch.cuda.is_available():
+    why = (f"built with CUDA {torch.version.cuda}" if torch.version.cuda
+           else "a build without CUDA")
+    print(f"authors_loop.py: --device cuda, but torch {torch.__version__} ({why}) "
+          "sees no CUDA device", file=sys.stderr)
+    sys.exit(2)
+DEVICE = torch.device(args.device)
+
+
+def sync():
+    """Wait for the GPU's queued kernels, so that a clock read sees them done."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 class Square(nn.Module):
@@ -89,7 +116,8 @@ def make_data(p, frac, noise, seed):
     g = torch.Generator().manual_seed(seed)
     y[:n_noise] = torch.randint(0, p, (n_noise,), generator=g)
     onehot = F.one_hot(x, p).float().flatten(1)  # (P, 2p): [e_m, e_n]
-    return onehot[:n_train], y[:n_train], onehot[n_train:], y[n_train:]
+    parts = (onehot[:n_train], y[:n_train], onehot[n_train:], y[n_train:])
+    return tuple(t.to(DEVICE) for t in parts)
 
 
 def make_model(p, width):
@@ -98,7 +126,7 @@ def make_model(p, width):
     std = 0.5 * (2 * width) ** (-1.0 / 3.0)
     for layer in (model[0], model[2]):
         nn.init.normal_(layer.weight, mean=0.0, std=std)
-    return model
+    return model.to(DEVICE)
 
 
 @torch.no_grad()
@@ -116,6 +144,7 @@ def run_variant(name, model, opt, criterion, data, p, steps, warmup):
     hist = {"loss": [], "train_acc": [], "test_acc": [], "test_loss": []}
     times = []
     for i in range(warmup + steps):
+        sync()
         t0 = time.perf_counter()
         model.train()
         opt.zero_grad()
@@ -129,6 +158,7 @@ def run_variant(name, model, opt, criterion, data, p, steps, warmup):
             hist["test_acc"].append(accuracy(model, x_te, y_te))
             if name == "train_full":
                 hist["test_loss"].append(test_loss(model, criterion, x_te, y_te, p))
+        sync()
         t1 = time.perf_counter()
         if i >= warmup:
             times.append((t1 - t0) * 1e3)
@@ -156,7 +186,11 @@ def main():
         res[name] = run_variant(name, model, opt, criterion, data, args.p,
                                 args.steps, args.warmup)
 
-    out = {"bench": "authors_loop", "threads": args.threads,
+    cuda = DEVICE.type == "cuda"
+    out = {"bench": "authors_loop", "device": args.device,
+           "gpu": torch.cuda.get_device_name() if cuda else None,
+           "allow_tf32": torch.backends.cuda.matmul.allow_tf32 if cuda else None,
+           "threads": None if cuda else args.threads,
            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
            "B": int(data[0].shape[0]), "N": args.width, "p": args.p,
            "steps": args.steps, "warmup": args.warmup,
@@ -166,10 +200,14 @@ def main():
            "train_only_median_ms": res["train_only"]["median_ms"],
            "train_only_min_ms": res["train_only"]["min_ms"],
            "variants": res}
-    if args.json:
+    if args.json == "-":
         print(json.dumps(out))
         return
-    print(f"authors' loop, torch {torch.__version__}, {args.threads} thread(s), "
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(json.dumps(out) + "\n")
+    where = f"GPU {out['gpu']}" if cuda else f"{args.threads} thread(s)"
+    print(f"authors' loop, torch {torch.__version__}, {where}, "
           f"B={out['B']} N={args.width} p={args.p}, {args.steps} timed steps"
           + (", glibc malloc tuned" if out["malloc_tuned"] else ""))
     for name, r in res.items():

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# gpu_bench.sh -- the one prepared run on a lent GPU machine (one NVIDIA
+# H100/H200, PyTorch and JAX installed, no network): builds groklab with CUDA,
+# runs its GPU tests, measures it against three baselines and times the paper's
+# Figure 3(a) grid, all within about 8 minutes. Run it from anywhere; it works
+# in the repository root. Everything goes under $OUT (default ./gpu-out):
+#
+#   a. env.txt            nvidia-smi, nvcc --version, cmake, CPUs, torch and
+#                         jax versions and the devices they see
+#   b. build.log          cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release
+#                         -DGL_CUDA=ON, then cmake --build build-gpu -j 16
+#   c. gpu_tests.log      ctest -L gpu --output-on-failure in build-gpu
+#   d. groklab_bench.txt  build-gpu/groklab bench --device cuda
+#                         --pop 1,16,64,256,1024 --steps 200 --pop-steps 50
+#   e. authors_loop.{txt,json}   bench/authors_loop.py --device cuda: the
+#                         paper authors' PyTorch loop, one model (ms/step)
+#      batched_torch.{txt,jsonl} bench/batched_torch.py --device cuda, hand-
+#                         batched torch population, M = 1..1024 (model-steps/s)
+#      jax_vmap.{txt,jsonl}      bench/jax_vmap.py: jax.vmap population,
+#                         M = 1..1024 (model-steps/s)
+#   f. fig3a.log, fig3a/  /usr/bin/time -v build-gpu/groklab reproduce fig3a
+#                         --scale paper --device cuda (the 17 x 19 x 4 grid,
+#                         1,292 runs) under timeout 300; the store stays in
+#                         $OUT/fig3a (sweep.db; resumable)
+#   g. summary.txt        the key figures of all the above, printed at the end
+#   status.tsv            one line per part: name, ok / FAILED (exit N) /
+#                         TIMEOUT / skipped, seconds, log file
+#
+# Each part runs under its own `timeout`; a part that fails or times out is
+# recorded and the script goes on. The whole run is held to $BUDGET seconds
+# (default 500): a part's limit is cut to what is left (20 s are kept for the
+# summary) and parts with under 10 s left are skipped. Exit status 0 when every
+# part succeeded, 1 otherwise; the summary is printed either way.
+#
+# Usage: OUT=/path/to/out bench/gpu_bench.sh
+# Environment: OUT (output folder, default ./gpu-out), BUDGET (seconds, 500),
+#   PYTHON (default python3: the one with torch and jax), BUILD (build folder,
+#   default build-gpu), GPU_CMAKE_ARGS (extra configure arguments, split on
+#   spaces, e.g. -DCMAKE_CUDA_ARCHITECTURES=90), JOBS (build jobs, 16).
+set -u
+
+OUT="${OUT:-./gpu-out}"
+mkdir -p "$OUT" || exit 1
+OUT="$(cd "$OUT" && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+PYTHON="${PYTHON:-python3}"
+BUDGET="${BUDGET:-500}"
+BUILD="${BUILD:-build-gpu}"
+JOBS="${JOBS:-16}"
+read -r -a EXTRA_CMAKE <<< "${GPU_CMAKE_ARGS:-}"
+POP=1,16,64,256,1024
+DEADLINE=$((SECONDS + BUDGET))
+STATUS="$OUT/status.tsv"
+
+# nvcc is often installed but not on PATH
+if ! command -v nvcc > /dev/null 2>&1 && [[ -x /usr/local/cuda/bin/nvcc ]]; then
+    PATH="/usr/local/cuda/bin:$PATH"
+fi
+
+# logs are appended to: start them empty; JSON files appear only when written
+for f in status.tsv env.txt build.log gpu_tests.log groklab_bench.txt authors_loop.txt \
+         batched_torch.txt jax_vmap.txt fig3a.log summary.txt; do
+    : > "$OUT/$f"
+done
+rm -f "$OUT/authors_loop.json" "$OUT/batched_torch.jsonl" "$OUT/jax_vmap.jsonl"
+
+# record NAME RESULT SECONDS LOG: one line of status.tsv
+record() {
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4#"$OUT"/}" >> "$STATUS"
+}
+
+# part NAME LIMIT LOG CMD...: runs CMD under timeout LIMIT seconds (cut to what
+# is left of the budget), appending its stdout and stderr to LOG; records the
+# outcome and returns CMD's exit status.
+part() {
+    local name=$1 limit=$2 log=$3 left rc t0 result
+    shift 3
+    left=$((DEADLINE - SECONDS - 20))
+    if (( left < 10 )); then
+        echo "## $name: skipped, no time left in the budget" >> "$log"
+        record "$name" "skipped (no time left)" 0 "$log"
+        return 1
+    fi
+    (( limit > left )) && limit=$left
+    echo "[gpu_bench] $(date -u +%H:%M:%S) $name (limit ${limit}s)" >&2
+    echo "## $name: $* (limit ${limit}s)" >> "$log"
+    t0=$SECONDS
+    timeout -k 10 "$limit" "$@" >> "$log" 2>&1
+    rc=$?
+    case $rc in
+        0) result=ok ;;
+        124 | 137) result="TIMEOUT (${limit}s)" ;;
+        *) result="FAILED (exit $rc)" ;;
+    esac
+    record "$name" "$result" "$((SECONDS - t0))" "$log"
+    return "$rc"
+}
+
+# skip NAME LOG WHY: records a part that could not run
+skip() {
+    echo "## $1: skipped, $3" >> "$2"
+    record "$1" "skipped ($3)" 0 "$2"
+}
+
+# --- a. the machine ---------------------------------------------------------
+ENV="$OUT/env.txt"
+part nvidia-smi 30 "$ENV" nvidia-smi
+part nvcc 20 "$ENV" nvcc --version
+{
+    echo "## cmake: $(cmake --version 2> /dev/null | head -n 1)"
+    echo "## CPUs: $(nproc), $(lscpu 2> /dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)"
+} >> "$ENV"
+part torch-version 60 "$ENV" "$PYTHON" -c '
+import torch
+ok = torch.cuda.is_available()
+print("torch", torch.__version__, "CUDA", torch.version.cuda, "GPU",
+      torch.cuda.get_device_name() if ok else "none visible")'
+part jax-version 60 "$ENV" "$PYTHON" -c '
+import jax
+try:
+    import optax
+    o = "optax " + optax.__version__
+except ImportError:
+    o = "no optax"
+print("jax", jax.__version__, "backend", jax.default_backend(), "devices", jax.devices(), o)'
+
+# --- b. build ---------------------------------------------------------------
+GL="$BUILD/groklab"
+if part configure 120 "$OUT/build.log" cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
+        -DGL_CUDA=ON ${EXTRA_CMAKE[@]+"${EXTRA_CMAKE[@]}"}; then
+    part build 240 "$OUT/build.log" cmake --build "$BUILD" -j "$JOBS"
+else
+    skip build "$OUT/build.log" "configure failed"
+fi
+
+# --- c. GPU tests -----------------------------------------------------------
+if [[ -f "$BUILD/CTestTestfile.cmake" ]]; then
+    # ctest run inside the build folder (works with any ctest, unlike --test-dir)
+    # shellcheck disable=SC2016
+    part gpu-tests 150 "$OUT/gpu_tests.log" \
+        bash -c 'cd "$1" && exec ctest -L gpu --output-on-failure' _ "$BUILD"
+else
+    skip gpu-tests "$OUT/gpu_tests.log" "no $BUILD/CTestTestfile.cmake"
+fi
+
+# --- d. groklab bench -------------------------------------------------------
+if [[ -x "$GL" ]]; then
+    part groklab-bench 120 "$OUT/groklab_bench.txt" \
+        "$GL" bench --device cuda --pop "$POP" --steps 200 --pop-steps 50
+else
+    skip groklab-bench "$OUT/groklab_bench.txt" "no $GL"
+fi
+
+# --- e. baselines -----------------------------------------------------------
+part authors-loop 90 "$OUT/authors_loop.txt" "$PYTHON" bench/authors_loop.py --device cuda \
+    --steps 500 --warmup 20 --json "$OUT/authors_loop.json"
+part batched-torch 120 "$OUT/batched_torch.txt" "$PYTHON" bench/batched_torch.py --device cuda \
+    --pop "$POP" --steps 20 --warmup 3 --json "$OUT/batched_torch.jsonl"
+part jax-vmap 150 "$OUT/jax_vmap.txt" "$PYTHON" bench/jax_vmap.py --pop "$POP" --steps 50 \
+    --reps 3 --require-gpu --json "$OUT/jax_vmap.jsonl"
+
+# --- f. Figure 3(a), paper scale ---------------------------------------------
+TIMEV=()
+[[ -x /usr/bin/time ]] && TIMEV=(/usr/bin/time -v)
+if [[ -x "$GL" ]]; then
+    part fig3a 300 "$OUT/fig3a.log" ${TIMEV[@]+"${TIMEV[@]}"} \
+        "$GL" reproduce fig3a --scale paper --device cuda --out "$OUT/fig3a" --quiet
+else
+    skip fig3a "$OUT/fig3a.log" "no $GL"
+fi
+
+# --- g. summary -------------------------------------------------------------
+# fig3a's progress: runs by status in its SQLite store
+fig3a_counts() {
+    [[ -f "$OUT/fig3a/sweep.db" ]] || { echo "  no $OUT/fig3a/sweep.db"; return; }
+    timeout 30 "$PYTHON" - "$OUT/fig3a/sweep.db" <<'EOF' 2>&1
+import sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+rows = db.execute("SELECT status, count(*) FROM runs GROUP BY status ORDER BY status").fetchall()
+total = sum(n for _, n in rows)
+print("  runs: " + ", ".join(f"{s} {n}" for s, n in rows) + f" (of {total})", end="")
+EOF
+    awk -F '\t' '$1 == "fig3a" { printf " in %s s", $3 }' "$STATUS"
+    echo
+}
+
+# body LOG: LOG without the lines part() wrote into it
+body() {
+    grep -v '^## ' "$1"
+}
+
+# tail_failed NAME LOG: the last lines of LOG when part NAME did not succeed
+# (without /usr/bin/time -v's report, whose lines start with a tab)
+tail_failed() {
+    local lines
+    awk -F '\t' -v n="$1" '$1 == n && $2 == "ok" { found = 1 } END { exit !found }' "$STATUS" \
+        && return
+    lines=$(body "$2" | grep -v $'^\t' | grep -v '^[[:space:]]*$' | tail -n 6 | sed 's/^/    /')
+    [[ -n $lines ]] || return 0
+    echo "  (last lines of ${2#"$OUT"/}:)"
+    echo "$lines"
+}
+
+{
+    echo "groklab GPU bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(hostname), ${SECONDS}s"
+    echo "GPU: $(timeout 10 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2> /dev/null | head -n 1)"
+    grep -E '^(torch|jax) ' "$ENV" | sed 's/^/  /'
+    grep -E '^## (cmake|CPUs):' "$ENV" | sed 's/^## /  /'
+    echo
+    echo "parts (status.tsv):"
+    sed 's/^/  /' "$STATUS" | column -t -s $'\t' 2> /dev/null || sed 's/^/  /' "$STATUS"
+    echo
+    echo "build:"
+    tail_failed configure "$OUT/build.log"
+    tail_failed build "$OUT/build.log"
+    echo "gpu tests:"
+    body "$OUT/gpu_tests.log" \
+        | grep -E 'tests passed|tests failed|No tests were found|did not run|Skipped|Failed|Timeout' \
+        | sed 's/^/  /'
+    tail_failed gpu-tests "$OUT/gpu_tests.log"
+    echo "groklab bench --device cuda:"
+    body "$OUT/groklab_bench.txt" \
+        | grep -E 'groklab bench|step:|products|memory|population|model-steps' | sed 's/^/  /'
+    tail_failed groklab-bench "$OUT/groklab_bench.txt"
+    echo "authors' loop (torch, one model, ms per step):"
+    body "$OUT/authors_loop.txt" | grep -E "authors' loop|median" | sed 's/^/  /'
+    tail_failed authors-loop "$OUT/authors_loop.txt"
+    echo "batched torch population:"
+    body "$OUT/batched_torch.txt" | grep -E '^ +[0-9]+ |^ +M ' | sed 's/^/  /'
+    tail_failed batched-torch "$OUT/batched_torch.txt"
+    echo "jax vmap population:"
+    body "$OUT/jax_vmap.txt" | grep -E '^jax vmap|^ +[0-9]+ |^ +M ' | sed 's/^/  /'
+    tail_failed jax-vmap "$OUT/jax_vmap.txt"
+    echo "fig3a --scale paper:"
+    fig3a_counts
+    grep -E 'Elapsed \(wall clock\)|Maximum resident set size|Percent of CPU' "$OUT/fig3a.log" \
+        | sed 's/^[[:space:]]*/  /'
+    tail_failed fig3a "$OUT/fig3a.log"
+} > "$OUT/summary.txt" 2>&1
+
+echo
+cat "$OUT/summary.txt"
+if cut -f2 "$STATUS" | grep -qv '^ok$'; then exit 1; fi
+exit 0
