@@ -104,6 +104,7 @@ typedef struct gl_sweep_opts {
     int threads;      /* workers; 0 = all cores */
     int keep_weights;
     int shard_i, shard_n; /* 0, 1: everything */
+    int max_population;   /* device cuda: at most this many runs at once (0: as many as fit) */
     void (*on_done)(void *ctx, long id, const gl_config *c, const gl_run_result *r); /* under a lock */
     void (*on_tick)(void *ctx, gl_store *s); /* about every 0.5 s, from the main thread */
     void *ctx;

@@ -5,7 +5,8 @@
  * threads train runs too. Every other rank asks for a run, trains it, sends
  * the result back (which is also its next request), and stops when told.
  * Results depend only on each run's config, so the store equals that of a
- * single-process sweep. If a rank dies, mpirun ends the job; the runs that
+ * single-process sweep. With --device cuda every rank (one per GPU) trains
+ * populations (gpu_worker_loop). If a rank dies, mpirun ends the job; the runs that
  * were in flight are requeued by the next `groklab sweep --resume`. */
 #include <mpi.h>
 #include <stdio.h>
@@ -14,11 +15,19 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "groklab/gpu.h"
 #include "groklab/io.h"
 #include "groklab/sweep.h"
 #include "groklab/train.h"
 
-enum { TAG_ASK = 1, TAG_RESULT = 2, TAG_WORK = 3, TAG_STOP = 4 };
+/* ASK and RESULT are answered with WORK (a run id) or STOP (the rank is done).
+ * GPU ranks fill a population with ASK_MORE (answered with WORK or NONE, and
+ * the rank is not done) and send its results as RESULT_NOREPLY; their next
+ * ASK comes after those, so rank 0 has every result before it stops. */
+enum {
+    TAG_ASK = 1, TAG_RESULT = 2, TAG_WORK = 3, TAG_STOP = 4,
+    TAG_ASK_MORE = 5, TAG_NONE = 6, TAG_RESULT_NOREPLY = 7
+};
 
 /* A result on the wire: this header, then n_rows x GL_METRICS_NCOLS doubles,
  * then (keep_weights) N doubles of IPR and 3 N p floats of U, V, W. */
@@ -138,7 +147,7 @@ static void serve(coord *c, int block) {
         MPI_Get_count(&st, MPI_BYTE, &len);
         char *buf = malloc((size_t)(len > 0 ? len : 1));
         MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        if (st.MPI_TAG == TAG_RESULT) {
+        if (st.MPI_TAG == TAG_RESULT || st.MPI_TAG == TAG_RESULT_NOREPLY) {
             gl_run_result r;
             gl_metrics *rows = NULL;
             gl_config cfg;
@@ -152,7 +161,8 @@ static void serve(coord *c, int block) {
             free(rows);
         }
         free(buf);
-        /* every message asks for the next run */
+        if (st.MPI_TAG == TAG_RESULT_NOREPLY) continue;
+        /* every other message asks for the next run */
         long id = 0;
         gl_error e;
         char worker[64];
@@ -161,6 +171,8 @@ static void serve(coord *c, int block) {
         if (got < 0 && !c->failed) c->failed = 1, c->err = e;
         if (got > 0) {
             MPI_Send(&id, 1, MPI_LONG, st.MPI_SOURCE, TAG_WORK, MPI_COMM_WORLD);
+        } else if (st.MPI_TAG == TAG_ASK_MORE) {
+            MPI_Send(&id, 1, MPI_LONG, st.MPI_SOURCE, TAG_NONE, MPI_COMM_WORLD);
         } else {
             MPI_Send(&id, 1, MPI_LONG, st.MPI_SOURCE, TAG_STOP, MPI_COMM_WORLD);
             c->stopped++;
@@ -177,10 +189,26 @@ static void on_tick(void *ctx, gl_store *s) {
  * Configs come from the store's copy on rank 0 by id: the rank reads them
  * from the store file (read-only), which every rank can see on one machine
  * or a shared file system. */
-static int worker_loop(const char *db, int threads, int keep, gl_error *err) {
+static int gpu_worker_loop(gl_store *s, int keep, long share, gl_error *err);
+
+/* share: with a GPU, the most runs in one population (an even share of the
+ * pending runs, so that every rank gets some) */
+static int worker_loop(const char *db, int threads, int keep, long share, gl_error *err) {
     gl_store *s;
     if (gl_store_open(&s, db, 0, err) != 0) return -1;
     (void)threads;
+    gl_grid grid;
+    if (gl_store_grid(s, &grid, err) != 0) {
+        gl_store_close(s);
+        return -1;
+    }
+    int gpu = strcmp(grid.base.device, "cuda") == 0;
+    gl_grid_free(&grid);
+    if (gpu) {
+        int rc = gpu_worker_loop(s, keep, share, err);
+        gl_store_close(s);
+        return rc;
+    }
     char *msg = NULL;
     int len = 0;
     MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_ASK, MPI_COMM_WORLD);
@@ -214,6 +242,104 @@ static int worker_loop(const char *db, int threads, int keep, gl_error *err) {
     return 0;
 }
 
+static void send_result(const gl_run_result *r, long id, int tag) {
+    int len = 0;
+    char *msg = pack(r, id, &len);
+    MPI_Send(msg, msg ? len : 0, MPI_BYTE, 0, tag, MPI_COMM_WORLD);
+    free(msg);
+}
+
+static void send_failed(long id, const char *why) {
+    gl_run_result r;
+    memset(&r, 0, sizeof r);
+    r.status = GL_RUN_FAILED;
+    r.diverged_at = -1;
+    snprintf(r.message, sizeof r.message, "%s", why);
+    send_result(&r, id, TAG_RESULT_NOREPLY);
+}
+
+/* A remote rank with a GPU (the grid's device is cuda): fills a population
+ * of compatible runs (as many as fit), trains it, sends the results, again. */
+static int gpu_worker_loop(gl_store *s, int keep, long share, gl_error *err) {
+    long *ids = NULL, held = -1;
+    gl_config *cfg = NULL;
+    gl_trainer **tr = NULL;
+    int cap = 0, rc = 0;
+    MPI_Status st;
+    for (;;) {
+        long id = held;
+        if (id < 0) { /* the next run, or stop */
+            MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_ASK, MPI_COMM_WORLD);
+            MPI_Recv(&id, 1, MPI_LONG, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+            if (st.MPI_TAG == TAG_STOP) break;
+        }
+        held = -1;
+        gl_config c0;
+        gl_error e;
+        int fit = 0;
+        if (gl_store_point(s, id, &c0, &e) != 0 || (fit = gl_gpu_population_fit(&c0, &e)) <= 0) {
+            send_failed(id, e.msg);
+            continue;
+        }
+        if (share > 0 && fit > share) fit = (int)share;
+        if (fit > cap) {
+            long *ni = realloc(ids, sizeof *ids * (size_t)fit);
+            gl_config *nc = ni ? realloc(cfg, sizeof *cfg * (size_t)fit) : NULL;
+            gl_trainer **nt = nc ? realloc(tr, sizeof *tr * (size_t)fit) : NULL;
+            if (ni) ids = ni;
+            if (nc) cfg = nc;
+            if (nt) tr = nt;
+            if (!nt) {
+                send_failed(id, "out of memory");
+                rc = gl_fail(err, "out of memory");
+                break;
+            }
+            cap = fit;
+        }
+        int n = 0;
+        ids[n] = id, cfg[n++] = c0;
+        while (n < fit) {
+            MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_ASK_MORE, MPI_COMM_WORLD);
+            MPI_Recv(&id, 1, MPI_LONG, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+            if (st.MPI_TAG == TAG_NONE) break;
+            gl_config c;
+            if (gl_store_point(s, id, &c, &e) != 0) {
+                send_failed(id, e.msg);
+                continue;
+            }
+            if (!gl_gpu_compatible(&c0, &c)) { /* starts the next population */
+                held = id;
+                break;
+            }
+            ids[n] = id, cfg[n++] = c;
+        }
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            if (gl_trainer_create(&tr[m], &cfg[i], &e) != 0) send_failed(ids[i], e.msg);
+            else ids[m] = ids[i], cfg[m] = cfg[i], m++;
+        }
+        int ok = m == 0 || gl_gpu_population_advance(tr, m, cfg[0].steps, 0, &e) == 0;
+        for (int i = 0; i < m; i++) {
+            gl_run_result r;
+            double *ipr = NULL;
+            float *wb = NULL;
+            if (ok) {
+                gl_sweep_result(tr[i], &cfg[i], keep, &r, &ipr, &wb);
+                send_result(&r, ids[i], TAG_RESULT_NOREPLY);
+            } else {
+                send_failed(ids[i], e.msg);
+            }
+            gl_trainer_free(tr[i]);
+            free(ipr);
+            free(wb);
+        }
+    }
+    free(ids);
+    free(cfg);
+    free(tr);
+    return rc;
+}
+
 int cli_sweep_mpi(const char *dir, gl_grid *g, int have_grid, int extend, int threads, int keep, int quiet,
                   gl_error *err) {
     int provided, rank, size;
@@ -236,13 +362,15 @@ int cli_sweep_mpi(const char *dir, gl_grid *g, int have_grid, int extend, int th
         if (go) {
             long st[5];
             gl_store_counts(s, 0, 1, st, NULL, err);
+            long share = (st[GL_RUN_PENDING] + size - 1) / size;
+            MPI_Bcast(&share, 1, MPI_LONG, 0, MPI_COMM_WORLD);
             if (!quiet)
                 printf("sweep %s over %d MPI ranks: %ld runs (%ld new, %ld requeued, %ld to do)\n", db, size,
                        st[0] + st[1] + st[2] + st[3] + st[4], added, requeued, st[GL_RUN_PENDING]);
             fflush(stdout);
             coord c = {.s = s, .shard_i = 0, .shard_n = 1, .size = size};
             gl_sweep_opts o = {.threads = threads > 0 ? threads : 1, .keep_weights = keep, .shard_i = 0, .shard_n = 1,
-                               .on_tick = on_tick, .ctx = &c};
+                               .max_population = (int)(share > 0 ? share : 1), .on_tick = on_tick, .ctx = &c};
             double t0 = cli_now();
             gl_error e;
             if (gl_sweep_work(s, &o, &e) != 0 && !c.failed) c.failed = 1, c.err = e;
@@ -262,8 +390,10 @@ int cli_sweep_mpi(const char *dir, gl_grid *g, int have_grid, int extend, int th
     } else {
         int go = 0;
         MPI_Bcast(&go, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        long share = 0;
+        if (go) MPI_Bcast(&share, 1, MPI_LONG, 0, MPI_COMM_WORLD);
         if (!go) rc = EXIT_USAGE; /* rank 0 says why */
-        else if (worker_loop(db, threads, keep, err) != 0) {
+        else if (worker_loop(db, threads, keep, share, err) != 0) {
             cli_error("rank %d: %s", rank, err->msg);
             rc = EXIT_FAIL;
         }

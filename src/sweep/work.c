@@ -218,6 +218,7 @@ static void *gpu_worker(void *arg) {
             have_held = 1;
         }
         int fit = gl_gpu_population_fit(&held.c, &e);
+        if (sh->o->max_population > 0 && fit > sh->o->max_population) fit = sh->o->max_population;
         if (fit <= 0) { /* not even one fits: fail this run, go on */
             have_held = 0;
             record_failed(sh, held.id, &held.c, e.msg);
