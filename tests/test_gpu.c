@@ -4,7 +4,7 @@
  * dropout as one population (src/gpu/pop.c), and every member alone on the
  * CPU (src/train/trainer.c), for 100 steps, then compares every logged row
  * (losses, accuracies on every subset, norms, mean IPR), the divergence step
- * and the final weights. Tolerances: losses and norms relative 2e-4 (FP32
+ * and the final weights. Tolerances: losses relative 1e-3, norms 2e-4 (FP32
  * sums in another order), mean IPR 1e-4, accuracies within 2 examples,
  * weights relative 1e-3 in L2 norm (Adam's normalized steps magnify the
  * rounding of near-zero gradients in single elements, not in the norm).
@@ -122,7 +122,7 @@ static void compare(const gpu_case *k, int i, gl_trainer *gpu, gl_trainer *cpu) 
         }
     }
     CHECK(steps_ok, "%s, member %d: rows at the same steps", k->name, i);
-    CHECK(e_loss <= 2e-4, "%s, member %d: train/test loss, worst relative error %.2e", k->name, i,
+    CHECK(e_loss <= 1e-3, "%s, member %d: train/test loss, worst relative error %.2e", k->name, i,
           e_loss);
     CHECK(e_norm <= 2e-4, "%s, member %d: norms of U, V, W, worst relative error %.2e", k->name, i,
           e_norm);

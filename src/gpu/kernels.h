@@ -11,8 +11,10 @@
  * A population is M members of one shape (p, N, activation, norm, loss,
  * optimizer, batch size) that may differ in their data (alpha, xi, split and
  * noise seeds), model seed, lr, wd, betas, dropout and norm settings. Member
- * i's rows are [i*R, i*R + rows_i): batches are padded to R rows and the
- * padding is zero in every gradient. Shapes (per member, stacked over M):
+ * i's rows are [i*R, i*R + rows_i): batches are padded to R rows. Full
+ * batch GEMMs cover each member's rows only (pop.c groups members by rows),
+ * so padding is never read and not written; with minibatches (pad_zero) the
+ * GEMMs span R rows and the padding is zero in every gradient. Shapes (per member, stacked over M):
  *
  *   P, G, M1, M2 : (np)     parameters Ut | Vt | W | gamma | beta (model.h)
  *   run_mean/var : (N)      BatchNorm running statistics
@@ -79,6 +81,7 @@ typedef struct gl_gview {
     /* per launch */
     long step;          /* the trainer's step (0-based): dropout masks, batch */
     int training;       /* training mode (dropout, batch statistics) */
+    int pad_zero;       /* zero the padding rows (GEMMs read them: minibatches) */
     int set;            /* evaluation: GK_SET_TRAIN | GK_SET_TEST */
     int start;          /* evaluation: first row of this chunk */
     gl_gmember *mem;
@@ -207,7 +210,7 @@ GL_HD void gl_k_hidden(long t, const gl_gview *v) {
     const gl_gmember *g = &v->mem[i];
     long o = t;
     if (b >= g->rows) {
-        v->h[o] = v->a[o] = 0.0f;
+        if (v->pad_zero) v->h[o] = v->a[o] = 0.0f;
         return;
     }
     const float *P = v->P + i * v->np;
@@ -271,7 +274,7 @@ GL_HD void gl_k_norm(long t, const gl_gview *v) {
     long N = v->N, i = t / (v->R * N), b = (t / N) % v->R, k = t % N;
     const gl_gmember *g = &v->mem[i];
     if (b >= g->rows) {
-        v->z[t] = 0.0f;
+        if (v->pad_zero) v->z[t] = 0.0f;
         return;
     }
     const float *P = v->P + i * v->np;
@@ -297,11 +300,8 @@ GL_HD void gl_k_loss_rows(long t, const gl_gview *v) {
     const gl_gmember *g = &v->mem[i];
     float *o = v->out + t * p;
     if (b >= g->rows) {
-        v->rowloss[t] = 0;
-        if (v->training)
+        if (v->training && v->pad_zero)
             for (long j = 0; j < p; j++) o[j] = 0.0f;
-        else
-            v->rowhit[t] = 0;
         return;
     }
     int y = v->by[t], B = g->rows;
@@ -403,7 +403,7 @@ GL_HD void gl_k_norm_back(long t, const gl_gview *v) {
     long N = v->N, i = t / (v->R * N), b = (t / N) % v->R, k = t % N;
     const gl_gmember *g = &v->mem[i];
     if (b >= g->rows) {
-        v->z[t] = 0.0f;
+        if (v->pad_zero) v->z[t] = 0.0f;
         return;
     }
     double gam = v->P[i * v->np + v->off_g + k], a = v->a[t], dz = v->z[t];
@@ -425,7 +425,7 @@ GL_HD void gl_k_act_back(long t, const gl_gview *v) {
     long N = v->N, i = t / (v->R * N), b = (t / N) % v->R;
     const gl_gmember *g = &v->mem[i];
     if (b >= g->rows) {
-        v->h[t] = 0.0f;
+        if (v->pad_zero) v->h[t] = 0.0f;
         return;
     }
     float da = v->z[t], h = v->h[t], d;

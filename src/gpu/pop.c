@@ -48,6 +48,10 @@ typedef struct gpop {
     long *epoch;             /* (M) epoch whose permutation is on the device */
     float *dft;              /* device (p, 2nb): the IPR's basis functions */
     int batch_ready;         /* the batch buffers hold this step's rows (full batch) */
+    /* Full batch: members sorted by training-set size form groups of equal
+     * rows, and each group's GEMMs cover its rows only (no padding work). */
+    int n_groups;
+    int *grp_first, *grp_rows; /* (n_groups + 1) first member; (n_groups) rows */
     void *blocks[48];
     int n_blocks;
 } gpop;
@@ -151,6 +155,9 @@ static void gpop_free(gpop *g) {
         for (int i = 0; i < g->n_blocks; i++) g->ops->release(g->dev, g->blocks[i]);
         g->ops->close(g->dev);
     }
+    free(g->t);
+    free(g->grp_first);
+    free(g->grp_rows);
     free(g->mem);
     free(g->acc);
     free(g->perm);
@@ -207,29 +214,66 @@ static int upload_dft(gpop *g, const gl_config *c, gl_error *err) {
     return 0;
 }
 
+static int by_train_size(const void *a, const void *b) {
+    long x = gl_trainer_data(*(gl_trainer *const *)a)->n_train;
+    long y = gl_trainer_data(*(gl_trainer *const *)b)->n_train;
+    return (x > y) - (x < y);
+}
+
+/* Members of equal rows per step, consecutive after sorting (full batch: the
+ * training-set size; minibatches: one group of R rows). */
+static int make_groups(gpop *g) {
+    gl_gview *v = &g->v;
+    g->grp_first = malloc(sizeof(int) * (size_t)(v->M + 1));
+    g->grp_rows = malloc(sizeof(int) * (size_t)v->M);
+    if (!g->grp_first || !g->grp_rows) return -1;
+    g->n_groups = 0;
+    for (int i = 0; i < v->M; i++) {
+        int rows = v->batch > 0 && v->batch < v->T ? v->R : gl_trainer_data(g->t[i])->n_train;
+        if (g->n_groups > 0 && g->grp_rows[g->n_groups - 1] == rows) continue;
+        g->grp_first[g->n_groups] = i;
+        g->grp_rows[g->n_groups++] = rows;
+    }
+    g->grp_first[g->n_groups] = v->M;
+    return 0;
+}
+
 static int gpop_create(gpop *g, gl_trainer **members, int M, int emulate, gl_error *err) {
     memset(g, 0, sizeof *g);
-    g->t = members;
+    g->t = malloc(sizeof *g->t * (size_t)M);
+    if (!g->t) return gl_fail(err, "out of memory");
+    memcpy(g->t, members, sizeof *g->t * (size_t)M);
+    qsort(g->t, (size_t)M, sizeof *g->t, by_train_size); /* the results go back by pointer */
+    members = g->t;
     const gl_config *c = gl_trainer_config(members[0]);
-    if (gl_gpu_check_config(c, err) != 0) return -1;
+    if (gl_gpu_check_config(c, err) != 0) {
+        gpop_free(g);
+        return -1;
+    }
     long T = 1, S = 1, step0 = gl_trainer_step_count(members[0]);
     for (int i = 0; i < M; i++) {
         const gl_config *ci = gl_trainer_config(members[i]);
-        if (!gl_gpu_compatible(c, ci))
-            return gl_fail(err, "population member %d differs in shape from member 0 "
-                                "(gl_gpu_compatible)", i);
-        if (gl_trainer_step_count(members[i]) != step0)
+        if (!gl_gpu_compatible(c, ci)) {
+            gpop_free(g);
+            return gl_fail(err, "population members differ in shape (gl_gpu_compatible)");
+        }
+        if (gl_trainer_step_count(members[i]) != step0) {
+            gpop_free(g);
             return gl_fail(err, "population members start at different steps (%ld and %ld)",
                            step0, gl_trainer_step_count(members[i]));
+        }
         const gl_dataset *d = gl_trainer_data(members[i]);
         if (d->n_train > T) T = d->n_train;
         if (d->n_test > S) S = d->n_test;
     }
     g->ops = pick_ops(emulate);
-    if (!g->ops)
-        return gl_fail(err, "--device cuda: this build has no CUDA backend (it is compiled when "
-                            "CMake finds nvcc); use --device cpu");
-    if (g->ops->open(&g->dev, err) != 0) return -1;
+    if (!g->ops || g->ops->open(&g->dev, err) != 0) {
+        if (!g->ops)
+            gl_fail(err, "--device cuda: this build has no CUDA backend (it is compiled when "
+                         "CMake finds nvcc); use --device cpu");
+        gpop_free(g);
+        return -1;
+    }
     const gl_layout *L = gl_trainer_layout(members[0]);
     gl_gview *v = &g->v;
     v->M = M;
@@ -259,7 +303,8 @@ static int gpop_create(gpop *g, gl_trainer **members, int M, int emulate, gl_err
     g->acc = calloc(Mz * GL_ACC, sizeof(double));
     g->perm = malloc(sizeof(int32_t) * (size_t)T);
     g->epoch = malloc(sizeof(long) * Mz);
-    if (!g->mem || !g->acc || !g->perm || !g->epoch) ok = 0;
+    if (!g->mem || !g->acc || !g->perm || !g->epoch || make_groups(g) != 0) ok = 0;
+    v->pad_zero = !(v->batch <= 0 || v->batch >= v->T);
     v->mem = dev_alloc(g, sizeof(gl_gmember) * Mz, &ok);
     v->P = dev_alloc(g, 4 * Mz * np, &ok);
     v->G = dev_alloc(g, 4 * Mz * np, &ok);
@@ -399,8 +444,14 @@ static void forward(gpop *g) {
         launch(g, GL_K_norm, MRN);
     }
     /* out (R, p) row-major = z (R, N) W^T: column-major out^T (p, R) = W z^T */
-    g->ops->gemm(g->dev, 1, 0, v->p, v->R, v->N, v->P + v->off_w, v->N, v->np, v->z, v->N,
-                 (long)v->R * v->N, v->out, v->p, (long)v->R * v->p, v->M);
+    for (int q = 0; q < (v->training ? g->n_groups : 1); q++) {
+        long i0 = v->training ? g->grp_first[q] : 0;
+        int n = v->training ? g->grp_first[q + 1] - g->grp_first[q] : v->M;
+        int rows = v->training ? g->grp_rows[q] : v->R;
+        g->ops->gemm(g->dev, 1, 0, v->p, rows, v->N, v->P + i0 * v->np + v->off_w, v->N, v->np,
+                     v->z + i0 * v->R * v->N, v->N, (long)v->R * v->N, v->out + i0 * v->R * v->p,
+                     v->p, (long)v->R * v->p, n);
+    }
 }
 
 static void train_step(gpop *g) {
@@ -414,13 +465,17 @@ static void train_step(gpop *g) {
     forward(g);
     launch(g, GL_K_loss_rows, M * v->R);
     launch(g, GL_K_loss_sum, M);
-    /* dW (p, N) row-major = dout^T z: column-major dW^T (N, p) = z^T dout */
-    g->ops->gemm(g->dev, 0, 1, v->N, v->p, v->R, v->z, v->N, (long)v->R * v->N, v->out, v->p,
-                 (long)v->R * v->p, v->G + v->off_w, v->N, v->np, v->M);
-    /* dz (R, N) = dout W: column-major dz^T (N, R) = W^T dout^T; into z (a
-     * without a norm, which is no longer needed) */
-    g->ops->gemm(g->dev, 0, 0, v->N, v->R, v->p, v->P + v->off_w, v->N, v->np, v->out, v->p,
-                 (long)v->R * v->p, v->z, v->N, (long)v->R * v->N, v->M);
+    for (int q = 0; q < g->n_groups; q++) {
+        long i0 = g->grp_first[q], RN = (long)v->R * v->N, Rp = (long)v->R * v->p;
+        int n = g->grp_first[q + 1] - g->grp_first[q], rows = g->grp_rows[q];
+        /* dW (p, N) row-major = dout^T z: column-major dW^T (N, p) = z^T dout */
+        g->ops->gemm(g->dev, 0, 1, v->N, v->p, rows, v->z + i0 * RN, v->N, RN, v->out + i0 * Rp,
+                     v->p, Rp, v->G + i0 * v->np + v->off_w, v->N, v->np, n);
+        /* dz (R, N) = dout W: column-major dz^T (N, R) = W^T dout^T; into z
+         * (a without a norm, which is no longer needed) */
+        g->ops->gemm(g->dev, 0, 0, v->N, rows, v->p, v->P + i0 * v->np + v->off_w, v->N, v->np,
+                     v->out + i0 * Rp, v->p, Rp, v->z + i0 * RN, v->N, RN, n);
+    }
     if (v->norm == GL_NORM_BATCHNORM) {
         launch(g, GL_K_bn_back_sums, M * v->N);
         launch(g, GL_K_norm_back, MRN);
@@ -575,7 +630,7 @@ int gl_gpu_population_advance(gl_trainer **members, int M, long until, int emula
     for (int i = 0; rc == 0 && i < M; i++) {
         const gl_gmember *m = &g.mem[i];
         long step = m->alive ? g.v.step : m->diverged_at;
-        gl_trainer_set_position(members[i], step, m->alive ? -1 : m->diverged_at, secs / M);
+        gl_trainer_set_position(g.t[i], step, m->alive ? -1 : m->diverged_at, secs / M);
     }
     free(stopped);
     free(skip);
