@@ -57,6 +57,9 @@ static const gpu_case cases[] = {
     {"quadratic, BatchNorm, full batch, AdamW with weight decay",
      "add", 13, 20, 0, 2, GL_ACT_QUADRATIC, GL_NORM_BATCHNORM, GL_LOSS_MSE, GL_OPT_ADAMW, 0,
      GL_IPR_RFFT, {{0.5, 0.2, 0.005, 5, 0, 14}, {0.8, 0.0, 0.01, 1, 0.1, 15}}},
+    {"quadratic, MSE, SGD, full batch, one member diverges",
+     "add", 13, 20, 0, 2, GL_ACT_QUADRATIC, GL_NORM_NONE, GL_LOSS_MSE, GL_OPT_SGD, 0, GL_IPR_RFFT,
+     {{0.5, 0.2, 0.5, 0, 0, 16}, {0.6, 0.0, 1000, 0, 0, 17}}},
 };
 
 static void config_of(gl_config *c, const gpu_case *k, const member_set *m, const char *device) {

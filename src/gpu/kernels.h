@@ -28,7 +28,7 @@
  *   s1, s2       : BatchNorm (N) batch mean and biased variance; LayerNorm
  *                  (R) row mean and 1/std.  s3, s4: the same shapes, in
  *                  double, the backward's sums
- *   rowloss      : (R) double  loss of each row;  rowhit: (R) flags
+ *   rowloss      : (R) double  loss of each row (evaluation);  rowhit: (R) flags
  *   csr_off      : (2, p+1)  rows grouped by operand: the rows b with
  *   csr_idx      : (2, R)    bm[b] == r are csr_idx[0][csr_off[0][r] ..
  *                            csr_off[0][r+1]), in increasing b (bn likewise) */
@@ -52,7 +52,6 @@ typedef struct gl_gmember {
     int rows;           /* rows of the current batch (or evaluation chunk) */
     int alive;          /* 0 once a loss was not finite */
     long diverged_at;   /* the step whose loss was not finite, or -1 */
-    double loss;        /* the last training loss */
     float step_size, bc2_sqrt, decay; /* this step's optimizer constants */
 } gl_gmember;
 
@@ -292,12 +291,38 @@ GL_HD void gl_k_norm(long t, const gl_gview *v) {
     }
 }
 
-/* over M*R: the loss of each row; training: dL/dout in place of out (zero
- * for padding rows); evaluation: rowhit = argmax hits (bit 0: label, bit 1:
- * true label) */
+/* A member whose loss is not finite stops at this step (alive = 0): its
+ * weights stay as they were, as the CPU stops a run whose loss is not
+ * finite. The loss is a sum of squares or of log-sum-exps of the outputs, so
+ * it is not finite exactly when some row's is. Every thread that sees it
+ * writes the same two values. */
+GL_HD void gl_k_stop(gl_gmember *g, long step) {
+    if (g->alive) {
+        g->alive = 0;
+        g->diverged_at = step;
+    }
+}
+
+/* over M*R*p, training with MSE: dL/dout = 2 (out - onehot(y)) / (B p), in
+ * place, element by element */
+GL_HD void gl_k_mse_grad(long t, const gl_gview *v) {
+    long p = v->p, r = t / p, j = t % p, i = r / v->R, b = r % v->R;
+    gl_gmember *g = &v->mem[i];
+    if (b >= g->rows) {
+        if (v->pad_zero) v->out[t] = 0.0f;
+        return;
+    }
+    float d = v->out[t] - (j == v->by[r] ? 1.0f : 0.0f);
+    if (!isfinite(d)) gl_k_stop(g, v->step);
+    v->out[t] = (float)(2.0 / ((double)g->rows * p)) * d;
+}
+
+/* over M*R: one row's loss. Training (cross-entropy): dL/dout in place of
+ * out; evaluation (either loss): rowloss, and rowhit = argmax hits (bit 0:
+ * label, bit 1: true label) */
 GL_HD void gl_k_loss_rows(long t, const gl_gview *v) {
     long p = v->p, i = t / v->R, b = t % v->R;
-    const gl_gmember *g = &v->mem[i];
+    gl_gmember *g = &v->mem[i];
     float *o = v->out + t * p;
     if (b >= g->rows) {
         if (v->training && v->pad_zero)
@@ -313,11 +338,9 @@ GL_HD void gl_k_loss_rows(long t, const gl_gview *v) {
         v->rowhit[t] = (best == y) | (best == v->by2[t]) << 1;
     }
     if (v->loss == GK_LOSS_MSE) {
-        float gs = (float)(2.0 / ((double)B * p));
         for (long j = 0; j < p; j++) {
             float d = o[j] - (j == y ? 1.0f : 0.0f);
             s += (double)d * d;
-            if (v->training) o[j] = gs * d;
         }
     } else {
         double mx = o[0], z = 0;
@@ -326,25 +349,13 @@ GL_HD void gl_k_loss_rows(long t, const gl_gview *v) {
         for (long j = 0; j < p; j++) z += exp((double)o[j] - mx);
         double lse = mx + log(z);
         s = lse - o[y];
-        if (v->training)
+        if (v->training) {
+            if (!isfinite(s)) gl_k_stop(g, v->step);
             for (long j = 0; j < p; j++)
                 o[j] = (float)((exp((double)o[j] - lse) - (j == y ? 1.0 : 0.0)) / B);
+        }
     }
     v->rowloss[t] = s;
-}
-
-/* over M: the batch loss (the CPU's normalization); a member whose loss is
- * not finite stops (alive = 0) at this step */
-GL_HD void gl_k_loss_sum(long i, const gl_gview *v) {
-    gl_gmember *g = &v->mem[i];
-    const double *rl = v->rowloss + i * v->R;
-    double s = 0;
-    for (int b = 0; b < g->rows; b++) s += rl[b];
-    g->loss = v->loss == GK_LOSS_MSE ? s / ((double)g->rows * v->p) : s / g->rows;
-    if (g->alive && !isfinite(g->loss)) {
-        g->alive = 0;
-        g->diverged_at = v->step;
-    }
 }
 
 /* --- backward ------------------------------------------------------------- */
@@ -564,7 +575,7 @@ GL_HD void gl_k_ipr_mean(long i, const gl_gview *v) {
 /* The kernel list, for the launchers: X(name) for every gl_k_name above. */
 #define GL_GPU_KERNELS(X)                                                                          \
     X(batch_rows) X(gather) X(csr_count) X(csr_scan) X(csr_fill) X(hidden) X(bn_stats)            \
-    X(ln_stats) X(norm) X(loss_rows) X(loss_sum) X(bn_back_sums) X(ln_back_rows)                  \
+    X(ln_stats) X(norm) X(mse_grad) X(loss_rows) X(bn_back_sums) X(ln_back_rows)                  \
     X(ln_back_cols) X(norm_back) X(act_back) X(embed_back) X(optim_prep) X(optim) X(eval_acc)     \
     X(norm_rows) X(norm_sum) X(ipr) X(ipr_mean)
 

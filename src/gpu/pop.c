@@ -8,7 +8,7 @@
  *   hidden                       h = Ut[m] + Vt[n], dropout, a = phi(h)
  *   bn_stats | ln_stats, norm    z = norm(a)
  *   GEMM                         out = z W^T
- *   loss_rows, loss_sum          dL/dout, the loss, divergence
+ *   mse_grad | loss_rows         dL/dout; a member whose loss is not finite stops
  *   GEMM, GEMM                   dW = dout^T z, dz = dout W
  *   *_back                       through the norm and the activation
  *   embed_back                   dUt, dVt gathered by operand (csr)
@@ -463,8 +463,8 @@ static void train_step(gpop *g) {
     if (!full || !g->batch_ready) load_batch(g, 1);
     g->batch_ready = full;
     forward(g);
-    launch(g, GL_K_loss_rows, M * v->R);
-    launch(g, GL_K_loss_sum, M);
+    if (v->loss == GL_LOSS_MSE) launch(g, GL_K_mse_grad, M * v->R * v->p);
+    else launch(g, GL_K_loss_rows, M * v->R);
     for (int q = 0; q < g->n_groups; q++) {
         long i0 = g->grp_first[q], RN = (long)v->R * v->N, Rp = (long)v->R * v->p;
         int n = g->grp_first[q + 1] - g->grp_first[q], rows = g->grp_rows[q];
