@@ -18,8 +18,9 @@
 #include "groklab/train.h"
 
 /* 1 if this build has the CUDA backend and a GPU is usable; otherwise 0 with
- * the reason in why. GROKLAB_GPU_EMULATE=1 in the environment makes the
- * backend run on the host emulator instead (tests without a GPU). */
+ * the reason in why (found once per process). GROKLAB_GPU_EMULATE=1 in the
+ * environment makes the backend run on the host emulator instead (tests
+ * without a GPU). */
 int gl_gpu_available(char *why, size_t cap);
 
 /* Whether runs a and b can train in one population: same task, p, width,

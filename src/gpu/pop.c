@@ -20,6 +20,7 @@
  * with the DFT matrix, accuracies and losses on every subset) and GL_ACC
  * numbers per member come back. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,22 +102,35 @@ static const gl_dev_ops *pick_ops(int emulate) {
     return gl_dev_cuda_ops();
 }
 
-int gl_gpu_available(char *why, size_t cap) {
+/* Opening a device (a CUDA context, a cuBLAS handle) takes milliseconds and
+ * configs are validated often (a sweep validates every point): the answer is
+ * found once per process. */
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static int probe_ok;
+static char probe_why[GL_ERRLEN];
+
+static void probe(void) {
     const gl_dev_ops *ops = pick_ops(0);
     if (!ops) {
-        snprintf(why, cap,
+        snprintf(probe_why, sizeof probe_why,
                  "this build has no CUDA backend (it is compiled when CMake finds nvcc; "
                  "configure with -DGL_CUDA=ON to require it)");
-        return 0;
+        return;
     }
     gl_dev *d;
     gl_error e;
     if (ops->open(&d, &e) != 0) {
-        snprintf(why, cap, "%s", e.msg);
-        return 0;
+        snprintf(probe_why, sizeof probe_why, "%s", e.msg);
+        return;
     }
     ops->close(d);
-    return 1;
+    probe_ok = 1;
+}
+
+int gl_gpu_available(char *why, size_t cap) {
+    pthread_once(&probe_once, probe);
+    if (!probe_ok) snprintf(why, cap, "%s", probe_why);
+    return probe_ok;
 }
 
 int gl_gpu_population_fit(const gl_config *c, gl_error *err) {
