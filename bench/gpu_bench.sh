@@ -7,9 +7,11 @@
 #
 #   a. env.txt            nvidia-smi, nvcc --version, cmake, CPUs, torch and
 #                         jax versions and the devices they see
-#   b. build.log          cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release
-#                         -DGL_CUDA=ON, then cmake --build build-gpu -j 16
-#   c. gpu_tests.log      ctest -L gpu --output-on-failure in build-gpu
+#   b. build.log          the carried gpu-bundle/ (bench/gpu_bundle.sh) if there
+#                         is one; else cmake -S . -B build-gpu
+#                         -DCMAKE_BUILD_TYPE=Release -DGL_CUDA=ON, then
+#                         cmake --build build-gpu -j 16
+#   c. gpu_tests.log      test_gpu cuda: GPU populations against the CPU
 #   d. groklab_bench.txt  build-gpu/groklab bench --device cuda
 #                         --pop 1,16,64,256,1024 --steps 200 --pop-steps 50
 #   e. authors_loop.{txt,json}   bench/authors_loop.py --device cuda: the
@@ -125,23 +127,37 @@ except ImportError:
     o = "no optax"
 print("jax", jax.__version__, "backend", jax.default_backend(), "devices", jax.devices(), o)'
 
-# --- b. build ---------------------------------------------------------------
-GL="$BUILD/groklab"
-if part configure 120 "$OUT/build.log" cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
-        -DGL_CUDA=ON ${EXTRA_CMAKE[@]+"${EXTRA_CMAKE[@]}"}; then
-    part build 240 "$OUT/build.log" cmake --build "$BUILD" -j "$JOBS"
+# --- b. build (or the bundle carried from a development machine) -----------
+# bench/gpu_bundle.sh builds gpu-bundle/ (groklab, test_gpu and their
+# non-CUDA libraries) where groklab's Debian packages are installed; the GPU
+# machine may not have them. cuBLAS comes from this machine's CUDA.
+if [[ -x gpu-bundle/groklab ]]; then
+    GL=gpu-bundle/groklab
+    TEST_GPU=gpu-bundle/test_gpu
+    cublas_dir=$(dirname "$( (ls /usr/local/cuda/lib64/libcublas.so.* /usr/local/cuda/lib/libcublas.so.* 2> /dev/null;
+        find / -xdev -name 'libcublas.so.*' -not -path '*/proc/*' 2> /dev/null) | head -n 1)")
+    export LD_LIBRARY_PATH="$ROOT/gpu-bundle/lib:$cublas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    {
+        echo "## using the carried gpu-bundle/ (commit $(cat gpu-bundle/COMMIT 2> /dev/null)), cuBLAS from $cublas_dir"
+        ldd "$GL" 2>&1
+    } >> "$OUT/build.log"
+    record build "ok (carried bundle)" 0 "$OUT/build.log"
 else
-    skip build "$OUT/build.log" "configure failed"
+    GL="$BUILD/groklab"
+    TEST_GPU="$BUILD/tests/test_gpu"
+    if part configure 120 "$OUT/build.log" cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
+            -DGL_CUDA=ON ${EXTRA_CMAKE[@]+"${EXTRA_CMAKE[@]}"}; then
+        part build 240 "$OUT/build.log" cmake --build "$BUILD" -j "$JOBS"
+    else
+        skip build "$OUT/build.log" "configure failed"
+    fi
 fi
 
-# --- c. GPU tests -----------------------------------------------------------
-if [[ -f "$BUILD/CTestTestfile.cmake" ]]; then
-    # ctest run inside the build folder (works with any ctest, unlike --test-dir)
-    # shellcheck disable=SC2016
-    part gpu-tests 150 "$OUT/gpu_tests.log" \
-        bash -c 'cd "$1" && exec ctest -L gpu --output-on-failure' _ "$BUILD"
+# --- c. GPU tests: populations against the CPU backend, on the GPU ----------
+if [[ -x "$TEST_GPU" ]]; then
+    part gpu-tests 150 "$OUT/gpu_tests.log" "$TEST_GPU" cuda
 else
-    skip gpu-tests "$OUT/gpu_tests.log" "no $BUILD/CTestTestfile.cmake"
+    skip gpu-tests "$OUT/gpu_tests.log" "no $TEST_GPU"
 fi
 
 # --- d. groklab bench -------------------------------------------------------
@@ -215,9 +231,7 @@ tail_failed() {
     tail_failed configure "$OUT/build.log"
     tail_failed build "$OUT/build.log"
     echo "gpu tests:"
-    body "$OUT/gpu_tests.log" \
-        | grep -E 'tests passed|tests failed|No tests were found|did not run|Skipped|Failed|Timeout' \
-        | sed 's/^/  /'
+    body "$OUT/gpu_tests.log" | grep -E '^NOT OK|failed$|^SKIP' | sed 's/^/  /'
     tail_failed gpu-tests "$OUT/gpu_tests.log"
     echo "groklab bench --device cuda:"
     body "$OUT/groklab_bench.txt" \

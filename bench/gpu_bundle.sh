@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# gpu_bundle.sh -- builds, on this machine, what bench/gpu_bench.sh runs on a
+# lent GPU machine that has CUDA, PyTorch and JAX but not groklab's Debian
+# libraries (FFTW, OpenBLAS, cJSON, SQLite) and no network: a CUDA build of
+# groklab and test_gpu (portable x86-64 code, no -march=native; no MPI) and
+# the shared libraries they need beyond glibc, libstdc++ and CUDA's own
+# (cuBLAS is the GPU machine's), in gpu-bundle/ (ignored by git; about 45 MB).
+#
+# Then, from the device tool: run with carry ["gpu-bundle"] and the command
+# bench/gpu_bench.sh; it finds gpu-bundle/ and skips its own build.
+# Usage: bench/gpu_bundle.sh   (from anywhere)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+B=build-gpu-bundle
+cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DGL_CUDA=ON -DGL_NATIVE=OFF -DGL_MPI=OFF > /dev/null
+cmake --build "$B" -j "$(nproc)" --target groklab test_gpu
+rm -rf gpu-bundle
+mkdir -p gpu-bundle/lib
+cp "$B/groklab" "$B/tests/test_gpu" gpu-bundle/
+# every library the two programs load, except the C/C++ runtime and CUDA's
+for lib in $(ldd gpu-bundle/groklab gpu-bundle/test_gpu | awk '/=>/ {print $3}' | sort -u); do
+    case "$(basename "$lib")" in
+        libc.so* | libm.so* | libdl.so* | libpthread.so* | librt.so* | libstdc++.so* | libgcc_s.so* | \
+            libcuda.so* | libcublas*.so* | libcudart.so*) ;;
+        *) cp -L "$lib" gpu-bundle/lib/ ;;
+    esac
+done
+git rev-parse HEAD > gpu-bundle/COMMIT
+ls -la gpu-bundle gpu-bundle/lib
+du -sh gpu-bundle
