@@ -64,6 +64,8 @@ int gl_trainer_restore(gl_trainer *t, long step, const gl_metrics *rows, long n_
  * step (-1: none) and adds training seconds. */
 int gl_trainer_push_row(gl_trainer *t, const gl_metrics *r, gl_error *err);
 void gl_trainer_set_position(gl_trainer *t, long step, long diverged_at, double seconds);
+/* Calls the trainer's progress callback, if it has one. */
+void gl_trainer_notify(gl_trainer *t);
 
 /* Wall-clock seconds spent in gl_trainer_advance. */
 double gl_trainer_seconds(const gl_trainer *t);

@@ -53,6 +53,7 @@ typedef struct gpop {
      * rows, and each group's GEMMs cover its rows only (no padding work). */
     int n_groups;
     int *grp_first, *grp_rows; /* (n_groups + 1) first member; (n_groups) rows */
+    double last_progress;      /* when the trainers' progress callbacks were last called */
     void *blocks[48];
     int n_blocks;
 } gpop;
@@ -572,6 +573,16 @@ static int log_rows(gpop *g, int *skip, int only_stopped, gl_error *err) {
         metrics_of(g, i, m->alive ? g->v.step : m->diverged_at, &r);
         if (!m->alive) skip[i] = 1;
         if (gl_trainer_push_row(g->t[i], &r, err) != 0) return -1;
+    }
+    /* progress lines, about every 0.25 s: the position as of this log */
+    double tn = now();
+    if (tn - g->last_progress >= 0.25) {
+        g->last_progress = tn;
+        for (int i = 0; i < g->v.M; i++)
+            if (g->mem[i].alive) {
+                gl_trainer_set_position(g->t[i], g->v.step, -1, 0);
+                gl_trainer_notify(g->t[i]);
+            }
     }
     return 0;
 }

@@ -391,6 +391,10 @@ int gl_trainer_push_row(gl_trainer *t, const gl_metrics *r, gl_error *err) {
     return 0;
 }
 
+void gl_trainer_notify(gl_trainer *t) {
+    if (t->progress) t->progress(t->progress_ctx, t);
+}
+
 void gl_trainer_set_position(gl_trainer *t, long step, long diverged_at, double seconds) {
     t->step = step;
     t->diverged_at = diverged_at;
