@@ -26,8 +26,8 @@ typedef struct gl_dev_ops {
     void (*release)(gl_dev *d, void *ptr);
     void (*upload)(gl_dev *d, void *dst, const void *src, size_t bytes);
     void (*download)(gl_dev *d, void *dst, const void *src, size_t bytes);
-    /* runs kernel k for thread indices [0, count) */
-    void (*launch)(gl_dev *d, gl_kernel k, long count, const gl_gview *v);
+    /* runs kernel k on every cell (row, col) of a rows x cols grid */
+    void (*launch)(gl_dev *d, gl_kernel k, long rows, long cols, const gl_gview *v);
     /* C = op(A) op(B) for each of batch matrices (column-major, cuBLAS's
      * conventions: op(A) is m x k, op(B) k x n, C m x n; strides in floats
      * between the matrices of the batch, 0 to reuse one) */

@@ -1,7 +1,7 @@
 /* groklab GPU backend: the CUDA device (see dev.h).
  *
  * Everything runs in order on the default stream: each kernel of kernels.h
- * becomes a grid-stride __global__ function over its thread indices, GEMMs are
+ * becomes grid-stride __global__ functions over its grid's cells, GEMMs are
  * cuBLAS strided batched SGEMMs in FP32 (CUBLAS_DEFAULT_MATH: no TF32, unless
  * GROKLAB_TF32=1), copies are cudaMemcpy. The GPU is the one named by
  * GROKLAB_GPU, else the MPI local rank modulo the GPUs present, else 0.
@@ -96,24 +96,39 @@ static void cuda_download(gl_dev *d, void *dst, const void *src, size_t bytes) {
     if (bytes) check(d, cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "download");
 }
 
+/* Each kernel in two forms: over a rows x cols grid (blockIdx.y strides
+ * over rows, x over columns), and for one column over rows alone. */
 #define GL_K_GLOBAL(name)                                                                          \
-    __global__ void gl_kernel_##name(long count, gl_gview v) {                                     \
-        long step = (long)gridDim.x * blockDim.x;                                                  \
-        for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += step)           \
-            gl_k_##name(i, &v);                                                                    \
+    __global__ void gl_kernel_##name(long rows, long cols, gl_gview v) {                           \
+        for (long r = blockIdx.y; r < rows; r += gridDim.y)                                        \
+            for (long c = (long)blockIdx.x * blockDim.x + threadIdx.x; c < cols;                   \
+                 c += (long)gridDim.x * blockDim.x)                                                \
+                gl_k_##name(r, c, &v);                                                             \
+    }                                                                                              \
+    __global__ void gl_kernel_##name##_rows(long rows, gl_gview v) {                               \
+        for (long r = (long)blockIdx.x * blockDim.x + threadIdx.x; r < rows;                       \
+             r += (long)gridDim.x * blockDim.x)                                                    \
+            gl_k_##name(r, 0, &v);                                                                 \
     }
 GL_GPU_KERNELS(GL_K_GLOBAL)
 #undef GL_K_GLOBAL
 
-static void cuda_launch(gl_dev *d, gl_kernel k, long count, const gl_gview *v) {
-    if (count <= 0) return;
-    const int threads = 256;
-    long blocks = (count + threads - 1) / threads;
-    if (blocks > (1L << 20)) blocks = 1L << 20; /* grid-stride beyond */
+static void cuda_launch(gl_dev *d, gl_kernel k, long rows, long cols, const gl_gview *v) {
+    if (rows <= 0 || cols <= 0) return;
+    /* columns: a block of up to 256 threads (whole warps), grid x to cover
+     * them; rows: grid y, at most 65535, striding beyond */
+    int threads = cols >= 256 ? 256 : (int)((cols + 31) / 32 * 32);
+    long bx = (cols + threads - 1) / threads, by = rows < 65535 ? rows : 65535;
+    if (bx > 65535) bx = 65535;
+    long b1 = (rows + 255) / 256;
+    if (b1 > (1L << 20)) b1 = 1L << 20;
     switch (k) {
 #define GL_K_CASE(name)                                                                            \
     case GL_K_##name:                                                                              \
-        gl_kernel_##name<<<(unsigned)blocks, threads>>>(count, *v);                                \
+        if (cols == 1)                                                                             \
+            gl_kernel_##name##_rows<<<(unsigned)b1, 256>>>(rows, *v);                              \
+        else                                                                                       \
+            gl_kernel_##name<<<dim3((unsigned)bx, (unsigned)by), threads>>>(rows, cols, *v);       \
         break;
         GL_GPU_KERNELS(GL_K_CASE)
 #undef GL_K_CASE

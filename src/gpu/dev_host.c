@@ -43,13 +43,14 @@ static void host_copy(gl_dev *d, void *dst, const void *src, size_t bytes) {
     if (bytes) memmove(dst, src, bytes);
 }
 
-static void host_launch(gl_dev *d, gl_kernel k, long count, const gl_gview *v) {
+static void host_launch(gl_dev *d, gl_kernel k, long rows, long cols, const gl_gview *v) {
     (void)d;
     switch (k) {
 #define GL_K_LOOP(name)                                                                            \
     case GL_K_##name:                                                                              \
-        _Pragma("omp parallel for schedule(static) if (count > 4096)")                             \
-        for (long i = 0; i < count; i++) gl_k_##name(i, v);                                        \
+        _Pragma("omp parallel for schedule(static) if (rows * cols > 4096)")                       \
+        for (long r = 0; r < rows; r++)                                                            \
+            for (long c = 0; c < cols; c++) gl_k_##name(r, c, v);                                  \
         break;
         GL_GPU_KERNELS(GL_K_LOOP)
 #undef GL_K_LOOP

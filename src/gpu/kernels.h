@@ -1,10 +1,12 @@
 /* groklab GPU backend: the kernels of a population step, one body per thread.
  *
- * Each kernel is a function gl_k_NAME(i, v) of a thread index i in [0, count)
- * and the population's view v (device pointers and sizes). The bodies are
- * plain C that nvcc compiles as __host__ __device__: src/gpu/dev_cuda.cu
- * launches them over a grid, src/gpu/dev_host.c runs them in a loop (the
- * emulator the tests use on machines without a GPU). The math is the CPU's
+ * Each kernel is a function gl_k_NAME(row, col, v) of one cell of a rows x
+ * cols grid (the "over (rows, cols)" of its comment: e.g. (M*R, N), a batch
+ * row and a neuron) and the population's view v (device pointers and
+ * sizes). The grid's shape spares the kernels 64-bit divisions per element.
+ * The bodies are plain C that nvcc compiles as __host__ __device__:
+ * src/gpu/dev_cuda.cu launches them over a CUDA grid, src/gpu/dev_host.c
+ * runs them in loops (the emulator the tests use on machines without a GPU). The math is the CPU's
  * (src/model/mlp_impl.h, src/train/optim_impl.h): sums over examples run in
  * example order with double accumulators, as there.
  *
@@ -102,9 +104,10 @@ GL_HD long gl_k_min(long a, long b) { return a < b ? a : b; }
 
 /* --- batches ------------------------------------------------------------ */
 
-/* over M: this step's row count. Minibatch: epoch e = step / nb uses the
+/* over (M, 1): this step's row count. Minibatch: epoch e = step / nb uses the
  * permutation in perm (uploaded by the host), slice step % nb. */
-GL_HD void gl_k_batch_rows(long i, const gl_gview *v) {
+GL_HD void gl_k_batch_rows(long i, long unused, const gl_gview *v) {
+    (void)unused;
     gl_gmember *g = &v->mem[i];
     if (v->training) {
         long n = g->n_train;
@@ -121,9 +124,8 @@ GL_HD void gl_k_batch_rows(long i, const gl_gview *v) {
     }
 }
 
-/* over M*R: the rows of the batch (training) or evaluation chunk */
-GL_HD void gl_k_gather(long t, const gl_gview *v) {
-    long i = t / v->R, b = t % v->R;
+/* over (M, R): the rows of the batch (training) or evaluation chunk */
+GL_HD void gl_k_gather(long i, long b, const gl_gview *v) {
     const gl_gmember *g = &v->mem[i];
     long o = i * v->R + b;
     if (b >= g->rows) {
@@ -159,25 +161,26 @@ GL_HD void gl_k_gather(long t, const gl_gview *v) {
     v->bid[o] = (int32_t)src;
 }
 
-/* over M*2*p: rows per operand value r (c = 0: bm, 1: bn), into csr_off[r+1] */
-GL_HD void gl_k_csr_count(long t, const gl_gview *v) {
-    long p = v->p, i = t / (2 * p), c = (t / p) % 2, r = t % p;
+/* over (2M, p): rows per operand value r (c = 0: bm, 1: bn), into csr_off[r+1] */
+GL_HD void gl_k_csr_count(long row, long r, const gl_gview *v) {
+    long p = v->p, i = row >> 1, c = row & 1;
     const int32_t *x = (c ? v->bn : v->bm) + i * v->R;
     int rows = v->mem[i].rows, cnt = 0;
     for (int b = 0; b < rows; b++) cnt += x[b] == r;
     v->csr_off[(i * 2 + c) * (p + 1) + r + 1] = cnt;
 }
 
-/* over M*2: prefix sums of the counts */
-GL_HD void gl_k_csr_scan(long t, const gl_gview *v) {
+/* over (2M, 1): prefix sums of the counts */
+GL_HD void gl_k_csr_scan(long t, long unused, const gl_gview *v) {
+    (void)unused;
     int32_t *off = v->csr_off + t * (v->p + 1);
     off[0] = 0;
     for (int r = 0; r < v->p; r++) off[r + 1] += off[r];
 }
 
-/* over M*2*p: the rows of value r in increasing order */
-GL_HD void gl_k_csr_fill(long t, const gl_gview *v) {
-    long p = v->p, i = t / (2 * p), c = (t / p) % 2, r = t % p;
+/* over (2M, p): the rows of value r in increasing order */
+GL_HD void gl_k_csr_fill(long row, long r, const gl_gview *v) {
+    long p = v->p, i = row >> 1, c = row & 1;
     const int32_t *x = (c ? v->bn : v->bm) + i * v->R;
     int32_t *idx = v->csr_idx + (i * 2 + c) * v->R;
     int rows = v->mem[i].rows, j = v->csr_off[(i * 2 + c) * (p + 1) + r];
@@ -203,9 +206,9 @@ GL_HD float gl_k_act(float x, int act) {
     }
 }
 
-/* over M*R*N: h = Ut[m] + Vt[n], dropout (training), a = phi(h) */
-GL_HD void gl_k_hidden(long t, const gl_gview *v) {
-    long N = v->N, i = t / (v->R * N), b = (t / N) % v->R, k = t % N;
+/* over (M*R, N): h = Ut[m] + Vt[n], dropout (training), a = phi(h) */
+GL_HD void gl_k_hidden(long row, long k, const gl_gview *v) {
+    long N = v->N, i = row / v->R, b = row % v->R, t = row * N + k;
     const gl_gmember *g = &v->mem[i];
     long o = t;
     if (b >= g->rows) {
@@ -230,10 +233,10 @@ GL_HD void gl_k_hidden(long t, const gl_gview *v) {
     v->a[o] = gl_k_act(x, v->act);
 }
 
-/* over M*N: BatchNorm batch mean and biased variance of a, and (training)
+/* over (M, N): BatchNorm batch mean and biased variance of a, and (training)
  * the running statistics as torch.nn.BatchNorm1d (unbiased variance) */
-GL_HD void gl_k_bn_stats(long t, const gl_gview *v) {
-    long N = v->N, i = t / N, k = t % N;
+GL_HD void gl_k_bn_stats(long i, long k, const gl_gview *v) {
+    long N = v->N, t = i * N + k;
     gl_gmember *g = &v->mem[i];
     int B = g->rows;
     const float *a = v->a + i * v->R * N + k;
@@ -254,9 +257,9 @@ GL_HD void gl_k_bn_stats(long t, const gl_gview *v) {
     v->run_var[t] = keepm * v->run_var[t] + mom * (float)(var * unb);
 }
 
-/* over M*R: LayerNorm mean and 1/std of each row */
-GL_HD void gl_k_ln_stats(long t, const gl_gview *v) {
-    long N = v->N, i = t / v->R, b = t % v->R;
+/* over (M, R): LayerNorm mean and 1/std of each row */
+GL_HD void gl_k_ln_stats(long i, long b, const gl_gview *v) {
+    long N = v->N, t = i * v->R + b;
     if (b >= v->mem[i].rows) return;
     const float *a = v->a + t * N;
     double s = 0, q = 0;
@@ -267,10 +270,10 @@ GL_HD void gl_k_ln_stats(long t, const gl_gview *v) {
     v->s2[t] = (float)(1.0 / sqrt(q / N + v->mem[i].norm_eps));
 }
 
-/* over M*R*N: z = norm(a). BatchNorm: batch statistics (training) or running
+/* over (M*R, N): z = norm(a). BatchNorm: batch statistics (training) or running
  * ones (evaluation); LayerNorm: the row's. */
-GL_HD void gl_k_norm(long t, const gl_gview *v) {
-    long N = v->N, i = t / (v->R * N), b = (t / N) % v->R, k = t % N;
+GL_HD void gl_k_norm(long row, long k, const gl_gview *v) {
+    long N = v->N, i = row / v->R, b = row % v->R, t = row * N + k;
     const gl_gmember *g = &v->mem[i];
     if (b >= g->rows) {
         if (v->pad_zero) v->z[t] = 0.0f;
@@ -303,10 +306,10 @@ GL_HD void gl_k_stop(gl_gmember *g, long step) {
     }
 }
 
-/* over M*R*p, training with MSE: dL/dout = 2 (out - onehot(y)) / (B p), in
+/* over (M*R, p), training with MSE: dL/dout = 2 (out - onehot(y)) / (B p), in
  * place, element by element */
-GL_HD void gl_k_mse_grad(long t, const gl_gview *v) {
-    long p = v->p, r = t / p, j = t % p, i = r / v->R, b = r % v->R;
+GL_HD void gl_k_mse_grad(long r, long j, const gl_gview *v) {
+    long p = v->p, i = r / v->R, b = r % v->R, t = r * p + j;
     gl_gmember *g = &v->mem[i];
     if (b >= g->rows) {
         if (v->pad_zero) v->out[t] = 0.0f;
@@ -317,11 +320,11 @@ GL_HD void gl_k_mse_grad(long t, const gl_gview *v) {
     v->out[t] = (float)(2.0 / ((double)g->rows * p)) * d;
 }
 
-/* over M*R: one row's loss. Training (cross-entropy): dL/dout in place of
+/* over (M, R): one row's loss. Training (cross-entropy): dL/dout in place of
  * out; evaluation (either loss): rowloss, and rowhit = argmax hits (bit 0:
  * label, bit 1: true label) */
-GL_HD void gl_k_loss_rows(long t, const gl_gview *v) {
-    long p = v->p, i = t / v->R, b = t % v->R;
+GL_HD void gl_k_loss_rows(long i, long b, const gl_gview *v) {
+    long p = v->p, t = i * v->R + b;
     gl_gmember *g = &v->mem[i];
     float *o = v->out + t * p;
     if (b >= g->rows) {
@@ -360,10 +363,10 @@ GL_HD void gl_k_loss_rows(long t, const gl_gview *v) {
 
 /* --- backward ------------------------------------------------------------- */
 
-/* over M*N: BatchNorm's sums over the batch of dz and dz*xhat into s3, s4;
+/* over (M, N): BatchNorm's sums over the batch of dz and dz*xhat into s3, s4;
  * they are dbeta and dgamma */
-GL_HD void gl_k_bn_back_sums(long t, const gl_gview *v) {
-    long N = v->N, i = t / N, k = t % N;
+GL_HD void gl_k_bn_back_sums(long i, long k, const gl_gview *v) {
+    long N = v->N, t = i * N + k;
     const gl_gmember *g = &v->mem[i];
     const float *a = v->a + i * v->R * N + k, *dz = v->z + i * v->R * N + k;
     double rstd = 1.0 / sqrt((double)v->s2[t] + g->norm_eps), sg = 0, sgx = 0;
@@ -379,9 +382,9 @@ GL_HD void gl_k_bn_back_sums(long t, const gl_gview *v) {
     G[v->off_b + k] = (float)sg;
 }
 
-/* over M*R: LayerNorm's sums over the row of g = dz*gamma and g*xhat */
-GL_HD void gl_k_ln_back_rows(long t, const gl_gview *v) {
-    long N = v->N, i = t / v->R, b = t % v->R;
+/* over (M, R): LayerNorm's sums over the row of g = dz*gamma and g*xhat */
+GL_HD void gl_k_ln_back_rows(long i, long b, const gl_gview *v) {
+    long N = v->N, t = i * v->R + b;
     if (b >= v->mem[i].rows) return;
     const float *a = v->a + t * N, *dz = v->z + t * N, *gam = v->P + i * v->np + v->off_g;
     double sg = 0, sgx = 0, mean = v->s1[t], r = v->s2[t];
@@ -394,9 +397,9 @@ GL_HD void gl_k_ln_back_rows(long t, const gl_gview *v) {
     v->s4[t] = sgx;
 }
 
-/* over M*N: LayerNorm's dgamma, dbeta (rows in order) */
-GL_HD void gl_k_ln_back_cols(long t, const gl_gview *v) {
-    long N = v->N, i = t / N, k = t % N;
+/* over (M, N): LayerNorm's dgamma, dbeta (rows in order) */
+GL_HD void gl_k_ln_back_cols(long i, long k, const gl_gview *v) {
+    long N = v->N;
     const float *a = v->a + i * v->R * N + k, *dz = v->z + i * v->R * N + k;
     const float *s1 = v->s1 + i * v->R, *s2 = v->s2 + i * v->R;
     float dg = 0, db = 0;
@@ -409,9 +412,9 @@ GL_HD void gl_k_ln_back_cols(long t, const gl_gview *v) {
     G[v->off_b + k] = db;
 }
 
-/* over M*R*N: da from dz, in place in z */
-GL_HD void gl_k_norm_back(long t, const gl_gview *v) {
-    long N = v->N, i = t / (v->R * N), b = (t / N) % v->R, k = t % N;
+/* over (M*R, N): da from dz, in place in z */
+GL_HD void gl_k_norm_back(long row, long k, const gl_gview *v) {
+    long N = v->N, i = row / v->R, b = row % v->R, t = row * N + k;
     const gl_gmember *g = &v->mem[i];
     if (b >= g->rows) {
         if (v->pad_zero) v->z[t] = 0.0f;
@@ -431,9 +434,9 @@ GL_HD void gl_k_norm_back(long t, const gl_gview *v) {
     }
 }
 
-/* over M*R*N: dh = da * phi'(h), through the dropout mask; in place in h */
-GL_HD void gl_k_act_back(long t, const gl_gview *v) {
-    long N = v->N, i = t / (v->R * N), b = (t / N) % v->R;
+/* over (M*R, N): dh = da * phi'(h), through the dropout mask; in place in h */
+GL_HD void gl_k_act_back(long row, long k, const gl_gview *v) {
+    long N = v->N, i = row / v->R, b = row % v->R, t = row * N + k;
     const gl_gmember *g = &v->mem[i];
     if (b >= g->rows) {
         if (v->pad_zero) v->h[t] = 0.0f;
@@ -450,10 +453,9 @@ GL_HD void gl_k_act_back(long t, const gl_gview *v) {
     v->h[t] = d;
 }
 
-/* over M*2*p*N: dUt[r] = sum of dh over rows with bm == r (dVt: bn), in row order */
-GL_HD void gl_k_embed_back(long t, const gl_gview *v) {
-    long N = v->N, p = v->p, i = t / (2 * p * N), c = (t / (p * N)) % 2, r = (t / N) % p,
-         k = t % N;
+/* over (2Mp, N): dUt[r] = sum of dh over rows with bm == r (dVt: bn), in row order */
+GL_HD void gl_k_embed_back(long row, long k, const gl_gview *v) {
+    long N = v->N, p = v->p, ic = row / p, i = ic >> 1, c = ic & 1, r = row % p;
     const int32_t *off = v->csr_off + (i * 2 + c) * (p + 1), *idx = v->csr_idx + (i * 2 + c) * v->R;
     const float *dh = v->h + i * v->R * N + k;
     float s = 0;
@@ -463,8 +465,9 @@ GL_HD void gl_k_embed_back(long t, const gl_gview *v) {
 
 /* --- optimizer (PyTorch's torch.optim formulas, groklab/optim.h) ---------- */
 
-/* over M: this step's constants (t = step + 1) */
-GL_HD void gl_k_optim_prep(long i, const gl_gview *v) {
+/* over (M, 1): this step's constants (t = step + 1) */
+GL_HD void gl_k_optim_prep(long i, long unused, const gl_gview *v) {
+    (void)unused;
     gl_gmember *g = &v->mem[i];
     double t = (double)(v->step + 1);
     g->decay = (float)(1.0 - g->lr * g->wd);
@@ -472,9 +475,9 @@ GL_HD void gl_k_optim_prep(long i, const gl_gview *v) {
     g->bc2_sqrt = (float)sqrt(1.0 - pow(g->beta2, t));
 }
 
-/* over M*np */
-GL_HD void gl_k_optim(long t, const gl_gview *v) {
-    long i = t / v->np;
+/* over (M, np) */
+GL_HD void gl_k_optim(long i, long j, const gl_gview *v) {
+    long t = i * v->np + j;
     const gl_gmember *g = &v->mem[i];
     if (!g->alive) return;
     float *p = v->P + t, *m1 = v->M1 + t, *m2 = v->M2 + t, gi = v->G[t];
@@ -504,8 +507,9 @@ GL_HD void gl_k_optim(long t, const gl_gview *v) {
 
 /* --- metrics ------------------------------------------------------------- */
 
-/* over M: adds the chunk's rows (in order) to the member's accumulators */
-GL_HD void gl_k_eval_acc(long i, const gl_gview *v) {
+/* over (M, 1): adds the chunk's rows (in order) to the member's accumulators */
+GL_HD void gl_k_eval_acc(long i, long unused, const gl_gview *v) {
+    (void)unused;
     const gl_gmember *g = &v->mem[i];
     const double *rl = v->rowloss + i * v->R;
     const int32_t *hit = v->rowhit + i * v->R;
@@ -528,9 +532,9 @@ GL_HD void gl_k_eval_acc(long i, const gl_gview *v) {
     }
 }
 
-/* over M*3*p: sum of squares of row r of Ut, Vt or W */
-GL_HD void gl_k_norm_rows(long t, const gl_gview *v) {
-    long p = v->p, N = v->N, i = t / (3 * p), c = (t / p) % 3, r = t % p;
+/* over (3M, p): sum of squares of row r of Ut, Vt or W */
+GL_HD void gl_k_norm_rows(long row, long r, const gl_gview *v) {
+    long p = v->p, N = v->N, i = row / 3, c = row % 3, t = row * p + r;
     long off = c == 0 ? v->off_u : c == 1 ? v->off_v : v->off_w;
     const float *x = v->P + i * v->np + off + r * N;
     double s = 0;
@@ -538,18 +542,19 @@ GL_HD void gl_k_norm_rows(long t, const gl_gview *v) {
     v->part[t] = s;
 }
 
-/* over M*3: the sums of squares of Ut, Vt, W */
-GL_HD void gl_k_norm_sum(long t, const gl_gview *v) {
+/* over (3M, 1): the sums of squares of Ut, Vt, W */
+GL_HD void gl_k_norm_sum(long t, long unused, const gl_gview *v) {
     long p = v->p, i = t / 3, c = t % 3;
+    (void)unused;
     double s = 0;
     for (long r = 0; r < p; r++) s += v->part[t * p + r];
     v->acc[i * GL_ACC + GL_ACC_SQ_U + c] = s;
 }
 
-/* over M*N: neuron k's IPR (r = 2), the mean of those of Ut[:, k], Vt[:, k],
+/* over (M, N): neuron k's IPR (r = 2), the mean of those of Ut[:, k], Vt[:, k],
  * W[:, k], from the DFT in spec (metrics.h: gl_ipr_of_power) */
-GL_HD void gl_k_ipr(long t, const gl_gview *v) {
-    long N = v->N, nb = v->nb, i = t / N, k = t % N;
+GL_HD void gl_k_ipr(long i, long k, const gl_gview *v) {
+    long N = v->N, nb = v->nb, t = i * N + k;
     double mean = 0;
     for (int c = 0; c < 3; c++) {
         const float *s = v->spec + (i * 3 + c) * 2 * nb * N + k;
@@ -565,8 +570,9 @@ GL_HD void gl_k_ipr(long t, const gl_gview *v) {
     v->part[t] = mean / 3.0;
 }
 
-/* over M: the mean over neurons */
-GL_HD void gl_k_ipr_mean(long i, const gl_gview *v) {
+/* over (M, 1): the mean over neurons */
+GL_HD void gl_k_ipr_mean(long i, long unused, const gl_gview *v) {
+    (void)unused;
     double s = 0;
     for (long k = 0; k < v->N; k++) s += v->part[i * v->N + k];
     v->acc[i * GL_ACC + GL_ACC_IPR] = s / v->N;

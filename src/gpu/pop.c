@@ -179,7 +179,9 @@ static void gpop_free(gpop *g) {
     free(g->epoch);
 }
 
-static void launch(gpop *g, gl_kernel k, long count) { g->ops->launch(g->dev, k, count, &g->v); }
+static void launch(gpop *g, gl_kernel k, long rows, long cols) {
+    g->ops->launch(g->dev, k, rows, cols, &g->v);
+}
 
 /* Copies member data padded to T / S rows into one host array and uploads. */
 static int upload_sets(gpop *g, int which, int32_t *dst, int rows, int *ok) {
@@ -424,12 +426,12 @@ static int gpop_create(gpop *g, gl_trainer **members, int M, int emulate, gl_err
 static void load_batch(gpop *g, int with_csr) {
     gl_gview *v = &g->v;
     long M = v->M;
-    launch(g, GL_K_batch_rows, M);
-    launch(g, GL_K_gather, M * v->R);
+    launch(g, GL_K_batch_rows, M, 1);
+    launch(g, GL_K_gather, M, v->R);
     if (!with_csr) return;
-    launch(g, GL_K_csr_count, M * 2 * v->p);
-    launch(g, GL_K_csr_scan, M * 2);
-    launch(g, GL_K_csr_fill, M * 2 * v->p);
+    launch(g, GL_K_csr_count, 2 * M, v->p);
+    launch(g, GL_K_csr_scan, 2 * M, 1);
+    launch(g, GL_K_csr_fill, 2 * M, v->p);
 }
 
 /* Minibatches: uploads the permutation of every member whose epoch changed. */
@@ -449,14 +451,14 @@ static void refresh_perms(gpop *g) {
 /* z = norm(a) and out = z W^T for the loaded rows (training or evaluation mode) */
 static void forward(gpop *g) {
     gl_gview *v = &g->v;
-    long M = v->M, MRN = M * v->R * v->N;
-    launch(g, GL_K_hidden, MRN);
+    long M = v->M, MR = M * v->R;
+    launch(g, GL_K_hidden, MR, v->N);
     if (v->norm == GL_NORM_BATCHNORM) {
-        if (v->training) launch(g, GL_K_bn_stats, M * v->N);
-        launch(g, GL_K_norm, MRN);
+        if (v->training) launch(g, GL_K_bn_stats, M, v->N);
+        launch(g, GL_K_norm, MR, v->N);
     } else if (v->norm == GL_NORM_LAYERNORM) {
-        launch(g, GL_K_ln_stats, M * v->R);
-        launch(g, GL_K_norm, MRN);
+        launch(g, GL_K_ln_stats, M, v->R);
+        launch(g, GL_K_norm, MR, v->N);
     }
     /* out (R, p) row-major = z (R, N) W^T: column-major out^T (p, R) = W z^T */
     for (int q = 0; q < (v->training ? g->n_groups : 1); q++) {
@@ -471,15 +473,15 @@ static void forward(gpop *g) {
 
 static void train_step(gpop *g) {
     gl_gview *v = &g->v;
-    long M = v->M, MRN = M * v->R * v->N;
+    long M = v->M, MR = M * v->R;
     int full = v->batch <= 0 || v->batch >= v->T;
     v->training = 1;
     if (!full) refresh_perms(g);
     if (!full || !g->batch_ready) load_batch(g, 1);
     g->batch_ready = full;
     forward(g);
-    if (v->loss == GL_LOSS_MSE) launch(g, GL_K_mse_grad, M * v->R * v->p);
-    else launch(g, GL_K_loss_rows, M * v->R);
+    if (v->loss == GL_LOSS_MSE) launch(g, GL_K_mse_grad, M * v->R, v->p);
+    else launch(g, GL_K_loss_rows, M, v->R);
     for (int q = 0; q < g->n_groups; q++) {
         long i0 = g->grp_first[q], RN = (long)v->R * v->N, Rp = (long)v->R * v->p;
         int n = g->grp_first[q + 1] - g->grp_first[q], rows = g->grp_rows[q];
@@ -492,17 +494,17 @@ static void train_step(gpop *g) {
                      v->out + i0 * Rp, v->p, Rp, v->z + i0 * RN, v->N, RN, n);
     }
     if (v->norm == GL_NORM_BATCHNORM) {
-        launch(g, GL_K_bn_back_sums, M * v->N);
-        launch(g, GL_K_norm_back, MRN);
+        launch(g, GL_K_bn_back_sums, M, v->N);
+        launch(g, GL_K_norm_back, MR, v->N);
     } else if (v->norm == GL_NORM_LAYERNORM) {
-        launch(g, GL_K_ln_back_rows, M * v->R);
-        launch(g, GL_K_ln_back_cols, M * v->N);
-        launch(g, GL_K_norm_back, MRN);
+        launch(g, GL_K_ln_back_rows, M, v->R);
+        launch(g, GL_K_ln_back_cols, M, v->N);
+        launch(g, GL_K_norm_back, MR, v->N);
     }
-    launch(g, GL_K_act_back, MRN);
-    launch(g, GL_K_embed_back, M * 2 * v->p * v->N);
-    launch(g, GL_K_optim_prep, M);
-    launch(g, GL_K_optim, M * v->np);
+    launch(g, GL_K_act_back, MR, v->N);
+    launch(g, GL_K_embed_back, 2 * M * v->p, v->N);
+    launch(g, GL_K_optim_prep, M, 1);
+    launch(g, GL_K_optim, M, v->np);
     v->step++;
 }
 
@@ -512,15 +514,15 @@ static int evaluate(gpop *g, gl_error *err) {
     long M = v->M;
     memset(g->acc, 0, sizeof(double) * (size_t)M * GL_ACC);
     g->ops->upload(g->dev, v->acc, g->acc, sizeof(double) * (size_t)M * GL_ACC);
-    launch(g, GL_K_norm_rows, M * 3 * v->p);
-    launch(g, GL_K_norm_sum, M * 3);
+    launch(g, GL_K_norm_rows, 3 * M, v->p);
+    launch(g, GL_K_norm_sum, 3 * M, 1);
     /* spectra: column-major S^T (N, 2nb) = X^T (N, p) F (p, 2nb) for X = Ut, Vt, W */
     long offs[3] = {v->off_u, v->off_v, v->off_w}, nb2 = 2L * v->nb;
     for (int c = 0; c < 3; c++)
         g->ops->gemm(g->dev, 0, 0, v->N, (int)nb2, v->p, v->P + offs[c], v->N, v->np, g->dft, v->p,
                      0, v->spec + (long)c * nb2 * v->N, v->N, 3 * nb2 * v->N, v->M);
-    launch(g, GL_K_ipr, M * v->N);
-    launch(g, GL_K_ipr_mean, M);
+    launch(g, GL_K_ipr, M, v->N);
+    launch(g, GL_K_ipr_mean, M, 1);
     v->training = 0;
     for (int set = GK_SET_TRAIN; set <= GK_SET_TEST; set++) {
         v->set = set;
@@ -528,8 +530,8 @@ static int evaluate(gpop *g, gl_error *err) {
         for (v->start = 0; v->start < most; v->start += v->R) {
             load_batch(g, 0);
             forward(g);
-            launch(g, GL_K_loss_rows, M * v->R);
-            launch(g, GL_K_eval_acc, M);
+            launch(g, GL_K_loss_rows, M, v->R);
+            launch(g, GL_K_eval_acc, M, 1);
         }
     }
     v->start = 0;
