@@ -179,5 +179,30 @@ int main(int argc, char **argv) {
             gl_trainer_free(cpu[i]);
         }
     }
+    /* a population the device cannot hold at once: trained in halves, with
+     * the same results (emulator only: its memory can be limited) */
+    if (emulate) {
+        const gpu_case *k = &cases[0];
+        gl_trainer *gpu[MAXM], *cpu[MAXM];
+        gl_error err;
+        setenv("GROKLAB_GPU_EMULATE_BYTES", "800000", 1); /* about two members of case 0 */
+        int ok = 1;
+        for (int i = 0; i < k->M && ok; i++) {
+            gl_config cg, cc;
+            config_of(&cg, k, &k->m[i], "cuda");
+            config_of(&cc, k, &k->m[i], "cpu");
+            ok = gl_trainer_create(&gpu[i], &cg, &err) == 0 && gl_trainer_create(&cpu[i], &cc, &err) == 0 &&
+                 gl_trainer_advance(cpu[i], 100, 1, &err) == 0;
+        }
+        ok = ok && gl_gpu_population_advance(gpu, k->M, 100, 1, &err) == 0;
+        CHECK(ok, "%d members on a device that holds about 2: trained in parts (%s)", k->M,
+              ok ? "ok" : err.msg);
+        for (int i = 0; ok && i < k->M; i++) compare(k, i, gpu[i], cpu[i]);
+        for (int i = 0; i < k->M; i++) {
+            gl_trainer_free(gpu[i]);
+            gl_trainer_free(cpu[i]);
+        }
+        unsetenv("GROKLAB_GPU_EMULATE_BYTES");
+    }
     return CHECK_DONE();
 }

@@ -36,7 +36,8 @@ int gl_gpu_check_config(const gl_config *c, gl_error *err);
 int gl_gpu_population_fit(const gl_config *c, gl_error *err);
 
 /* Trains members[0..M) (compatible, at the same step) in lockstep to step
- * until (or the end), on the GPU (emulate = 1: on the host emulator). */
+ * until (or the end), on the GPU (emulate = 1: on the host emulator). When
+ * the GPU's memory cannot hold them all, each half trains in turn. */
 int gl_gpu_population_advance(gl_trainer **members, int M, long until, int emulate,
                               gl_error *err);
 

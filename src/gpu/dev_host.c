@@ -12,30 +12,43 @@
 #include "groklab/train.h"
 #include "model/blas.h"
 
+/* GROKLAB_GPU_EMULATE_BYTES=n makes the emulated device hold at most n
+ * bytes (tests of populations that do not fit). */
 struct gl_dev {
-    int unused;
+    double limit, used; /* limit 0: half of this machine's memory */
 };
 
 static int host_open(gl_dev **d, gl_error *err) {
     *d = calloc(1, sizeof **d);
-    return *d ? 0 : gl_fail(err, "out of memory");
+    if (!*d) return gl_fail(err, "out of memory");
+    const char *lim = getenv("GROKLAB_GPU_EMULATE_BYTES");
+    (*d)->limit = lim && atof(lim) > 0 ? atof(lim) : 0.5 * gl_system_memory();
+    return 0;
 }
 
 static void host_close(gl_dev *d) { free(d); }
 
-static double host_free_bytes(gl_dev *d) {
-    (void)d;
-    return 0.5 * gl_system_memory();
-}
+static double host_free_bytes(gl_dev *d) { return d->limit - d->used; }
+
+/* blocks carry their size in front, for the accounting */
+enum { HEAD = 16 };
 
 static void *host_alloc(gl_dev *d, size_t bytes) {
-    (void)d;
-    return calloc(1, bytes ? bytes : 1);
+    if (d->used + (double)bytes > d->limit) return NULL;
+    char *p = calloc(1, bytes + HEAD);
+    if (!p) return NULL;
+    memcpy(p, &bytes, sizeof bytes);
+    d->used += (double)bytes;
+    return p + HEAD;
 }
 
 static void host_release(gl_dev *d, void *ptr) {
-    (void)d;
-    free(ptr);
+    if (!ptr) return;
+    char *p = (char *)ptr - HEAD;
+    size_t bytes;
+    memcpy(&bytes, p, sizeof bytes);
+    d->used -= (double)bytes;
+    free(p);
 }
 
 static void host_copy(gl_dev *d, void *dst, const void *src, size_t bytes) {

@@ -362,11 +362,11 @@ static int gpop_create(gpop *g, gl_trainer **members, int M, int emulate, gl_err
     g->dft = dev_alloc(g, 4 * (size_t)p * 2 * nb, &ok);
     int32_t *sets[] = {v->tr_m, v->tr_n, v->tr_y, v->tr_true, v->te_m, v->te_n, v->te_y};
     for (int w = 0; w < 7; w++) upload_sets(g, w, sets[w], w < 4 ? v->T : v->S, &ok);
-    if (!ok) {
+    if (!ok) { /* -2: the caller may try fewer members at once */
         gpop_free(g);
-        return gl_fail(err, "out of GPU memory for a population of %d (about %.1f MiB each): "
-                            "train fewer models at once",
-                       M, member_bytes(c, R, T, S, v->np) / 1048576.0);
+        gl_fail(err, "out of GPU memory for a population of %d (about %.1f MiB each)", M,
+                member_bytes(c, R, T, S, v->np) / 1048576.0);
+        return -2;
     }
     if (upload_dft(g, c, err) != 0) {
         gpop_free(g);
@@ -620,7 +620,13 @@ int gl_gpu_population_advance(gl_trainer **members, int M, long until, int emula
     const gl_config *c = gl_trainer_config(members[0]);
     if (until > c->steps) until = c->steps;
     gpop g;
-    if (gpop_create(&g, members, M, emulate, err) != 0) return -1;
+    int made = gpop_create(&g, members, M, emulate, err);
+    if (made == -2 && M > 1) { /* the estimate of what fits was too high: halves */
+        int h = M / 2;
+        if (gl_gpu_population_advance(members, h, until, emulate, err) != 0) return -1;
+        return gl_gpu_population_advance(members + h, M - h, until, emulate, err);
+    }
+    if (made != 0) return -1;
     double t0 = now();
     /* stopped[i]: diverged and logged; skip: also those logged at this step */
     int *stopped = calloc((size_t)M, sizeof(int)), *skip = calloc((size_t)M, sizeof(int));
