@@ -1,0 +1,107 @@
+/* groklab GPU backend, kernels: the backward pass through the norms, the
+ * activation and dropout, and the embedding (gathered by operand, in example
+ * order). Included by src/gpu/kernels.h (types, conventions, the kernel list). */
+#ifndef GROKLAB_GPU_K_BACKWARD_H
+#define GROKLAB_GPU_K_BACKWARD_H
+
+/* over (M, N): BatchNorm's sums over the batch of dz and dz*xhat into s3, s4;
+ * they are dbeta and dgamma */
+GL_HD void gl_k_bn_back_sums(long i, long k, const gl_gview *v) {
+    long N = v->N, t = i * N + k;
+    const gl_gmember *g = &v->mem[i];
+    const float *a = v->a + i * v->R * N + k, *dz = v->z + i * v->R * N + k;
+    double rstd = 1.0 / sqrt((double)v->s2[t] + g->norm_eps), sg = 0, sgx = 0;
+    for (int b = 0; b < g->rows; b++) {
+        double xhat = (a[(long)b * N] - v->s1[t]) * rstd;
+        sg += dz[(long)b * N];
+        sgx += dz[(long)b * N] * xhat;
+    }
+    v->s3[t] = sg;
+    v->s4[t] = sgx;
+    float *G = v->G + i * v->np;
+    G[v->off_g + k] = (float)sgx;
+    G[v->off_b + k] = (float)sg;
+}
+
+/* over (M, R): LayerNorm's sums over the row of g = dz*gamma and g*xhat */
+GL_HD void gl_k_ln_back_rows(long i, long b, const gl_gview *v) {
+    long N = v->N, t = i * v->R + b;
+    if (b >= v->mem[i].rows) return;
+    const float *a = v->a + t * N, *dz = v->z + t * N, *gam = v->P + i * v->np + v->off_g;
+    double sg = 0, sgx = 0, mean = v->s1[t], r = v->s2[t];
+    for (long k = 0; k < N; k++) {
+        double gk = (double)dz[k] * gam[k];
+        sg += gk;
+        sgx += gk * (a[k] - mean) * r;
+    }
+    v->s3[t] = sg;
+    v->s4[t] = sgx;
+}
+
+/* over (M, N): LayerNorm's dgamma, dbeta (rows in order) */
+GL_HD void gl_k_ln_back_cols(long i, long k, const gl_gview *v) {
+    long N = v->N;
+    const float *a = v->a + i * v->R * N + k, *dz = v->z + i * v->R * N + k;
+    const float *s1 = v->s1 + i * v->R, *s2 = v->s2 + i * v->R;
+    float dg = 0, db = 0;
+    for (int b = 0; b < v->mem[i].rows; b++) {
+        dg += dz[(long)b * N] * (float)((a[(long)b * N] - s1[b]) * s2[b]);
+        db += dz[(long)b * N];
+    }
+    float *G = v->G + i * v->np;
+    G[v->off_g + k] = dg;
+    G[v->off_b + k] = db;
+}
+
+/* over (M*R, N): da from dz, in place in z */
+GL_HD void gl_k_norm_back(long row, long k, const gl_gview *v) {
+    long N = v->N, i = row / v->R, b = row % v->R, t = row * N + k;
+    const gl_gmember *g = &v->mem[i];
+    if (b >= g->rows) {
+        if (v->pad_zero) v->z[t] = 0.0f;
+        return;
+    }
+    double gam = v->P[i * v->np + v->off_g + k], a = v->a[t], dz = v->z[t];
+    if (v->norm == GK_NORM_BATCHNORM) {
+        long c = i * N + k;
+        int B = g->rows;
+        double rstd = 1.0 / sqrt((double)v->s2[c] + g->norm_eps);
+        double xhat = (a - v->s1[c]) * rstd;
+        v->z[t] = (float)(gam * rstd / B * ((double)B * dz - v->s3[c] - xhat * v->s4[c]));
+    } else {
+        long r = i * v->R + b;
+        double rs = v->s2[r], xhat = (a - v->s1[r]) * rs, gk = dz * gam;
+        v->z[t] = (float)(rs / N * ((double)N * gk - v->s3[r] - xhat * v->s4[r]));
+    }
+}
+
+/* over (M*R, N): dh = da * phi'(h), through the dropout mask; in place in h */
+GL_HD void gl_k_act_back(long row, long k, const gl_gview *v) {
+    long N = v->N, i = row / v->R, b = row % v->R, t = row * N + k;
+    const gl_gmember *g = &v->mem[i];
+    if (b >= g->rows) {
+        if (v->pad_zero) v->h[t] = 0.0f;
+        return;
+    }
+    float da = v->z[t], h = v->h[t], d;
+    switch (v->act) {
+    case GK_ACT_QUADRATIC: d = da * 2.0f * h; break;
+    case GK_ACT_RELU: d = h > 0 ? da : 0.0f; break;
+    case GK_ACT_GELU: d = da * (float)gl_k_gelu_grad((double)h); break;
+    default: d = da; break;
+    }
+    if (g->dropout > 0) d = v->keep[t] ? d * (float)(1.0 / (1.0 - g->dropout)) : 0.0f;
+    v->h[t] = d;
+}
+
+/* over (2Mp, N): dUt[r] = sum of dh over rows with bm == r (dVt: bn), in row order */
+GL_HD void gl_k_embed_back(long row, long k, const gl_gview *v) {
+    long N = v->N, p = v->p, ic = row / p, i = ic >> 1, c = ic & 1, r = row % p;
+    const int32_t *off = v->csr_off + (i * 2 + c) * (p + 1), *idx = v->csr_idx + (i * 2 + c) * v->R;
+    const float *dh = v->h + i * v->R * N + k;
+    float s = 0;
+    for (int j = off[r]; j < off[r + 1]; j++) s += dh[(long)idx[j] * N];
+    v->G[i * v->np + (c ? v->off_v : v->off_u) + r * N + k] = s;
+}
+
+#endif

@@ -1,0 +1,78 @@
+/* groklab GPU backend, kernels: the metrics of a logging step: accuracies and
+ * losses on every subset, norms, and the mean IPR from the DFT of the weights.
+ * Included by src/gpu/kernels.h (types, conventions, the kernel list). */
+#ifndef GROKLAB_GPU_K_METRICS_H
+#define GROKLAB_GPU_K_METRICS_H
+
+/* over (M, 1): adds the chunk's rows (in order) to the member's accumulators */
+GL_HD void gl_k_eval_acc(long i, long unused, const gl_gview *v) {
+    (void)unused;
+    const gl_gmember *g = &v->mem[i];
+    const double *rl = v->rowloss + i * v->R;
+    const int32_t *hit = v->rowhit + i * v->R;
+    double *acc = v->acc + i * GL_ACC;
+    for (int b = 0; b < g->rows; b++) {
+        int h = hit[b] & 1;
+        if (v->set == GK_SET_TEST) {
+            acc[GL_ACC_TEST_LOSS] += rl[b];
+            acc[GL_ACC_TEST_HIT] += h;
+            continue;
+        }
+        acc[GL_ACC_TRAIN_LOSS] += rl[b];
+        acc[GL_ACC_TRAIN_HIT] += h;
+        if (v->start + b < g->n_corrupt) {
+            acc[GL_ACC_LO_HIT] += h;
+            acc[GL_ACC_LO_HIT2] += (hit[b] >> 1) & 1;
+        } else {
+            acc[GL_ACC_HI_HIT] += h;
+        }
+    }
+}
+
+/* over (3M, p): sum of squares of row r of Ut, Vt or W */
+GL_HD void gl_k_norm_rows(long row, long r, const gl_gview *v) {
+    long p = v->p, N = v->N, i = row / 3, c = row % 3, t = row * p + r;
+    long off = c == 0 ? v->off_u : c == 1 ? v->off_v : v->off_w;
+    const float *x = v->P + i * v->np + off + r * N;
+    double s = 0;
+    for (long k = 0; k < N; k++) s += (double)x[k] * x[k];
+    v->part[t] = s;
+}
+
+/* over (3M, 1): the sums of squares of Ut, Vt, W */
+GL_HD void gl_k_norm_sum(long t, long unused, const gl_gview *v) {
+    long p = v->p, i = t / 3, c = t % 3;
+    (void)unused;
+    double s = 0;
+    for (long r = 0; r < p; r++) s += v->part[t * p + r];
+    v->acc[i * GL_ACC + GL_ACC_SQ_U + c] = s;
+}
+
+/* over (M, N): neuron k's IPR (r = 2), the mean of those of Ut[:, k], Vt[:, k],
+ * W[:, k], from the DFT in spec (metrics.h: gl_ipr_of_power) */
+GL_HD void gl_k_ipr(long i, long k, const gl_gview *v) {
+    long N = v->N, nb = v->nb, t = i * N + k;
+    double mean = 0;
+    for (int c = 0; c < 3; c++) {
+        const float *s = v->spec + (i * 3 + c) * 2 * nb * N + k;
+        double s2 = 0, s4 = 0;
+        for (long j = 0; j < nb; j++) {
+            double re = s[j * N], im = s[(nb + j) * N], a2 = re * re + im * im;
+            double w = (v->ipr_full && j != 0 && 2 * j != v->n_ipr) ? 2.0 : 1.0;
+            s2 += w * a2;
+            s4 += w * a2 * a2;
+        }
+        mean += s2 > 0 ? s4 / (s2 * s2) : 0.0;
+    }
+    v->part[t] = mean / 3.0;
+}
+
+/* over (M, 1): the mean over neurons */
+GL_HD void gl_k_ipr_mean(long i, long unused, const gl_gview *v) {
+    (void)unused;
+    double s = 0;
+    for (long k = 0; k < v->N; k++) s += v->part[i * v->N + k];
+    v->acc[i * GL_ACC + GL_ACC_IPR] = s / v->N;
+}
+
+#endif
