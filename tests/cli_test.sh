@@ -20,7 +20,7 @@ expect_error "unknown task" "--task: 'pow' is not a task (allowed: add, sub" tra
 expect_error "division needs a prime" "needs a prime modulus" train --task div --p 96 --out out
 expect_error "batch larger than the data" "--batch: 5000 is larger than the training set" train --batch 5000 --out out
 expect_error "too large for memory" "lower --p, --width, --frac or --batch" train --p 4096 --width 1000000 --out out
-expect_error "unknown device" "--device: 'tpu' is not available" train --device tpu --out out
+expect_error "unknown device" "--device: 'tpu' is not a backend (allowed: cpu, cuda)" train --device tpu --out out
 expect_error "stray argument" "unexpected argument 'foo'" train foo
 expect_error "unknown command" "unknown command 'trian'" trian
 expect_error "unwritable directory" "cannot create directory /proc/groklab" train --steps 1 --out /proc/groklab/x
