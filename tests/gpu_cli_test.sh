@@ -3,8 +3,8 @@
 # emulator (GROKLAB_GPU_EMULATE=1: the same population code, kernel bodies
 # and cuBLAS arguments, on the CPU), which checks every entry point: train,
 # resume, sweep packing, reproduce and bench, against the CPU backend. And
-# the errors: an unknown device, a family the GPU backend does not train, and
-# (really, without emulation) a machine without a GPU.
+# the errors: a family the GPU backend does not train, and (really, without
+# emulation) a machine without a GPU (cli_test.sh checks an unknown device).
 # usage: tests/gpu_cli_test.sh GROKLAB_BINARY
 set -u
 GL=$(readlink -f "$1")
