@@ -46,16 +46,15 @@ static int cuda_open(gl_dev **out, gl_error *err) {
     if (e != cudaSuccess || count == 0)
         return gl_fail(err, "no CUDA GPU is usable here (%s)",
                        e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
+    int device = pick_device(count);
+    if ((e = cudaSetDevice(device)) != cudaSuccess)
+        return gl_fail(err, "cudaSetDevice(%d): %s", device, cudaGetErrorString(e));
     gl_dev *d = (gl_dev *)calloc(1, sizeof *d);
     if (!d) return gl_fail(err, "out of memory");
-    d->device = pick_device(count);
-    if ((e = cudaSetDevice(d->device)) != cudaSuccess) {
-        free(d);
-        return gl_fail(err, "cudaSetDevice(%d): %s", d->device, cudaGetErrorString(e));
-    }
+    d->device = device;
     if (cublasCreate(&d->blas) != CUBLAS_STATUS_SUCCESS) {
         free(d);
-        return gl_fail(err, "cublasCreate failed on GPU %d", d->device);
+        return gl_fail(err, "cublasCreate failed on GPU %d", device);
     }
     const char *tf32 = getenv("GROKLAB_TF32");
     cublasSetMathMode(d->blas, tf32 && strcmp(tf32, "1") == 0 ? CUBLAS_TF32_TENSOR_OP_MATH
