@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "groklab/gpu.h"
 #include "groklab/version.h"
 
 void cli_error(const char *fmt, ...) {
@@ -62,7 +63,10 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "export") == 0) return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        char why[GL_ERRLEN];
+        int gpu = gl_gpu_available(why, sizeof why);
         printf("groklab %s (%s)\n", GL_VERSION, gl_blas_name());
+        printf("--device cuda: %s\n", gpu ? "available" : why);
         return EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
