@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # gpu_bench.sh -- the one prepared run on a lent GPU machine (one NVIDIA
 # H100/H200, PyTorch and JAX installed, no network): builds groklab with CUDA,
-# runs its GPU tests, measures it against three baselines and times the paper's
-# Figure 3(a) grid, all within about 8 minutes. Run it from anywhere; it works
+# runs its GPU tests, checks the phases of the small Figure 3(a) grid against
+# the CPU backend (FP32 and TF32), measures groklab against three baselines and
+# times the paper's Figure 3(a) grid, all within about 8 minutes. Run it from anywhere; it works
 # in the repository root. Everything goes under $OUT (default ./gpu-out):
 #
 #   a. env.txt            nvidia-smi, nvcc --version, cmake, CPUs, torch and
@@ -14,16 +15,22 @@
 #   c. gpu_tests.log      test_gpu cuda: GPU populations against the CPU
 #   d. groklab_bench.txt  build-gpu/groklab bench --device cuda
 #                         --pop 1,16,64,256,1024 --steps 200 --pop-steps 50
-#   e. authors_loop.{txt,json}   bench/authors_loop.py --device cuda: the
+#   e. fig3a_small.log    build-gpu/groklab reproduce fig3a --scale small
+#                         --device cuda (5 x 5 x 4 = 100 runs at p 59) into
+#      fig3a-small/, fig3a-small-tf32/  $OUT/fig3a-small, then again with
+#                         GROKLAB_TF32=1; each compared run by run
+#                         (bench/phase_agree.py) with the CPU backend's store
+#                         of that grid carried in gpu-bundle/ref-fig3a-small.db
+#      fig3a.log, fig3a/  /usr/bin/time -v build-gpu/groklab reproduce fig3a
+#                         --scale paper --device cuda (the 17 x 19 x 4 grid,
+#                         1,292 runs) under timeout 240; the store stays in
+#                         $OUT/fig3a (sweep.db; resumable)
+#   f. authors_loop.{txt,json}   bench/authors_loop.py --device cuda: the
 #                         paper authors' PyTorch loop, one model (ms/step)
 #      batched_torch.{txt,jsonl} bench/batched_torch.py --device cuda, hand-
 #                         batched torch population, M = 1..1024 (model-steps/s)
 #      jax_vmap.{txt,jsonl}      bench/jax_vmap.py: jax.vmap population,
 #                         M = 1..1024 (model-steps/s)
-#   f. fig3a.log, fig3a/  /usr/bin/time -v build-gpu/groklab reproduce fig3a
-#                         --scale paper --device cuda (the 17 x 19 x 4 grid,
-#                         1,292 runs) under timeout 300; the store stays in
-#                         $OUT/fig3a (sweep.db; resumable)
 #   g. summary.txt        the key figures of all the above, printed at the end
 #   status.tsv            one line per part: name, ok / FAILED (exit N) /
 #                         TIMEOUT / skipped, seconds, log file
@@ -62,7 +69,7 @@ fi
 
 # logs are appended to: start them empty; JSON files appear only when written
 for f in status.tsv env.txt build.log gpu_tests.log groklab_bench.txt authors_loop.txt \
-         batched_torch.txt jax_vmap.txt fig3a.log summary.txt; do
+         batched_torch.txt jax_vmap.txt fig3a_small.log fig3a.log summary.txt; do
     : > "$OUT/$f"
 done
 rm -f "$OUT/authors_loop.json" "$OUT/batched_torch.jsonl" "$OUT/jax_vmap.jsonl"
@@ -162,29 +169,49 @@ fi
 
 # --- d. groklab bench -------------------------------------------------------
 if [[ -x "$GL" ]]; then
-    part groklab-bench 120 "$OUT/groklab_bench.txt" \
+    part groklab-bench 90 "$OUT/groklab_bench.txt" \
         "$GL" bench --device cuda --pop "$POP" --steps 200 --pop-steps 50
 else
     skip groklab-bench "$OUT/groklab_bench.txt" "no $GL"
 fi
 
-# --- e. baselines -----------------------------------------------------------
-part authors-loop 90 "$OUT/authors_loop.txt" "$PYTHON" bench/authors_loop.py --device cuda \
-    --steps 500 --warmup 20 --json "$OUT/authors_loop.json"
-part batched-torch 120 "$OUT/batched_torch.txt" "$PYTHON" bench/batched_torch.py --device cuda \
-    --pop "$POP" --steps 20 --warmup 3 --json "$OUT/batched_torch.jsonl"
-part jax-vmap 150 "$OUT/jax_vmap.txt" "$PYTHON" bench/jax_vmap.py --pop "$POP" --steps 50 \
-    --reps 3 --require-gpu --json "$OUT/jax_vmap.jsonl"
-
-# --- f. Figure 3(a), paper scale ---------------------------------------------
+# --- e. Figure 3(a): the small grid against the CPU, then the paper's grid ---
+# The small grid (5 x 5 x 4 = 100 runs at p 59) in FP32 and in TF32
+# (GROKLAB_TF32=1), each compared run by run with the CPU backend's store of
+# the same grid, carried in gpu-bundle/ref-fig3a-small.db (bench/gpu_bundle.sh)
+# or computed by a previous run of this script into $OUT/fig3a-small-cpu.
+REF=""
+if [[ -f gpu-bundle/ref-fig3a-small.db ]]; then
+    REF=gpu-bundle/ref-fig3a-small.db
+fi
 TIMEV=()
 [[ -x /usr/bin/time ]] && TIMEV=(/usr/bin/time -v)
 if [[ -x "$GL" ]]; then
-    part fig3a 300 "$OUT/fig3a.log" ${TIMEV[@]+"${TIMEV[@]}"} \
+    part fig3a-small 60 "$OUT/fig3a_small.log" \
+        "$GL" reproduce fig3a --scale small --device cuda --out "$OUT/fig3a-small" --quiet
+    GROKLAB_TF32=1 part fig3a-small-tf32 60 "$OUT/fig3a_small.log" \
+        "$GL" reproduce fig3a --scale small --device cuda --out "$OUT/fig3a-small-tf32" --quiet
+    if [[ -n $REF ]]; then
+        part phases-fp32 30 "$OUT/fig3a_small.log" "$PYTHON" bench/phase_agree.py "$REF" \
+            "$OUT/fig3a-small/sweep.db" --label "cuda-fp32-vs-cpu"
+        part phases-tf32 30 "$OUT/fig3a_small.log" "$PYTHON" bench/phase_agree.py "$REF" \
+            "$OUT/fig3a-small-tf32/sweep.db" --label "cuda-tf32-vs-cpu"
+    else
+        skip phases "$OUT/fig3a_small.log" "no gpu-bundle/ref-fig3a-small.db"
+    fi
+    part fig3a 240 "$OUT/fig3a.log" ${TIMEV[@]+"${TIMEV[@]}"} \
         "$GL" reproduce fig3a --scale paper --device cuda --out "$OUT/fig3a" --quiet
 else
     skip fig3a "$OUT/fig3a.log" "no $GL"
 fi
+
+# --- f. baselines -----------------------------------------------------------
+part authors-loop 60 "$OUT/authors_loop.txt" "$PYTHON" bench/authors_loop.py --device cuda \
+    --steps 500 --warmup 20 --json "$OUT/authors_loop.json"
+part batched-torch 90 "$OUT/batched_torch.txt" "$PYTHON" bench/batched_torch.py --device cuda \
+    --pop "$POP" --steps 20 --warmup 3 --json "$OUT/batched_torch.jsonl"
+part jax-vmap 120 "$OUT/jax_vmap.txt" "$PYTHON" bench/jax_vmap.py --pop "$POP" --steps 50 \
+    --reps 3 --require-gpu --json "$OUT/jax_vmap.jsonl"
 
 # --- g. summary -------------------------------------------------------------
 # fig3a's progress: runs by status in its SQLite store
@@ -246,6 +273,9 @@ tail_failed() {
     echo "jax vmap population:"
     body "$OUT/jax_vmap.txt" | grep -E '^jax vmap|^ +[0-9]+ |^ +M ' | sed 's/^/  /'
     tail_failed jax-vmap "$OUT/jax_vmap.txt"
+    echo "fig3a --scale small, GPU (FP32, TF32) against the CPU backend:"
+    body "$OUT/fig3a_small.log" | grep -E '^phase_agree|^  run ' | sed 's/^/  /'
+    tail_failed fig3a-small "$OUT/fig3a_small.log"
     echo "fig3a --scale paper:"
     fig3a_counts
     grep -E 'Elapsed \(wall clock\)|Maximum resident set size|Percent of CPU' "$OUT/fig3a.log" \

@@ -6,6 +6,11 @@
 # the shared libraries they need beyond glibc, libstdc++ and CUDA's own
 # (cuBLAS is the GPU machine's), in gpu-bundle/ (ignored by git; about 45 MB).
 #
+# With REF=path/to/sweep.db (default sweeps/fig3a-small/sweep.db, if there:
+# the CPU backend's `groklab reproduce fig3a --scale small`), its runs table
+# goes into gpu-bundle/ref-fig3a-small.db, the reference that gpu_bench.sh
+# compares the GPU's phases with.
+#
 # Then, from the device tool: run with carry ["gpu-bundle"] and the command
 # bench/gpu_bench.sh; it finds gpu-bundle/ and skips its own build.
 # Usage: bench/gpu_bundle.sh   (from anywhere)
@@ -26,6 +31,20 @@ for lib in $(ldd gpu-bundle/groklab gpu-bundle/test_gpu | awk '/=>/ {print $3}' 
         *) cp -L "$lib" gpu-bundle/lib/ ;;
     esac
 done
+REF="${REF:-sweeps/fig3a-small/sweep.db}"
+if [[ -f $REF ]]; then
+    python3 - "$REF" gpu-bundle/ref-fig3a-small.db <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[2])
+db.execute("ATTACH DATABASE ? AS src", (sys.argv[1],))
+db.execute("CREATE TABLE runs AS SELECT * FROM src.runs")
+db.commit()
+n = db.execute("SELECT count(*) FROM runs WHERE status IN ('done', 'diverged')").fetchone()[0]
+print("reference:", n, "finished runs of", sys.argv[1])
+EOF
+else
+    echo "no $REF: gpu_bench.sh will not compare the small grid's phases with the CPU's" >&2
+fi
 git rev-parse HEAD > gpu-bundle/COMMIT
 ls -la gpu-bundle gpu-bundle/lib
 du -sh gpu-bundle

@@ -1,6 +1,6 @@
 /* groklab GPU backend, kernels: the backward pass through the norms, the
  * activation and dropout, and the embedding (gathered by operand, in example
- * order). Included by src/gpu/kernels.h (types, conventions, the kernel list). */
+ * order; the activation's and dropout's backward are folded into it). Included by src/gpu/kernels.h (types, conventions, the kernel list). */
 #ifndef GROKLAB_GPU_K_BACKWARD_H
 #define GROKLAB_GPU_K_BACKWARD_H
 
@@ -75,33 +75,33 @@ GL_HD void gl_k_norm_back(long row, long k, const gl_gview *v) {
     }
 }
 
-/* over (M*R, N): dh = da * phi'(h), through the dropout mask; in place in h */
-GL_HD void gl_k_act_back(long row, long k, const gl_gview *v) {
-    long N = v->N, i = row / v->R, b = row % v->R, t = row * N + k;
+/* dh of row b of member i, column k: da (in z) times phi'(h), through the
+ * dropout mask, with h recomputed as gl_k_hidden computed it (the same float
+ * operations: the same value) */
+GL_HD float gl_k_dh(long i, long b, long k, const gl_gview *v) {
     const gl_gmember *g = &v->mem[i];
-    if (b >= g->rows) {
-        if (v->pad_zero) v->h[t] = 0.0f;
-        return;
-    }
-    float da = v->z[t], h = v->h[t], d;
+    long r = i * v->R + b, t = r * v->N + k;
+    float h = gl_k_pre(i, r, k, v), da = v->z[t], d;
+    float scale = g->dropout > 0 ? (float)(1.0 / (1.0 - g->dropout)) : 1.0f;
+    if (g->dropout > 0) h = v->keep[t] ? h * scale : 0.0f;
     switch (v->act) {
     case GK_ACT_QUADRATIC: d = da * 2.0f * h; break;
     case GK_ACT_RELU: d = h > 0 ? da : 0.0f; break;
     case GK_ACT_GELU: d = da * (float)gl_k_gelu_grad((double)h); break;
     default: d = da; break;
     }
-    if (g->dropout > 0) d = v->keep[t] ? d * (float)(1.0 / (1.0 - g->dropout)) : 0.0f;
-    v->h[t] = d;
+    if (g->dropout > 0) d = v->keep[t] ? d * scale : 0.0f;
+    return d;
 }
 
-/* over (2Mp, N): dUt[r] = sum of dh over rows with bm == r (dVt: bn), in row order */
+/* over (2Mp, N): dUt[r] = sum of dh over rows with bm == r (dVt: bn), in row
+ * order; dh from da (in z) as it is summed, never stored */
 GL_HD void gl_k_embed_back(long row, long k, const gl_gview *v) {
-    long N = v->N, p = v->p, ic = row / p, i = ic >> 1, c = ic & 1, r = row % p;
+    long p = v->p, ic = row / p, i = ic >> 1, c = ic & 1, r = row % p;
     const int32_t *off = v->csr_off + (i * 2 + c) * (p + 1), *idx = v->csr_idx + (i * 2 + c) * v->R;
-    const float *dh = v->h + i * v->R * N + k;
     float s = 0;
-    for (int j = off[r]; j < off[r + 1]; j++) s += dh[(long)idx[j] * N];
-    v->G[i * v->np + (c ? v->off_v : v->off_u) + r * N + k] = s;
+    for (int j = off[r]; j < off[r + 1]; j++) s += gl_k_dh(i, idx[j], k, v);
+    v->G[i * v->np + (c ? v->off_v : v->off_u) + r * v->N + k] = s;
 }
 
 #endif

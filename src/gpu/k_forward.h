@@ -20,18 +20,23 @@ GL_HD float gl_k_act(float x, int act) {
     }
 }
 
-/* over (M*R, N): h = Ut[m] + Vt[n], dropout (training), a = phi(h) */
+/* The first layer's pre-activation Ut[m] + Vt[n] of row r (member i), column k */
+GL_HD float gl_k_pre(long i, long r, long k, const gl_gview *v) {
+    const float *P = v->P + i * v->np;
+    return P[v->off_u + (long)v->bm[r] * v->N + k] + P[v->off_v + (long)v->bn[r] * v->N + k];
+}
+
+/* over (M*R, N): h = Ut[m] + Vt[n], dropout (training: the mask into keep),
+ * a = phi(h). h is not stored: the backward recomputes it (gl_k_dh). */
 GL_HD void gl_k_hidden(long row, long k, const gl_gview *v) {
     long N = v->N, i = row / v->R, b = row % v->R, t = row * N + k;
     const gl_gmember *g = &v->mem[i];
-    long o = t;
     if (b >= g->rows) {
-        if (v->pad_zero) v->h[o] = v->a[o] = 0.0f;
+        if (v->pad_zero) v->a[t] = 0.0f;
         return;
     }
-    const float *P = v->P + i * v->np;
     long r = i * v->R + b;
-    float x = P[v->off_u + (long)v->bm[r] * N + k] + P[v->off_v + (long)v->bn[r] * N + k];
+    float x = gl_k_pre(i, r, k, v);
     if (v->training && g->dropout > 0) {
         /* the CPU's gl_dropout_row: word k % 4 of counter ex*ceil(N/4) + k/4 */
         uint32_t w[4];
@@ -40,11 +45,10 @@ GL_HD void gl_k_hidden(long row, long k, const gl_gview *v) {
                         (uint32_t)v->step, w);
         float u = (float)(w[k % 4] >> 8) * (1.0f / 16777216.0f);
         uint8_t keep = u >= (float)g->dropout;
-        v->keep[o] = keep;
+        v->keep[t] = keep;
         x = keep ? x * (float)(1.0 / (1.0 - g->dropout)) : 0.0f;
     }
-    v->h[o] = x;
-    v->a[o] = gl_k_act(x, v->act);
+    v->a[t] = gl_k_act(x, v->act);
 }
 
 /* over (M, N): BatchNorm batch mean and biased variance of a, and (training)

@@ -22,9 +22,10 @@
  *   run_mean/var : (N)      BatchNorm running statistics
  *   bm, bn, by, by2, bid : (R)  the current rows: operands, label, true
  *                           label (evaluation), example id (dropout)
- *   h, a, z      : (R, N)   pre-activation (after dropout), activation,
- *                           normalized activation; backward reuses z for dz
- *                           and h for dh
+ *   a, z         : (R, N)   activation, normalized activation (z is a
+ *                           without a norm); backward reuses z for dz and
+ *                           da. The pre-activation h is recomputed from the
+ *                           weights where it is needed (gl_k_pre), not stored
  *   keep         : (R, N)   dropout masks
  *   out          : (R, p)   output, then dL/dout in place
  *   s1, s2       : BatchNorm (N) batch mean and biased variance; LayerNorm
@@ -90,7 +91,7 @@ typedef struct gl_gview {
     int32_t *tr_m, *tr_n, *tr_y, *tr_true, *te_m, *te_n, *te_y, *perm;
     int32_t *bm, *bn, *by, *by2, *bid;
     int32_t *csr_off, *csr_idx;
-    float *h, *a, *z, *out, *s1, *s2;
+    float *a, *z, *out, *s1, *s2;
     double *s3, *s4;
     uint8_t *keep;
     double *rowloss;
@@ -114,7 +115,7 @@ GL_HD long gl_k_min(long a, long b) { return a < b ? a : b; }
 #define GL_GPU_KERNELS(X)                                                                          \
     X(batch_rows) X(gather) X(csr_count) X(csr_scan) X(csr_fill) X(hidden) X(bn_stats)            \
     X(ln_stats) X(norm) X(mse_grad) X(loss_rows) X(bn_back_sums) X(ln_back_rows)                  \
-    X(ln_back_cols) X(norm_back) X(act_back) X(embed_back) X(optim_prep) X(optim) X(eval_acc)     \
+    X(ln_back_cols) X(norm_back) X(embed_back) X(optim_prep) X(optim) X(eval_acc)     \
     X(norm_rows) X(norm_sum) X(ipr) X(ipr_mean)
 
 #define GL_K_ENUM(name) GL_K_##name,

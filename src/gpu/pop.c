@@ -10,8 +10,9 @@
  *   GEMM                         out = z W^T
  *   mse_grad | loss_rows         dL/dout; a member whose loss is not finite stops
  *   GEMM, GEMM                   dW = dout^T z, dz = dout W
- *   *_back                       through the norm and the activation
- *   embed_back                   dUt, dVt gathered by operand (csr)
+ *   *_back                       through the norm
+ *   embed_back                   through the activation and dropout: dUt,
+ *                                dVt gathered by operand (csr)
  *   optim_prep, optim            AdamW / Adam / SGD
  *
  * The host keeps only the step count and, with minibatches, draws each
@@ -91,7 +92,7 @@ static int rows_of(const gl_config *c, long n_train, long n_test) {
 
 static double member_bytes(const gl_config *c, int R, long T, long S, long np) {
     double N = c->width, p = c->p, nb = p / 2 + 1;
-    double floats = 4.0 * np + 2 * N + R * (3 * N + p) + 2 * (N > R ? N : R) + 6 * nb * N;
+    double floats = 4.0 * np + 2 * N + R * (2 * N + p) + 2 * (N > R ? N : R) + 6 * nb * N;
     double doubles = 2 * (N > R ? N : R) + R + (3 * p > N ? 3 * p : N) + GL_ACC;
     double ints = 5.0 * R + 2 * (p + 1) + 2.0 * R + R + 5.0 * T + 3.0 * S;
     return 4 * floats + 8 * doubles + 4 * ints + R * N /* keep */ + sizeof(gl_gmember);
@@ -344,7 +345,6 @@ static int gpop_create(gpop *g, gl_trainer **members, int M, int emulate, gl_err
     v->bid = dev_alloc(g, 4 * MR, &ok);
     v->csr_off = dev_alloc(g, 4 * Mz * 2 * (size_t)(p + 1), &ok);
     v->csr_idx = dev_alloc(g, 4 * MR * 2, &ok);
-    v->h = dev_alloc(g, 4 * MR * (size_t)N, &ok);
     v->a = dev_alloc(g, 4 * MR * (size_t)N, &ok);
     /* without a norm z is a: the norm kernels are not run */
     v->z = c->norm == GL_NORM_NONE ? v->a : dev_alloc(g, 4 * MR * (size_t)N, &ok);
@@ -501,7 +501,6 @@ static void train_step(gpop *g) {
         launch(g, GL_K_ln_back_cols, M, v->N);
         launch(g, GL_K_norm_back, MR, v->N);
     }
-    launch(g, GL_K_act_back, MR, v->N);
     launch(g, GL_K_embed_back, 2 * M * v->p, v->N);
     launch(g, GL_K_optim_prep, M, 1);
     launch(g, GL_K_optim, M, v->np);
