@@ -204,7 +204,9 @@ static void *gpu_worker(void *arg) {
     char name[64], host[32] = "host";
     gethostname(host, sizeof host - 1);
     snprintf(name, sizeof name, "%s:%ld:gpu", host, (long)getpid());
-    omp_set_num_threads(1);
+    /* the only worker: the host's share (data, initial weights, or the
+     * emulator's kernels) may use every core */
+    omp_set_num_threads(sh->o->threads > 0 ? sh->o->threads : omp_get_num_procs());
     claimed held;
     int have_held = 0, cap = 0;
     claimed *runs = NULL;
