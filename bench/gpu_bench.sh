@@ -3,8 +3,9 @@
 # H100/H200, PyTorch and JAX installed, no network): builds groklab with CUDA,
 # runs its GPU tests, checks the phases of the small Figure 3(a) grid against
 # the CPU backend (FP32 and TF32), measures groklab against three baselines and
-# times the paper's Figure 3(a) grid, all within about 8 minutes. Run it from anywhere; it works
-# in the repository root. Everything goes under $OUT (default ./gpu-out):
+# times the paper's Figure 3(a) grid, all within about 8 minutes. Run it from
+# anywhere; it works in the repository root. Everything goes under $OUT
+# (default ./gpu-out):
 #
 #   a. env.txt            nvidia-smi, nvcc --version, cmake, CPUs, torch and
 #                         jax versions and the devices they see
@@ -178,12 +179,8 @@ fi
 # --- e. Figure 3(a): the small grid against the CPU, then the paper's grid ---
 # The small grid (5 x 5 x 4 = 100 runs at p 59) in FP32 and in TF32
 # (GROKLAB_TF32=1), each compared run by run with the CPU backend's store of
-# the same grid, carried in gpu-bundle/ref-fig3a-small.db (bench/gpu_bundle.sh)
-# or computed by a previous run of this script into $OUT/fig3a-small-cpu.
-REF=""
-if [[ -f gpu-bundle/ref-fig3a-small.db ]]; then
-    REF=gpu-bundle/ref-fig3a-small.db
-fi
+# the same grid, carried in gpu-bundle/ref-fig3a-small.db (bench/gpu_bundle.sh).
+REF=gpu-bundle/ref-fig3a-small.db
 TIMEV=()
 [[ -x /usr/bin/time ]] && TIMEV=(/usr/bin/time -v)
 if [[ -x "$GL" ]]; then
@@ -191,13 +188,13 @@ if [[ -x "$GL" ]]; then
         "$GL" reproduce fig3a --scale small --device cuda --out "$OUT/fig3a-small" --quiet
     GROKLAB_TF32=1 part fig3a-small-tf32 60 "$OUT/fig3a_small.log" \
         "$GL" reproduce fig3a --scale small --device cuda --out "$OUT/fig3a-small-tf32" --quiet
-    if [[ -n $REF ]]; then
+    if [[ -f $REF ]]; then
         part phases-fp32 30 "$OUT/fig3a_small.log" "$PYTHON" bench/phase_agree.py "$REF" \
             "$OUT/fig3a-small/sweep.db" --label "cuda-fp32-vs-cpu"
         part phases-tf32 30 "$OUT/fig3a_small.log" "$PYTHON" bench/phase_agree.py "$REF" \
             "$OUT/fig3a-small-tf32/sweep.db" --label "cuda-tf32-vs-cpu"
     else
-        skip phases "$OUT/fig3a_small.log" "no gpu-bundle/ref-fig3a-small.db"
+        skip phases "$OUT/fig3a_small.log" "no $REF"
     fi
     part fig3a 240 "$OUT/fig3a.log" ${TIMEV[@]+"${TIMEV[@]}"} \
         "$GL" reproduce fig3a --scale paper --device cuda --out "$OUT/fig3a" --quiet
