@@ -43,8 +43,9 @@ int gl_gpu_population_advance(gl_trainer **members, int M, long until, int emula
 
 /* Benchmark: the members train warmup + steps steps without logging; each
  * timed step is synchronized, and ms[0..steps) gets its milliseconds. The
- * trainers are left as they were. device (cap bytes) names the GPU, and
- * *peak its FP32 peak in FLOP/s (0 if unknown). */
+ * trainers are left as they were. device (cap bytes) names the GPU and the
+ * precision of its products, and *peak is its FP32 peak in FLOP/s (0 if
+ * unknown). */
 int gl_gpu_bench(gl_trainer **members, int M, int warmup, int steps, double *ms, char *device,
                  size_t cap, double *peak, gl_error *err);
 

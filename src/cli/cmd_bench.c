@@ -135,11 +135,9 @@ static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, c
             if (c->batch > 0 && c->batch < B) B = c->batch;
             double flops = M * step_gflop(c, B) * 1e9 / (med / 1e3);
             if (k < 0) {
-                const char *tf32 = getenv("GROKLAB_TF32");
-                printf("groklab bench: %s, %s, p %d, %s, batch %.0f, %s, %s, %s\n", dev,
+                printf("groklab bench: %s, %s, p %d, %s, batch %.0f, %s, %s\n", dev,
                        gl_arch_name(c->arch), c->p, shape_text(c), B, gl_optim_name(c->optim),
-                       gl_loss_name(c->loss),
-                       tf32 && !strcmp(tf32, "1") ? "TF32 products (GROKLAB_TF32=1)" : "FP32");
+                       gl_loss_name(c->loss));
                 printf("  step: median %.3f ms  (min %.3f, max %.3f over %d steps, each synchronized)\n",
                        med, ms[0], ms[S - 1], S);
             } else {

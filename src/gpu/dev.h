@@ -36,7 +36,8 @@ typedef struct gl_dev_ops {
                  long stride_c, int batch);
     /* waits for the queued work; -1 with a message if any of it failed */
     int (*sync)(gl_dev *d, gl_error *err);
-    /* the device's name and its FP32 peak in FLOP/s (0 if unknown) */
+    /* the device's name and the precision of its products, and its FP32
+     * peak in FLOP/s (0 if unknown) */
     void (*describe)(gl_dev *d, char *name, size_t cap, double *peak_flops);
 } gl_dev_ops;
 

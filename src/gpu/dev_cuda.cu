@@ -21,6 +21,7 @@ extern "C" {
 struct gl_dev {
     cublasHandle_t blas;
     int device;
+    int tf32; /* GROKLAB_TF32=1: cuBLAS may use TF32 tensor cores */
     char first_error[256];
 };
 
@@ -57,8 +58,8 @@ static int cuda_open(gl_dev **out, gl_error *err) {
         return gl_fail(err, "cublasCreate failed on GPU %d", device);
     }
     const char *tf32 = getenv("GROKLAB_TF32");
-    cublasSetMathMode(d->blas, tf32 && strcmp(tf32, "1") == 0 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                               : CUBLAS_DEFAULT_MATH);
+    d->tf32 = tf32 && strcmp(tf32, "1") == 0;
+    cublasSetMathMode(d->blas, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
     *out = d;
     return 0;
 }
@@ -163,14 +164,15 @@ static void cuda_describe(gl_dev *d, char *name, size_t cap, double *peak) {
     int clock_khz = 0;
     *peak = 0;
     if (cudaGetDeviceProperties(&pr, d->device) != cudaSuccess) {
-        snprintf(name, cap, "GPU %d", d->device);
+        snprintf(name, cap, "GPU %d, %s", d->device, d->tf32 ? "TF32 products (GROKLAB_TF32=1)" : "FP32");
         return;
     }
     cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, d->device);
     int lanes = pr.major >= 9 || (pr.major == 8 && pr.minor >= 6) ? 128 : 64;
     *peak = (double)pr.multiProcessorCount * lanes * 2.0 * clock_khz * 1e3;
-    snprintf(name, cap, "%s (compute %d.%d, %d SMs, %.0f MHz, %.1f GiB)", pr.name, pr.major,
-             pr.minor, pr.multiProcessorCount, clock_khz / 1e3, pr.totalGlobalMem / 1073741824.0);
+    snprintf(name, cap, "%s (compute %d.%d, %d SMs, %.0f MHz, %.1f GiB), %s", pr.name, pr.major,
+             pr.minor, pr.multiProcessorCount, clock_khz / 1e3, pr.totalGlobalMem / 1073741824.0,
+             d->tf32 ? "TF32 products (GROKLAB_TF32=1)" : "FP32");
 }
 
 extern "C" const gl_dev_ops *gl_dev_cuda_ops(void) {

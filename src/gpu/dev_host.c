@@ -90,7 +90,7 @@ static int host_sync(gl_dev *d, gl_error *err) {
 
 static void host_describe(gl_dev *d, char *name, size_t cap, double *peak) {
     (void)d;
-    snprintf(name, cap, "host emulator (no GPU)");
+    snprintf(name, cap, "host emulator (no GPU), FP32");
     *peak = 0;
 }
 

@@ -1,6 +1,7 @@
 /* groklab GPU backend, kernels: the backward pass through the norms, the
  * activation and dropout, and the embedding (gathered by operand, in example
- * order; the activation's and dropout's backward are folded into it). Included by src/gpu/kernels.h (types, conventions, the kernel list). */
+ * order; the activation's and dropout's backward are folded into it).
+ * Included by src/gpu/kernels.h (types, conventions, the kernel list). */
 #ifndef GROKLAB_GPU_K_BACKWARD_H
 #define GROKLAB_GPU_K_BACKWARD_H
 
@@ -82,15 +83,14 @@ GL_HD float gl_k_dh(long i, long b, long k, const gl_gview *v) {
     const gl_gmember *g = &v->mem[i];
     long r = i * v->R + b, t = r * v->N + k;
     float h = gl_k_pre(i, r, k, v), da = v->z[t], d;
-    float scale = g->dropout > 0 ? (float)(1.0 / (1.0 - g->dropout)) : 1.0f;
-    if (g->dropout > 0) h = v->keep[t] ? h * scale : 0.0f;
+    if (g->dropout > 0) h = gl_k_drop(h, v->keep[t], g->dropout);
     switch (v->act) {
     case GK_ACT_QUADRATIC: d = da * 2.0f * h; break;
     case GK_ACT_RELU: d = h > 0 ? da : 0.0f; break;
     case GK_ACT_GELU: d = da * (float)gl_k_gelu_grad((double)h); break;
     default: d = da; break;
     }
-    if (g->dropout > 0) d = v->keep[t] ? d * scale : 0.0f;
+    if (g->dropout > 0) d = gl_k_drop(d, v->keep[t], g->dropout);
     return d;
 }
 

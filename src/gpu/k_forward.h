@@ -20,6 +20,13 @@ GL_HD float gl_k_act(float x, int act) {
     }
 }
 
+/* Dropout of a kept (keep != 0) or dropped value: x / (1 - prob) or 0, in
+ * float, the same in the forward and the backward (and as the CPU's
+ * gl_dropout_apply) */
+GL_HD float gl_k_drop(float x, int keep, double prob) {
+    return keep ? x * (float)(1.0 / (1.0 - prob)) : 0.0f;
+}
+
 /* The first layer's pre-activation Ut[m] + Vt[n] of row r (member i), column k */
 GL_HD float gl_k_pre(long i, long r, long k, const gl_gview *v) {
     const float *P = v->P + i * v->np;
@@ -46,7 +53,7 @@ GL_HD void gl_k_hidden(long row, long k, const gl_gview *v) {
         float u = (float)(w[k % 4] >> 8) * (1.0f / 16777216.0f);
         uint8_t keep = u >= (float)g->dropout;
         v->keep[t] = keep;
-        x = keep ? x * (float)(1.0 / (1.0 - g->dropout)) : 0.0f;
+        x = gl_k_drop(x, keep, g->dropout);
     }
     v->a[t] = gl_k_act(x, v->act);
 }

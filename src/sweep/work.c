@@ -108,6 +108,9 @@ typedef struct worker_arg {
     int index;
 } worker_arg;
 
+/* --threads, or every core */
+static int cores(const gl_sweep_opts *o) { return o->threads > 0 ? o->threads : omp_get_num_procs(); }
+
 static void *worker(void *arg) {
     worker_arg *wa = arg;
     shared *sh = wa->sh;
@@ -206,7 +209,7 @@ static void *gpu_worker(void *arg) {
     snprintf(name, sizeof name, "%s:%ld:gpu", host, (long)getpid());
     /* the only worker: the host's share (data, initial weights, or the
      * emulator's kernels) may use every core */
-    omp_set_num_threads(sh->o->threads > 0 ? sh->o->threads : omp_get_num_procs());
+    omp_set_num_threads(cores(sh->o));
     claimed held;
     int have_held = 0, cap = 0;
     claimed *runs = NULL;
@@ -273,7 +276,7 @@ int gl_sweep_work(gl_store *s, const gl_sweep_opts *o, gl_error *err) {
     if (gl_store_grid(s, &grid, err) != 0) return -1;
     int gpu = strcmp(grid.base.device, "cuda") == 0;
     gl_grid_free(&grid);
-    int W = gpu ? 1 : o->threads > 0 ? o->threads : omp_get_num_procs();
+    int W = gpu ? 1 : cores(o);
     shared sh;
     memset(&sh, 0, sizeof sh);
     sh.s = s;
