@@ -20,7 +20,9 @@
 /* 1 if this build has the CUDA backend and a GPU is usable; otherwise 0 with
  * the reason in why (found once per process). GROKLAB_GPU_EMULATE=1 in the
  * environment makes the backend run on the host emulator instead (tests
- * without a GPU). */
+ * without a GPU); GROKLAB_GPU_EMULATE=strict also checks that host code never
+ * touches device memory and that no kernel depends on the order of its
+ * threads (src/gpu/dev_host.c). */
 int gl_gpu_available(char *why, size_t cap);
 
 /* Whether runs a and b can train in one population: same task, p, width,

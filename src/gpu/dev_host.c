@@ -1,69 +1,165 @@
 /* groklab GPU backend: the host emulator of the device (see dev.h). Kernels
  * run as loops over their thread index (spread over cores: CUDA threads are
  * independent, and every body writes only its own outputs), GEMMs through
- * the CPU's BLAS with cuBLAS's arguments; memory is ordinary memory. Slower
- * than the CPU backend, and exactly the population code that runs on a GPU,
- * so tests without a GPU check it against the CPU backend. */
+ * the CPU's BLAS with cuBLAS's arguments; memory is pages of this process.
+ * Slower than the CPU backend, and exactly the population code that runs on
+ * a GPU, so tests without a GPU check it against the CPU backend.
+ *
+ * GROKLAB_GPU_EMULATE=strict also checks what a GPU would enforce and the
+ * plain emulator cannot see, and reports a violation at the next sync:
+ *  - host code never touches device memory: between device operations every
+ *    allocation is closed to the host (PROT_NONE), so a stray read or write
+ *    of a device pointer outside a kernel, GEMM or copy crashes, with a
+ *    message that says so;
+ *  - a kernel's cells are independent, as a GPU runs them in any order and
+ *    at once: each launch runs its cells in order and again, from the same
+ *    memory, in the reverse order, and the two results must be equal to the
+ *    byte (a cell that reads what another writes, or two cells writing one
+ *    place, make them differ).
+ * In both modes an allocation ends where its pages end and a page that is
+ * never mapped for reading follows it (and precedes it), so a kernel that
+ * reads or writes past the end of an array crashes, as out-of-bounds access
+ * does on a GPU under compute-sanitizer. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "gpu/dev.h"
 #include "groklab/train.h"
 #include "model/blas.h"
 
+typedef struct block {
+    char *base;         /* the mapping: a guard page, span bytes of data pages, a guard page */
+    char *p;            /* the allocation: its last byte is the data pages' last */
+    size_t bytes, span;
+} block;
+
 /* GROKLAB_GPU_EMULATE_BYTES=n makes the emulated device hold at most n
  * bytes (tests of populations that do not fit). */
 struct gl_dev {
     double limit, used; /* limit 0: half of this machine's memory */
+    int strict;
+    block *blocks; /* the live allocations */
+    int n, cap;
+    char *before, *ahead; /* strict: memory before a launch, and its in-order result */
+    size_t scratch;
+    char first_error[256];
 };
+
+static const char *const kernel_names[] = {
+#define GL_K_NAME(name) #name,
+    GL_GPU_KERNELS(GL_K_NAME)
+#undef GL_K_NAME
+};
+
+/* strict: a memory fault names its likely cause, then is what it was */
+static void on_fault(int sig) {
+    static const char msg[] =
+        "GROKLAB_GPU_EMULATE=strict: memory fault: host code touched device memory outside a "
+        "device operation, or a kernel went past the end of an array\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    signal(sig, SIG_DFL); /* the faulting access repeats and ends the process */
+}
 
 static int host_open(gl_dev **d, gl_error *err) {
     *d = calloc(1, sizeof **d);
     if (!*d) return gl_fail(err, "out of memory");
     const char *lim = getenv("GROKLAB_GPU_EMULATE_BYTES");
     (*d)->limit = lim && atof(lim) > 0 ? atof(lim) : 0.5 * gl_system_memory();
+    const char *mode = getenv("GROKLAB_GPU_EMULATE");
+    (*d)->strict = mode && strcmp(mode, "strict") == 0;
+    if ((*d)->strict) {
+        signal(SIGSEGV, on_fault);
+        signal(SIGBUS, on_fault);
+    }
     return 0;
 }
 
-static void host_close(gl_dev *d) { free(d); }
+static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+static void unmap(const block *b) { munmap(b->base, b->span + 2 * page_size()); }
+
+static void host_close(gl_dev *d) {
+    for (int i = 0; i < d->n; i++) unmap(&d->blocks[i]);
+    free(d->blocks);
+    free(d->before);
+    free(d->ahead);
+    free(d);
+}
 
 static double host_free_bytes(gl_dev *d) { return d->limit - d->used; }
 
-/* blocks carry their size in front, for the accounting */
-enum { HEAD = 16 };
+static void note(gl_dev *d, const char *msg) {
+    if (!d->first_error[0]) snprintf(d->first_error, sizeof d->first_error, "%s", msg);
+}
+
+/* strict: lets the host reach device memory (during a device operation) or not */
+static void expose(gl_dev *d, int on) {
+    if (!d->strict) return;
+    for (int i = 0; i < d->n; i++)
+        if (mprotect(d->blocks[i].base + page_size(), d->blocks[i].span,
+                     on ? PROT_READ | PROT_WRITE : PROT_NONE))
+            note(d, "emulator: mprotect failed");
+}
 
 static void *host_alloc(gl_dev *d, size_t bytes) {
     if (d->used + (double)bytes > d->limit) return NULL;
-    char *p = calloc(1, bytes + HEAD);
-    if (!p) return NULL;
-    memcpy(p, &bytes, sizeof bytes);
+    if (d->n == d->cap) {
+        int cap = d->cap ? 2 * d->cap : 64;
+        block *b = realloc(d->blocks, sizeof *b * (size_t)cap);
+        if (!b) return NULL;
+        d->blocks = b;
+        d->cap = cap;
+    }
+    size_t page = page_size(), span = (bytes + page - 1) / page * page;
+    if (!span) span = page;
+    /* anonymous pages are zero-filled; the data pages are opened below */
+    char *base = mmap(NULL, span + 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return NULL;
+    if (!d->strict && mprotect(base + page, span, PROT_READ | PROT_WRITE)) {
+        munmap(base, span + 2 * page);
+        return NULL;
+    }
+    /* the arrays' sizes are multiples of their elements': the start is aligned */
+    char *p = base + page + span - bytes;
+    d->blocks[d->n++] = (block){base, p, bytes, span};
     d->used += (double)bytes;
-    return p + HEAD;
+    return p;
 }
 
 static void host_release(gl_dev *d, void *ptr) {
-    if (!ptr) return;
-    char *p = (char *)ptr - HEAD;
-    size_t bytes;
-    memcpy(&bytes, p, sizeof bytes);
-    d->used -= (double)bytes;
-    free(p);
+    for (int i = 0; ptr && i < d->n; i++) {
+        if (d->blocks[i].p != ptr) continue;
+        unmap(&d->blocks[i]);
+        d->used -= (double)d->blocks[i].bytes;
+        d->blocks[i] = d->blocks[--d->n];
+        return;
+    }
 }
 
 static void host_copy(gl_dev *d, void *dst, const void *src, size_t bytes) {
-    (void)d;
-    if (bytes) memmove(dst, src, bytes);
+    if (!bytes) return;
+    expose(d, 1);
+    memmove(dst, src, bytes);
+    expose(d, 0);
 }
 
-static void host_launch(gl_dev *d, gl_kernel k, long rows, long cols, const gl_gview *v) {
-    (void)d;
+static void run_cells(gl_kernel k, long rows, long cols, const gl_gview *v, int reverse) {
     switch (k) {
 #define GL_K_LOOP(name)                                                                            \
     case GL_K_##name:                                                                              \
-        _Pragma("omp parallel for schedule(static) if (rows * cols > 4096)")                       \
-        for (long r = 0; r < rows; r++)                                                            \
-            for (long c = 0; c < cols; c++) gl_k_##name(r, c, v);                                  \
+        if (reverse) {                                                                             \
+            for (long r = rows - 1; r >= 0; r--)                                                   \
+                for (long c = cols - 1; c >= 0; c--) gl_k_##name(r, c, v);                         \
+        } else {                                                                                   \
+            _Pragma("omp parallel for schedule(static) if (rows * cols > 4096)")                   \
+            for (long r = 0; r < rows; r++)                                                        \
+                for (long c = 0; c < cols; c++) gl_k_##name(r, c, v);                              \
+        }                                                                                          \
         break;
         GL_GPU_KERNELS(GL_K_LOOP)
 #undef GL_K_LOOP
@@ -71,26 +167,80 @@ static void host_launch(gl_dev *d, gl_kernel k, long rows, long cols, const gl_g
     }
 }
 
+/* copies every allocation into buf (to_buf) or back from it */
+static void copy_all(gl_dev *d, char *buf, int to_buf) {
+    for (int i = 0; i < d->n; i++) {
+        if (to_buf) memcpy(buf, d->blocks[i].p, d->blocks[i].bytes);
+        else memcpy(d->blocks[i].p, buf, d->blocks[i].bytes);
+        buf += d->blocks[i].bytes;
+    }
+}
+
+/* strict: the launch in order and in reverse order from the same memory;
+ * notes the first byte where they differ */
+static void launch_checked(gl_dev *d, gl_kernel k, long rows, long cols, const gl_gview *v) {
+    size_t total = 0;
+    for (int i = 0; i < d->n; i++) total += d->blocks[i].bytes;
+    if (total > d->scratch) {
+        free(d->before);
+        free(d->ahead);
+        d->before = malloc(total);
+        d->ahead = malloc(total);
+        d->scratch = d->before && d->ahead ? total : 0;
+        if (!d->scratch) {
+            note(d, "emulator: out of memory for the strict check");
+            run_cells(k, rows, cols, v, 0);
+            return;
+        }
+    }
+    copy_all(d, d->before, 1);
+    run_cells(k, rows, cols, v, 0);
+    copy_all(d, d->ahead, 1);
+    copy_all(d, d->before, 0);
+    run_cells(k, rows, cols, v, 1);
+    const char *a = d->ahead;
+    for (int i = 0; i < d->n; a += d->blocks[i].bytes, i++) {
+        const char *b = d->blocks[i].p;
+        if (!memcmp(a, b, d->blocks[i].bytes)) continue;
+        size_t at = 0;
+        while (a[at] == b[at]) at++;
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "kernel %s (%ld x %ld cells): the result depends on the order of its cells "
+                 "(allocation of %zu bytes, byte %zu)",
+                 kernel_names[k], rows, cols, d->blocks[i].bytes, at);
+        note(d, msg);
+        return;
+    }
+}
+
+static void host_launch(gl_dev *d, gl_kernel k, long rows, long cols, const gl_gview *v) {
+    if (rows <= 0 || cols <= 0) return;
+    expose(d, 1);
+    if (d->strict) launch_checked(d, k, rows, cols, v);
+    else run_cells(k, rows, cols, v, 0);
+    expose(d, 0);
+}
+
 /* cuBLAS's column-major arguments, one cblas_sgemm per matrix of the batch */
 static void host_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const float *A, int lda,
                       long sa, const float *B, int ldb, long sb, float *C, int ldc, long sc,
                       int batch) {
-    (void)d;
+    expose(d, 1);
 #pragma omp parallel for schedule(static) if (batch > 1)
     for (int q = 0; q < batch; q++)
         cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     m, n, k, 1.0f, A + q * sa, lda, B + q * sb, ldb, 0.0f, C + q * sc, ldc);
+    expose(d, 0);
 }
 
 static int host_sync(gl_dev *d, gl_error *err) {
-    (void)d;
-    (void)err;
+    if (d->first_error[0]) return gl_fail(err, "GPU emulator: %s", d->first_error);
     return 0;
 }
 
 static void host_describe(gl_dev *d, char *name, size_t cap, double *peak) {
-    (void)d;
-    snprintf(name, cap, "host emulator (no GPU), FP32");
+    snprintf(name, cap, "host emulator (no GPU%s), FP32", d->strict ? ", strict checks" : "");
     *peak = 0;
 }
 

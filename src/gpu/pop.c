@@ -100,7 +100,8 @@ static double member_bytes(const gl_config *c, int R, long T, long S, long np) {
 
 static const gl_dev_ops *pick_ops(int emulate) {
     const char *e = getenv("GROKLAB_GPU_EMULATE");
-    if (emulate || (e && strcmp(e, "1") == 0)) return gl_dev_host_ops();
+    if (emulate || (e && (strcmp(e, "1") == 0 || strcmp(e, "strict") == 0)))
+        return gl_dev_host_ops();
     return gl_dev_cuda_ops();
 }
 
