@@ -16,6 +16,8 @@
 #   c. gpu_tests.log      test_gpu cuda: GPU populations against the CPU
 #   d. groklab_bench.txt  build-gpu/groklab bench --device cuda
 #                         --pop 1,16,64,256,1024 --steps 200 --pop-steps 50
+#                         --profile on (each population's step by kernel
+#                         and product)
 #   e. fig3a_small.log    build-gpu/groklab reproduce fig3a --scale small
 #                         --device cuda (5 x 5 x 4 = 100 runs at p 59) into
 #      fig3a-small/, fig3a-small-tf32/  $OUT/fig3a-small, then again with
@@ -171,7 +173,7 @@ fi
 # --- d. groklab bench -------------------------------------------------------
 if [[ -x "$GL" ]]; then
     part groklab-bench 90 "$OUT/groklab_bench.txt" \
-        "$GL" bench --device cuda --pop "$POP" --steps 200 --pop-steps 50
+        "$GL" bench --device cuda --pop "$POP" --steps 200 --pop-steps 50 --profile on
 else
     skip groklab-bench "$OUT/groklab_bench.txt" "no $GL"
 fi
@@ -259,7 +261,9 @@ tail_failed() {
     tail_failed gpu-tests "$OUT/gpu_tests.log"
     echo "groklab bench --device cuda:"
     body "$OUT/groklab_bench.txt" \
-        | grep -E 'groklab bench|step:|products|memory|population|model-steps' | sed 's/^/  /'
+        | grep -E 'groklab bench|step:|products|memory|population|model-steps|where a step' \
+        | sed 's/^/  /'
+    echo "  (each step by kernel and product: groklab_bench.txt)"
     tail_failed groklab-bench "$OUT/groklab_bench.txt"
     echo "authors' loop (torch, one model, ms per step):"
     body "$OUT/authors_loop.txt" | grep -E "authors' loop|median" | sed 's/^/  /'

@@ -85,6 +85,23 @@ done
 "$GL" bench --device cuda --p 23 --width 32 --steps 3 --pop-steps 2 --pop 1,3 >bench.txt 2>&1
 grep -q "population M=3:" bench.txt && grep -q "step: median" bench.txt && ok "bench --device cuda prints the step and populations" \
   || notok "bench --device cuda: $(cat bench.txt)"
+# --profile on: a full-batch MSE step is gather+activation, the loss's
+# gradient, three products (one group of equal training sets), the fused
+# embedding backward and the optimizer; each exactly once per step, and the
+# shares add up to the whole
+"$GL" bench --device cuda --p 23 --width 32 --steps 3 --pop-steps 2 --pop 3 --profile on >prof.txt 2>&1 \
+  || notok "bench --profile on: $(cat prof.txt)"
+ops=$(awk '/where a step of M=3 goes/ { on = 1; next } on && /per step/ { print $0 }' prof.txt)
+names=$(echo "$ops" | sed -E 's/^ +//; s/ +[0-9.]+ per step.*//' | sort | tr '\n' ',')
+want="embed_back,gemm dW = dout^T z,gemm dz = dout W,gemm out = z W^T,hidden,mse_grad,optim,optim_prep,"
+if [ "$names" = "$want" ] && ! echo "$ops" | grep -vq " 1.0 per step" \
+   && echo "$ops" | awk '{ s += $NF } END { exit !(s > 99.5 && s < 100.5) }'; then
+  ok "bench --profile on: the step's 8 operations, once each, shares summing to 100%"
+else
+  notok "bench --profile on: operations [$names], want [$want]: $(cat prof.txt)"
+fi
+expect_error "--profile on needs the GPU" "--profile on times the GPU's kernels" bench --profile on
+expect_error "--profile takes on or off" "allowed: on, off" bench --device cuda --profile yes
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

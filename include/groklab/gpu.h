@@ -43,12 +43,25 @@ int gl_gpu_population_fit(const gl_config *c, gl_error *err);
 int gl_gpu_population_advance(gl_trainer **members, int M, long until, int emulate,
                               gl_error *err);
 
+/* Where a training step's time goes: every kernel and product of the step,
+ * each synchronized and timed on its own. */
+enum { GL_GPU_PROFILE_OPS = 48 };
+typedef struct gl_gpu_profile {
+    int steps; /* in: the steps to profile (after the timed ones) */
+    int n;     /* out: the operations seen, in the order they first ran */
+    struct {
+        char name[40];   /* a kernel's name, or "gemm ..." for a product */
+        long calls;      /* over all the profiled steps */
+        double ms;       /* the same: divide by steps for a step's share */
+    } op[GL_GPU_PROFILE_OPS];
+} gl_gpu_profile;
+
 /* Benchmark: the members train warmup + steps steps without logging; each
- * timed step is synchronized, and ms[0..steps) gets its milliseconds. The
- * trainers are left as they were. device (cap bytes) names the GPU and the
- * precision of its products, and *peak is its FP32 peak in FLOP/s (0 if
- * unknown). */
+ * timed step is synchronized, and ms[0..steps) gets its milliseconds. Then,
+ * with prof (NULL: none), prof->steps more steps are profiled. The trainers
+ * are left as they were. device (cap bytes) names the GPU and the precision
+ * of its products, and *peak is its FP32 peak in FLOP/s (0 if unknown). */
 int gl_gpu_bench(gl_trainer **members, int M, int warmup, int steps, double *ms, char *device,
-                 size_t cap, double *peak, gl_error *err);
+                 size_t cap, double *peak, gl_gpu_profile *prof, gl_error *err);
 
 #endif

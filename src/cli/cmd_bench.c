@@ -108,9 +108,36 @@ static int create_members(gl_trainer **pop, int M, const gl_config *c, gl_error 
     return 0;
 }
 
-/* --device cuda: one model, then populations, each step synchronized. */
+enum { PROFILE_STEPS = 10 };
+
+static int by_ms_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+/* the profile of M's steps, its operations by time */
+static void print_profile(const gl_gpu_profile *p, int M) {
+    double all = 0, order[GL_GPU_PROFILE_OPS][2];
+    for (int i = 0; i < p->n; i++) {
+        all += p->op[i].ms;
+        order[i][0] = p->op[i].ms;
+        order[i][1] = i;
+    }
+    qsort(order, (size_t)p->n, sizeof order[0], by_ms_desc);
+    printf("    where a step of M=%d goes (%d steps, each operation synchronized): %.3f ms per step\n",
+           M, p->steps, all / p->steps);
+    for (int j = 0; j < p->n; j++) {
+        int i = (int)order[j][1];
+        printf("      %-22s %4.1f per step  %9.3f ms  %5.1f%%\n", p->op[i].name,
+               (double)p->op[i].calls / p->steps, p->op[i].ms / p->steps,
+               all > 0 ? 100 * p->op[i].ms / all : 0.0);
+    }
+}
+
+/* --device cuda: one model, then populations, each step synchronized;
+ * with profile, where each population's step goes. */
 static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, const int *Ms,
-                     int nM) {
+                     int nM, int profile) {
     gl_error err;
     char dev[256] = "";
     double peak = 0;
@@ -126,7 +153,9 @@ static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, c
             rc = EXIT_FAIL;
             break;
         }
-        if (gl_gpu_bench(pop, M, warmup, S, ms, dev, sizeof dev, &peak, &err) != 0) {
+        gl_gpu_profile prof = {.steps = PROFILE_STEPS};
+        if (gl_gpu_bench(pop, M, warmup, S, ms, dev, sizeof dev, &peak, profile ? &prof : NULL,
+                         &err) != 0) {
             cli_error("population M=%d: %s", M, err.msg);
             if (k >= 0) rc = EXIT_FAIL; /* a population too large for the GPU ends the list */
         } else {
@@ -147,6 +176,7 @@ static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, c
             printf("%s products %.1f GFLOP/s", k < 0 ? " " : ",", flops / 1e9);
             if (peak > 0) printf(" (%.1f%% of the FP32 peak %.1f TFLOP/s)", 100 * flops / peak, peak / 1e12);
             printf("\n");
+            if (profile) print_profile(&prof, M);
         }
         for (int i = 0; i < M; i++) gl_trainer_free(pop[i]);
         free(pop);
@@ -156,7 +186,7 @@ static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, c
 }
 
 int cmd_bench(int argc, char **argv) {
-    int steps = 50, warmup = 5, threads = 0, pop_steps = 20, torch = 1, Ms[32], nM = 0;
+    int steps = 50, warmup = 5, threads = 0, pop_steps = 20, torch = 1, profile = 0, Ms[32], nM = 0;
     gl_config c;
     gl_config_default(&c);
     gl_error err;
@@ -164,7 +194,7 @@ int cmd_bench(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--help")) {
             printf("usage: groklab bench [--steps S] [--threads T] [--pop-steps S] [--pop LIST]\n"
-                   "                     [--torch on|off] [--device cpu|cuda]\n"
+                   "                     [--torch on|off] [--device cpu|cuda] [--profile on|off]\n"
                    "                     [any train knob, e.g. --width 1000 or --model transformer]\n"
                    "Trains the default configuration (add, p 97, width 500, alpha 0.5, full batch,\n"
                    "AdamW, MSE) and prints the median milliseconds per step, GFLOP/s of the\n"
@@ -174,7 +204,9 @@ int cmd_bench(int argc, char **argv) {
                    "(bench/transformer_torch.py, float32, same threads; --torch off skips it)\n"
                    "and prints the ratio. --pop sets the population sizes (default 1,2,8; with\n"
                    "--device cuda 1,16,64,256,1024, each GPU step synchronized and timed, the\n"
-                   "products' share of the GPU's FP32 peak printed).\n");
+                   "products' share of the GPU's FP32 peak printed; --profile on then times\n"
+                   "10 more steps of each with every kernel and product synchronized, and\n"
+                   "prints where a step's time goes).\n");
             return EXIT_OK;
         }
         if (i + 1 >= argc) {
@@ -186,6 +218,12 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--torch") && (!strcmp(v, "on") || !strcmp(v, "off"))) torch = !strcmp(v, "on");
         else if (!strcmp(a, "--torch")) {
             cli_error("--torch: '%s' is not allowed (allowed: on, off)", v);
+            return EXIT_USAGE;
+        }
+        else if (!strcmp(a, "--profile") && (!strcmp(v, "on") || !strcmp(v, "off")))
+            profile = !strcmp(v, "on");
+        else if (!strcmp(a, "--profile")) {
+            cli_error("--profile: '%s' is not allowed (allowed: on, off)", v);
             return EXIT_USAGE;
         }
         else if (!strcmp(a, "--pop-steps")) pop_steps = atoi(v);
@@ -209,13 +247,17 @@ int cmd_bench(int argc, char **argv) {
     if (!strcmp(c.device, "cuda")) {
         const int gpu_Ms[] = {1, 16, 64, 256, 1024};
         if (!nM) nM = 5, memcpy(Ms, gpu_Ms, sizeof gpu_Ms);
-        c.steps = warmup + (steps > pop_steps ? steps : pop_steps);
+        c.steps = warmup + (steps > pop_steps ? steps : pop_steps) + PROFILE_STEPS;
         if (gl_config_validate(&c, &err) != 0) {
             cli_error("%s", err.msg);
             return EXIT_USAGE;
         }
         gl_config_resolve(&c);
-        return bench_gpu(&c, steps, warmup, pop_steps, Ms, nM);
+        return bench_gpu(&c, steps, warmup, pop_steps, Ms, nM, profile);
+    }
+    if (profile) {
+        cli_error("--profile on times the GPU's kernels: it needs --device cuda");
+        return EXIT_USAGE;
     }
     if (!nM) Ms[0] = 1, Ms[1] = 2, Ms[2] = 8, nM = 3;
     if (threads <= 0) threads = omp_get_num_procs();

@@ -49,12 +49,6 @@ struct gl_dev {
     char first_error[256];
 };
 
-static const char *const kernel_names[] = {
-#define GL_K_NAME(name) #name,
-    GL_GPU_KERNELS(GL_K_NAME)
-#undef GL_K_NAME
-};
-
 /* strict: a memory fault names its likely cause, then is what it was */
 static void on_fault(int sig) {
     static const char msg[] =
@@ -208,7 +202,7 @@ static void launch_checked(gl_dev *d, gl_kernel k, long rows, long cols, const g
         snprintf(msg, sizeof msg,
                  "kernel %s (%ld x %ld cells): the result depends on the order of its cells "
                  "(allocation of %zu bytes, byte %zu)",
-                 kernel_names[k], rows, cols, d->blocks[i].bytes, at);
+                 gl_kernel_name(k), rows, cols, d->blocks[i].bytes, at);
         note(d, msg);
         return;
     }

@@ -122,4 +122,12 @@ GL_HD long gl_k_min(long a, long b) { return a < b ? a : b; }
 typedef enum { GL_GPU_KERNELS(GL_K_ENUM) GL_K_COUNT } gl_kernel;
 #undef GL_K_ENUM
 
+/* the kernel's name, for host code (messages, profiles) */
+static inline const char *gl_kernel_name(gl_kernel k) {
+#define GL_K_NAME(name) #name,
+    static const char *const names[] = {GL_GPU_KERNELS(GL_K_NAME)};
+#undef GL_K_NAME
+    return k >= 0 && k < GL_K_COUNT ? names[k] : "?";
+}
+
 #endif

@@ -55,6 +55,8 @@ typedef struct gpop {
     int n_groups;
     int *grp_first, *grp_rows; /* (n_groups + 1) first member; (n_groups) rows */
     double last_progress;      /* when the trainers' progress callbacks were last called */
+    gl_gpu_profile *prof;      /* gl_gpu_bench: each operation synchronized and timed */
+    int prof_failed;           /* a synchronization of the profile reported an error */
     void *blocks[48];
     int n_blocks;
 } gpop;
@@ -181,8 +183,43 @@ static void gpop_free(gpop *g) {
     free(g->epoch);
 }
 
+/* Profiling: waits for the queued work (an error shows at the bench's own sync) */
+static double prof_start(gpop *g) {
+    gl_error e;
+    if (g->ops->sync(g->dev, &e) != 0) g->prof_failed = 1;
+    return now();
+}
+
+/* Profiling: adds the time since t0 (after the operation is done) to what's entry */
+static void prof_add(gpop *g, const char *what, double t0) {
+    double ms = 1e3 * (prof_start(g) - t0);
+    gl_gpu_profile *p = g->prof;
+    int i = 0;
+    while (i < p->n && strcmp(p->op[i].name, what) != 0) i++;
+    if (i == GL_GPU_PROFILE_OPS) return;
+    if (i == p->n) {
+        p->n++;
+        snprintf(p->op[i].name, sizeof p->op[i].name, "%s", what);
+        p->op[i].calls = 0;
+        p->op[i].ms = 0;
+    }
+    p->op[i].calls++;
+    p->op[i].ms += ms;
+}
+
 static void launch(gpop *g, gl_kernel k, long rows, long cols) {
+    double t0 = g->prof ? prof_start(g) : 0;
     g->ops->launch(g->dev, k, rows, cols, &g->v);
+    if (g->prof) prof_add(g, gl_kernel_name(k), t0);
+}
+
+/* the device's batched GEMM (dev.h), named for the profile */
+static void gemm(gpop *g, const char *what, int ta, int tb, int m, int n, int k, const float *A,
+                 int lda, long sa, const float *B, int ldb, long sb, float *C, int ldc, long sc,
+                 int batch) {
+    double t0 = g->prof ? prof_start(g) : 0;
+    g->ops->gemm(g->dev, ta, tb, m, n, k, A, lda, sa, B, ldb, sb, C, ldc, sc, batch);
+    if (g->prof) prof_add(g, what, t0);
 }
 
 /* Copies member data padded to T / S rows into one host array and uploads. */
@@ -466,9 +503,9 @@ static void forward(gpop *g) {
         long i0 = v->training ? g->grp_first[q] : 0;
         int n = v->training ? g->grp_first[q + 1] - g->grp_first[q] : v->M;
         int rows = v->training ? g->grp_rows[q] : v->R;
-        g->ops->gemm(g->dev, 1, 0, v->p, rows, v->N, v->P + i0 * v->np + v->off_w, v->N, v->np,
-                     v->z + i0 * v->R * v->N, v->N, (long)v->R * v->N, v->out + i0 * v->R * v->p,
-                     v->p, (long)v->R * v->p, n);
+        gemm(g, "gemm out = z W^T", 1, 0, v->p, rows, v->N, v->P + i0 * v->np + v->off_w, v->N,
+             v->np, v->z + i0 * v->R * v->N, v->N, (long)v->R * v->N, v->out + i0 * v->R * v->p,
+             v->p, (long)v->R * v->p, n);
     }
 }
 
@@ -487,12 +524,12 @@ static void train_step(gpop *g) {
         long i0 = g->grp_first[q], RN = (long)v->R * v->N, Rp = (long)v->R * v->p;
         int n = g->grp_first[q + 1] - g->grp_first[q], rows = g->grp_rows[q];
         /* dW (p, N) row-major = dout^T z: column-major dW^T (N, p) = z^T dout */
-        g->ops->gemm(g->dev, 0, 1, v->N, v->p, rows, v->z + i0 * RN, v->N, RN, v->out + i0 * Rp,
-                     v->p, Rp, v->G + i0 * v->np + v->off_w, v->N, v->np, n);
+        gemm(g, "gemm dW = dout^T z", 0, 1, v->N, v->p, rows, v->z + i0 * RN, v->N, RN,
+             v->out + i0 * Rp, v->p, Rp, v->G + i0 * v->np + v->off_w, v->N, v->np, n);
         /* dz (R, N) = dout W: column-major dz^T (N, R) = W^T dout^T; into z
          * (a without a norm, which is no longer needed) */
-        g->ops->gemm(g->dev, 0, 0, v->N, rows, v->p, v->P + i0 * v->np + v->off_w, v->N, v->np,
-                     v->out + i0 * Rp, v->p, Rp, v->z + i0 * RN, v->N, RN, n);
+        gemm(g, "gemm dz = dout W", 0, 0, v->N, rows, v->p, v->P + i0 * v->np + v->off_w, v->N,
+             v->np, v->out + i0 * Rp, v->p, Rp, v->z + i0 * RN, v->N, RN, n);
     }
     if (v->norm == GL_NORM_BATCHNORM) {
         launch(g, GL_K_bn_back_sums, M, v->N);
@@ -519,8 +556,8 @@ static int evaluate(gpop *g, gl_error *err) {
     /* spectra: column-major S^T (N, 2nb) = X^T (N, p) F (p, 2nb) for X = Ut, Vt, W */
     long offs[3] = {v->off_u, v->off_v, v->off_w}, nb2 = 2L * v->nb;
     for (int c = 0; c < 3; c++)
-        g->ops->gemm(g->dev, 0, 0, v->N, (int)nb2, v->p, v->P + offs[c], v->N, v->np, g->dft, v->p,
-                     0, v->spec + (long)c * nb2 * v->N, v->N, 3 * nb2 * v->N, v->M);
+        gemm(g, "gemm spectra", 0, 0, v->N, (int)nb2, v->p, v->P + offs[c], v->N, v->np, g->dft,
+             v->p, 0, v->spec + (long)c * nb2 * v->N, v->N, 3 * nb2 * v->N, v->M);
     launch(g, GL_K_ipr, M, v->N);
     launch(g, GL_K_ipr_mean, M, 1);
     v->training = 0;
@@ -672,7 +709,7 @@ int gl_gpu_population_advance(gl_trainer **members, int M, long until, int emula
 }
 
 int gl_gpu_bench(gl_trainer **members, int M, int warmup, int steps, double *ms, char *device,
-                 size_t cap, double *peak, gl_error *err) {
+                 size_t cap, double *peak, gl_gpu_profile *prof, gl_error *err) {
     gpop g;
     if (gpop_create(&g, members, M, 0, err) != 0) return -1;
     g.ops->describe(g.dev, device, cap, peak);
@@ -687,6 +724,14 @@ int gl_gpu_bench(gl_trainer **members, int M, int warmup, int steps, double *ms,
         train_step(&g);
         rc = g.ops->sync(g.dev, err);
         ms[i] = 1e3 * (now() - t0);
+    }
+    if (prof && rc == 0) {
+        prof->n = 0;
+        g.prof = prof;
+        for (int i = 0; i < prof->steps; i++) train_step(&g);
+        g.prof = NULL;
+        rc = g.ops->sync(g.dev, err);
+        if (rc == 0 && g.prof_failed) rc = gl_fail(err, "GPU: an operation failed while profiling");
     }
     gpop_free(&g);
     return rc;
