@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # --device cuda as a user runs it. Without a GPU the backend runs on its host
-# emulator (GROKLAB_GPU_EMULATE=1: the same population code, kernel bodies
+# emulator (GROKLAB_GPU_EMULATE=strict: the same population code, kernel bodies
 # and cuBLAS arguments, on the CPU), which checks every entry point: train,
 # resume, sweep packing, reproduce and bench, against the CPU backend. And
 # the errors: a family the GPU backend does not train, and (really, without
@@ -16,7 +16,7 @@ if GROKLAB_GPU_EMULATE=0 "$GL" train --device cuda --steps 1 --quiet --out probe
 else
   expect_error "no GPU (or no CUDA backend) is one clear line" "--device cuda:" train --device cuda --out out
 fi
-export GROKLAB_GPU_EMULATE=1
+export GROKLAB_GPU_EMULATE=strict
 expect_error "the GPU backend trains the two-layer MLP" "the CUDA backend trains the two-layer MLP (--model mlp)" \
   train --device cuda --model transformer --out out
 
