@@ -15,7 +15,13 @@
  *    at once: each launch runs its cells in order and again, from the same
  *    memory, in the reverse order, and the two results must be equal to the
  *    byte (a cell that reads what another writes, or two cells writing one
- *    place, make them differ).
+ *    place, make them differ);
+ *  - copies and products name device memory where cudaMemcpy and cuBLAS
+ *    need it: an upload's destination and a download's source lie within
+ *    one allocation and the other side outside all of them; a GEMM's three
+ *    matrices, over the whole batch, lie within allocations, C overlaps
+ *    neither A nor B, and each leading dimension is at least its matrix's
+ *    rows (cuBLAS refuses less).
  * In both modes an allocation ends where its pages end and a page that is
  * never mapped for reading follows it (and precedes it), so a kernel that
  * reads or writes past the end of an array crashes, as out-of-bounds access
@@ -135,8 +141,40 @@ static void host_release(gl_dev *d, void *ptr) {
     }
 }
 
-static void host_copy(gl_dev *d, void *dst, const void *src, size_t bytes) {
-    if (!bytes) return;
+/* the allocation that holds [p, p + bytes), or NULL */
+static const block *holder(const gl_dev *d, const void *p, size_t bytes) {
+    const char *c = p;
+    for (int i = 0; i < d->n; i++)
+        if (c >= d->blocks[i].p && c + bytes <= d->blocks[i].p + d->blocks[i].bytes)
+            return &d->blocks[i];
+    return NULL;
+}
+
+/* strict: an upload (to_device) or download of bytes between host and
+ * device; -1 (noted, and the copy is not done) when it is wrong */
+static int check_copy(gl_dev *d, const void *dev, const void *host, size_t bytes, int to_device) {
+    char msg[160];
+    const char *what = to_device ? "upload" : "download";
+    if (!holder(d, dev, bytes))
+        snprintf(msg, sizeof msg, "%s of %zu bytes: the device side is not within one allocation",
+                 what, bytes);
+    else if (holder(d, host, 1))
+        snprintf(msg, sizeof msg, "%s of %zu bytes: the host side is device memory", what, bytes);
+    else
+        return 0;
+    note(d, msg);
+    return -1;
+}
+
+static void host_upload(gl_dev *d, void *dst, const void *src, size_t bytes) {
+    if (!bytes || (d->strict && check_copy(d, dst, src, bytes, 1) != 0)) return;
+    expose(d, 1);
+    memmove(dst, src, bytes);
+    expose(d, 0);
+}
+
+static void host_download(gl_dev *d, void *dst, const void *src, size_t bytes) {
+    if (!bytes || (d->strict && check_copy(d, src, dst, bytes, 0) != 0)) return;
     expose(d, 1);
     memmove(dst, src, bytes);
     expose(d, 0);
@@ -216,10 +254,46 @@ static void host_launch(gl_dev *d, gl_kernel k, long rows, long cols, const gl_g
     expose(d, 0);
 }
 
+/* strict: the floats a batch of column-major rows x cols matrices (leading
+ * dimension ld, stride apart) spans from X, into *span; -1 (noted) when
+ * the matrix is wrong */
+static int check_matrix(gl_dev *d, char name, const float *X, int rows, int cols, int ld,
+                        long stride, int batch, size_t *span) {
+    char msg[160];
+    *span = (size_t)(cols - 1) * (size_t)ld + (size_t)rows + (size_t)(batch - 1) * stride;
+    if (ld < rows || ld < 1)
+        snprintf(msg, sizeof msg, "gemm: the leading dimension of %c (%d) is less than its %d rows",
+                 name, ld, rows);
+    else if (!holder(d, X, 4 * *span))
+        snprintf(msg, sizeof msg,
+                 "gemm: %c (%d x %d, ld %d, stride %ld, batch %d) is not within one allocation",
+                 name, rows, cols, ld, stride, batch);
+    else
+        return 0;
+    note(d, msg);
+    return -1;
+}
+
+static int overlap(const float *x, size_t nx, const float *y, size_t ny) {
+    return x < y + ny && y < x + nx;
+}
+
 /* cuBLAS's column-major arguments, one cblas_sgemm per matrix of the batch */
 static void host_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const float *A, int lda,
                       long sa, const float *B, int ldb, long sb, float *C, int ldc, long sc,
                       int batch) {
+    if (m <= 0 || n <= 0 || k <= 0 || batch <= 0) return;
+    if (d->strict) {
+        size_t na, nb, nc;
+        if (check_matrix(d, 'A', A, ta ? k : m, ta ? m : k, lda, sa, batch, &na) ||
+            check_matrix(d, 'B', B, tb ? n : k, tb ? k : n, ldb, sb, batch, &nb) ||
+            check_matrix(d, 'C', C, m, n, ldc, sc, batch, &nc))
+            return;
+        if (overlap(C, nc, A, na) || overlap(C, nc, B, nb)) {
+            note(d, "gemm: C overlaps A or B");
+            return;
+        }
+    }
     expose(d, 1);
 #pragma omp parallel for schedule(static) if (batch > 1)
     for (int q = 0; q < batch; q++)
@@ -240,7 +314,7 @@ static void host_describe(gl_dev *d, char *name, size_t cap, double *peak) {
 
 const gl_dev_ops *gl_dev_host_ops(void) {
     static const gl_dev_ops ops = {"host emulator", host_open,  host_close,  host_free_bytes,
-                                   host_alloc,      host_release, host_copy, host_copy,
+                                   host_alloc,      host_release, host_upload, host_download,
                                    host_launch,     host_gemm,  host_sync,  host_describe};
     return &ops;
 }
