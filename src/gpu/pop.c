@@ -190,7 +190,7 @@ static double prof_start(gpop *g) {
     return now();
 }
 
-/* Profiling: adds the time since t0 (after the operation is done) to what's entry */
+/* Profiling: once the operation is done, adds the time since t0 to the entry named what */
 static void prof_add(gpop *g, const char *what, double t0) {
     double ms = 1e3 * (prof_start(g) - t0);
     gl_gpu_profile *p = g->prof;
