@@ -57,6 +57,7 @@ OUT="$(cd "$OUT" && pwd)"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 1
 PYTHON="${PYTHON:-python3}"
+export PYTHONUNBUFFERED=1 # what a baseline printed survives its part timing out
 BUDGET="${BUDGET:-500}"
 BUILD="${BUILD:-build-gpu}"
 JOBS="${JOBS:-16}"

@@ -177,6 +177,7 @@ static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, c
             if (peak > 0) printf(" (%.1f%% of the FP32 peak %.1f TFLOP/s)", 100 * flops / peak, peak / 1e12);
             printf("\n");
             if (profile) print_profile(&prof, M);
+            fflush(stdout); /* each population's figures survive a later one timing out */
         }
         for (int i = 0; i < M; i++) gl_trainer_free(pop[i]);
         free(pop);
