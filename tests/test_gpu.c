@@ -10,9 +10,11 @@
  * rounding of near-zero gradients in single elements, not in the norm).
  *
  *   test_gpu emulate   the population code on the host emulator (any machine),
- *                      in its strict mode: host code never touches device
- *                      memory, and every kernel gives the same bytes with its
- *                      cells run in order and in reverse order
+ *                      in its strict mode (src/gpu/dev_host.c): host code
+ *                      never touches device memory, every kernel gives the
+ *                      same bytes with its cells run in order and in reverse
+ *                      order, and copies and GEMMs name device memory as
+ *                      cudaMemcpy and cuBLAS need
  *   test_gpu cuda      on the GPU; exits 77 (skipped) when there is none */
 #include <math.h>
 #include <stdio.h>

@@ -20,9 +20,10 @@
 /* 1 if this build has the CUDA backend and a GPU is usable; otherwise 0 with
  * the reason in why (found once per process). GROKLAB_GPU_EMULATE=1 in the
  * environment makes the backend run on the host emulator instead (tests
- * without a GPU); GROKLAB_GPU_EMULATE=strict also checks that host code never
- * touches device memory and that no kernel depends on the order of its
- * threads (src/gpu/dev_host.c). */
+ * without a GPU); GROKLAB_GPU_EMULATE=strict also checks what a GPU would
+ * enforce: no host access to device memory, no kernel that depends on the
+ * order of its threads, copies and GEMM arguments that cudaMemcpy and cuBLAS
+ * accept (src/gpu/dev_host.c). */
 int gl_gpu_available(char *why, size_t cap);
 
 /* Whether runs a and b can train in one population: same task, p, width,

@@ -162,9 +162,10 @@ static int cuda_sync(gl_dev *d, gl_error *err) {
 static void cuda_describe(gl_dev *d, char *name, size_t cap, double *peak) {
     cudaDeviceProp pr;
     int clock_khz = 0;
+    const char *precision = d->tf32 ? "TF32 products (GROKLAB_TF32=1)" : "FP32";
     *peak = 0;
     if (cudaGetDeviceProperties(&pr, d->device) != cudaSuccess) {
-        snprintf(name, cap, "GPU %d, %s", d->device, d->tf32 ? "TF32 products (GROKLAB_TF32=1)" : "FP32");
+        snprintf(name, cap, "GPU %d, %s", d->device, precision);
         return;
     }
     cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, d->device);
@@ -172,7 +173,7 @@ static void cuda_describe(gl_dev *d, char *name, size_t cap, double *peak) {
     *peak = (double)pr.multiProcessorCount * lanes * 2.0 * clock_khz * 1e3;
     snprintf(name, cap, "%s (compute %d.%d, %d SMs, %.0f MHz, %.1f GiB), %s", pr.name, pr.major,
              pr.minor, pr.multiProcessorCount, clock_khz / 1e3, pr.totalGlobalMem / 1073741824.0,
-             d->tf32 ? "TF32 products (GROKLAB_TF32=1)" : "FP32");
+             precision);
 }
 
 extern "C" const gl_dev_ops *gl_dev_cuda_ops(void) {

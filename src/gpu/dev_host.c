@@ -166,18 +166,21 @@ static int check_copy(gl_dev *d, const void *dev, const void *host, size_t bytes
     return -1;
 }
 
-static void host_upload(gl_dev *d, void *dst, const void *src, size_t bytes) {
-    if (!bytes || (d->strict && check_copy(d, dst, src, bytes, 1) != 0)) return;
+/* a copy between host and device memory (to_device: an upload) */
+static void copy(gl_dev *d, void *dst, const void *src, size_t bytes, int to_device) {
+    const void *dev = to_device ? dst : src, *host = to_device ? src : dst;
+    if (!bytes || (d->strict && check_copy(d, dev, host, bytes, to_device) != 0)) return;
     expose(d, 1);
     memmove(dst, src, bytes);
     expose(d, 0);
 }
 
+static void host_upload(gl_dev *d, void *dst, const void *src, size_t bytes) {
+    copy(d, dst, src, bytes, 1);
+}
+
 static void host_download(gl_dev *d, void *dst, const void *src, size_t bytes) {
-    if (!bytes || (d->strict && check_copy(d, src, dst, bytes, 0) != 0)) return;
-    expose(d, 1);
-    memmove(dst, src, bytes);
-    expose(d, 0);
+    copy(d, dst, src, bytes, 0);
 }
 
 static void run_cells(gl_kernel k, long rows, long cols, const gl_gview *v, int reverse) {
