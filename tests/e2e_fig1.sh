@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end: `groklab reproduce fig1` at p = 97 lands in the phases of the
 # paper's Figure 1: Coexistence at wd 0, Partial Inversion at wd 5, Full
-# Inversion at wd 15 (PAPER.md section 6), and draws its figure.
+# Inversion at wd 15 (docs/paper.md section 6), and draws its figure.
 # usage: tests/e2e_fig1.sh GROKLAB_BINARY
 set -u
 GL=$(readlink -f "$1")

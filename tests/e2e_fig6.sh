@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # End to end: `groklab reproduce fig6` (Coexistence: alpha 0.5, xi 0.35,
-# wd 0, 1000 steps) pruned as in the paper's Figure 6 (PAPER.md section 7):
+# wd 0, 1000 steps) pruned as in the paper's Figure 6 (docs/paper.md section 7):
 #   lowest IPR first, 60% pruned: corrupted accuracy (given labels) from over
 #     90% to under 5%, test accuracy >= 95%, clean training accuracy >= 99%
 #   highest IPR first, 30% pruned: test accuracy under 10%, corrupted above 85%
 #   random order in between (test accuracy between the two at 30% and 60%)
+# and prune.csv / prune_summary.json equal tests/python/check_prune.py's
+# recomputation with numpy from the run's weights and data.
 # usage: tests/e2e_fig6.sh GROKLAB_BINARY
 set -u
 GL=$(readlink -f "$1")
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 "$GL" reproduce fig6 --out "$T/fig6" --quiet > "$T/out.txt" || { cat "$T/out.txt"; echo "NOT OK  reproduce fig6 failed"; exit 1; }
-/usr/bin/python3 - "$T/fig6" <<'PY'
+# prune.csv (count 0, the low and high curves) and prune_summary.json recomputed with numpy
+/usr/bin/python3 "$(dirname "$(readlink -f "$0")")/python/check_prune.py" "$T/fig6/coexistence" > "$T/check_prune.txt" 2>&1
+echo $? > "$T/check_prune.rc"
+/usr/bin/python3 - "$T/fig6" "$T" <<'PY'
 import csv, os, sys
 d = sys.argv[1]
 rows = list(csv.DictReader(open(os.path.join(d, "coexistence", "prune.csv"))))
@@ -39,6 +44,10 @@ for frac in (0.3, 0.6):
               100 * frac, f(r, "test_acc"), f(h, "test_acc"), f(l, "test_acc")))
 check(int(at("random", 0)["seeds"]) == 20 and float(at("random", 0.5)["test_acc_std"]) > 0,
       "random order averaged over 20 draws with a spread")
+with open(os.path.join(sys.argv[2], "check_prune.txt")) as fh:
+    out = "; ".join(fh.read().split("\n")).strip("; ")
+check(open(os.path.join(sys.argv[2], "check_prune.rc")).read().strip() == "0",
+      "prune.csv and prune_summary.json recomputed with numpy (check_prune.py): " + out)
 for name in ["fig6.png", "fig6.svg", "fig6.gp"]:
     check(os.path.getsize(os.path.join(d, name)) > 1000, "figure file " + name)
 print("e2e fig6: %d failed" % fails)

@@ -4,7 +4,10 @@
 # row and metric, timings and worker names aside); a different grid is
 # refused, --extend adds points; a diverging run is recorded and not retried;
 # corrupt, foreign and missing stores give one clear line; shards merge into
-# the same store; phase and export work on the result.
+# the same store; phase and export work on the result, and every run's phase
+# and every cell of phase.csv equal tests/python/check_phase.py's
+# recomputation from the store (also with a diverged run, and with seeds
+# that disagree).
 # usage: tests/sweep_test.sh GROKLAB_BINARY
 set -u
 GL=$(readlink -f "$1")
@@ -92,6 +95,35 @@ PY
 
 # reports
 "$GL" phase ref --quiet && [ -s ref/phase.png ] && [ "$(wc -l < ref/phase.csv)" = 13 ] && ok "phase: 12 cells (2 seeds each), figure" || notok "phase"
+# check_phase.py: runs.phase by Table 2 from the metrics, and every field of phase.csv recomputed
+phase_check() { local out; out=$($PY "$HERE/python/check_phase.py" "$2" 2>&1) && ok "$1: $(echo "$out" | paste -sd ';' | sed 's/;/; /g')" \
+  || notok "$1: $(echo "$out" | paste -sd ';' | sed 's/;/; /g')"; }
+phase_check "phase of the reference sweep recomputed" ref
+"$GL" phase div --quiet || notok "phase of the sweep with a diverged run"
+phase_check "phase of the sweep with a diverged run (its row before the last) recomputed" div
+# the reference store with one seed of every cell moved to another phase (its
+# metrics rewritten to match): cells where seeds disagree, majority ties
+mkdir -p mixed && cp ref/sweep.db mixed/ && $PY - mixed/sweep.db <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+runs = db.execute("SELECT id, noise FROM runs WHERE replicate = 1 ORDER BY id").fetchall()
+for i, (rid, xi) in enumerate(runs):
+    ph = ["coexistence", "partial_inversion", "full_inversion", "memorization", "forgetting", "confusion"][i % 6]
+    if ph == "partial_inversion" and xi < 0.2:
+        ph = "full_inversion"  # train >= 100 (1.05 - xi) > 90 cannot be met
+    train, test = {"coexistence": (0.95, 0.95), "partial_inversion": (0.8, 0.95), "full_inversion": (0.5, 0.95),
+                   "memorization": (0.95, 0.5)}.get(ph, (0.5, 0.5))
+    steps = [r[0] for r in db.execute("SELECT step FROM metrics WHERE run_id = ? ORDER BY step", (rid,))]
+    if ph == "confusion":
+        db.execute("UPDATE metrics SET test_acc = min(test_acc, 0.5) WHERE run_id = ?", (rid,))
+    if ph == "forgetting":
+        db.execute("UPDATE metrics SET test_acc = 0.95 WHERE run_id = ? AND step = ?", (rid, steps[0]))
+    db.execute("UPDATE metrics SET train_acc = ?, test_acc = ? WHERE run_id = ? AND step = ?", (train, test, rid, steps[-1]))
+    db.execute("UPDATE runs SET phase = ?, train_acc = ?, test_acc = ? WHERE id = ?", (ph, train, test, rid))
+db.commit()
+PY
+"$GL" phase mixed --quiet || notok "phase of the mixed store"
+phase_check "phase of a store with disagreeing seeds and ties recomputed" mixed
 "$GL" export ref --csv runs.csv --metrics m.csv >/dev/null && [ "$(wc -l < runs.csv)" = 25 ] && head -1 runs.csv | grep -q ",phase," \
   && ok "export: 24 runs with their phase, and the time series" || notok "export"
 

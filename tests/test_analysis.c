@@ -203,7 +203,8 @@ static void test_analytic(void) {
     gl_layout L;
     gl_layout_init(&L, c.p, c.width, GL_ACT_QUADRATIC, GL_NORM_NONE);
     float *params = calloc(L.n_params, sizeof(float));
-    gl_analytic_weights(&L, params, 1);
+    gl_error ae;
+    CHECK(gl_analytic_weights(&L, params, 1, &ae) == 0, "analytic weights made");
     int p = c.p, E = p * p;
     gl_mlp_work w;
     gl_mlp_work_alloc(&w, &L, E, 0);

@@ -1,4 +1,4 @@
-/* Tasks, split and corruption: invariants of PAPER.md section 2, checked
+/* Tasks, split and corruption: invariants of docs/paper.md section 2, checked
  * against direct computation. */
 #include <stdlib.h>
 #include <string.h>

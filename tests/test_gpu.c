@@ -23,6 +23,7 @@
 
 #include "check.h"
 #include "groklab/gpu.h"
+#include "groklab/runtime.h"
 #include "groklab/train.h"
 
 enum { MAXM = 6 };
@@ -154,7 +155,10 @@ static void compare(const gpu_case *k, int i, gl_trainer *gpu, gl_trainer *cpu) 
 
 int main(int argc, char **argv) {
     int emulate = argc > 1 && strcmp(argv[1], "emulate") == 0;
-    if (emulate) setenv("GROKLAB_GPU_EMULATE", "strict", 1);
+    gl_runtime rt;
+    gl_runtime_default(&rt);
+    if (emulate) rt.gpu_emulate = 2; /* the host emulator, strict */
+    gl_runtime_set(&rt);
     char why[256];
     if (!gl_gpu_available(why, sizeof why)) {
         printf("SKIP: %s\n", why);
@@ -176,7 +180,7 @@ int main(int argc, char **argv) {
             }
             if (gl_trainer_advance(cpu[i], 100, 1, &err) != 0) ok = 0;
         }
-        if (ok && gl_gpu_population_advance(gpu, k->M, 100, emulate, &err) != 0) ok = 0;
+        if (ok && gl_gpu_population_advance(gpu, k->M, 100, &err) != 0) ok = 0;
         CHECK(ok, "%s: %d members trained (%s)", k->name, k->M, ok ? "ok" : err.msg);
         for (int i = 0; ok && i < k->M; i++) compare(k, i, gpu[i], cpu[i]);
         for (int i = 0; i < k->M; i++) {
@@ -190,7 +194,8 @@ int main(int argc, char **argv) {
         const gpu_case *k = &cases[0];
         gl_trainer *gpu[MAXM], *cpu[MAXM];
         gl_error err;
-        setenv("GROKLAB_GPU_EMULATE_BYTES", "800000", 1); /* about two members of case 0 */
+        rt.emulate_bytes = 800000; /* about two members of case 0 */
+        gl_runtime_set(&rt);
         int ok = 1;
         for (int i = 0; i < k->M && ok; i++) {
             gl_config cg, cc;
@@ -199,7 +204,7 @@ int main(int argc, char **argv) {
             ok = gl_trainer_create(&gpu[i], &cg, &err) == 0 && gl_trainer_create(&cpu[i], &cc, &err) == 0 &&
                  gl_trainer_advance(cpu[i], 100, 1, &err) == 0;
         }
-        ok = ok && gl_gpu_population_advance(gpu, k->M, 100, 1, &err) == 0;
+        ok = ok && gl_gpu_population_advance(gpu, k->M, 100, &err) == 0;
         CHECK(ok, "%d members on a device that holds about 2: trained in parts (%s)", k->M,
               ok ? "ok" : err.msg);
         for (int i = 0; ok && i < k->M; i++) compare(k, i, gpu[i], cpu[i]);
@@ -207,7 +212,8 @@ int main(int argc, char **argv) {
             gl_trainer_free(gpu[i]);
             gl_trainer_free(cpu[i]);
         }
-        unsetenv("GROKLAB_GPU_EMULATE_BYTES");
+        rt.emulate_bytes = 0;
+        gl_runtime_set(&rt);
     }
     return CHECK_DONE();
 }

@@ -35,7 +35,7 @@ static int one_line_from(const char *msg, const char *name) {
 
 static void refused_bytes(const char *what, size_t len, const char *want) {
     gl_st_file *f = NULL;
-    gl_error e = {{0}};
+    gl_error e = {{0}, 0};
     int rc = gl_st_open_mem(&f, buf, len, "x.safetensors", &e);
     CHECK(rc != 0 && strstr(e.msg, want) != NULL && one_line_from(e.msg, "x.safetensors"), "%s: refused (%s)", what,
           rc ? e.msg : "accepted!");

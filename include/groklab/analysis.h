@@ -1,8 +1,12 @@
-/* groklab: looking inside a trained two-layer MLP (PAPER.md sections 5, 7, 8).
+/* groklab: looking inside a trained network (docs/paper.md sections 5, 7, 8).
  *
  *   neurons   per-neuron IPR of U rows, V rows, W columns, their dominant
  *             frequencies, power spectra, norms and BatchNorm gains
- *   prune     cumulative pruning of neurons with an incremental evaluation
+ *   reports   a run directory's tables: ipr.csv, ipr_summary.json,
+ *             spectrum.csv, neuron_K*.csv (the two-layer MLP), and the
+ *             input and output layers' IPR of any family (units)
+ *   prune     cumulative pruning of neurons with an incremental evaluation,
+ *             and a run's pruning tables (prune.csv, prune_summary.json)
  *   analytic  the weights of Eq. 2, the network that solves addition */
 #ifndef GROKLAB_ANALYSIS_H
 #define GROKLAB_ANALYSIS_H
@@ -12,6 +16,7 @@
 #include "groklab/config.h"
 #include "groklab/data.h"
 #include "groklab/error.h"
+#include "groklab/io.h"
 #include "groklab/model.h"
 
 /* ---- neurons ---- */
@@ -78,8 +83,8 @@ void gl_prune_free(gl_prune *pr);
 /* Prunes the neurons order[0], order[1], ... one at a time and measures the
  * network before any pruning and after each: rows[c] (c = 0..n) is the
  * network without order[0..c). Each block of examples goes through all
- * counts while it is in cache. threads <= 0: all cores. Returns 0, or -1
- * when out of memory. */
+ * counts while it is in cache. threads <= 0: all cores. Returns 0, or
+ * GL_E_NOMEM. */
 int gl_prune_curve(gl_prune *pr, const int *order, int n, gl_prune_row *rows, int threads);
 /* A copy of params with the neurons in pruned[0..n) zeroed (and their norm
  * gain and shift, which then no longer reach the output): the network the
@@ -97,6 +102,108 @@ void gl_order_random(int *order, int n, uint64_t seed, uint32_t draw);
  * frequency sigma(k), where sigma takes each block of p neurons through a
  * random permutation of 0..p-1, and phases phi_u, phi_v uniform in (-pi, pi];
  * amplitude (2/N)^(1/3), so the output approximates delta(m + n - q). */
-void gl_analytic_weights(const gl_layout *L, float *params, uint64_t seed);
+int gl_analytic_weights(const gl_layout *L, float *params, uint64_t seed, gl_error *err);
+/* The fraction of the p^2 pairs whose argmax is (m + n) mod p for the
+ * two-layer MLP params of layout L (no norm); a negative status on error. */
+int gl_analytic_accuracy(const gl_layout *L, const float *params, double *acc, gl_error *err);
+
+/* ---- a run directory's reports ---- */
+
+/* How `groklab ipr` measures: the DFT convention, the basis (auto: dlog for
+ * mul and div), the order r, and the threshold between the low and high
+ * modes (split < 0: Otsu's). */
+typedef struct gl_ipr_opts {
+    gl_ipr_conv conv;
+    gl_basis basis;
+    double r, split;
+} gl_ipr_opts;
+void gl_ipr_opts_default(gl_ipr_opts *o); /* rfft, auto, 2, Otsu */
+const char *gl_ipr_conv_name(gl_ipr_conv c); /* "rfft", "full" */
+
+/* A two-layer MLP run read back: its config, final and initial weights (the
+ * latter when init.safetensors is there), and each one's neurons. */
+typedef struct gl_run_view {
+    gl_config c;
+    gl_model model, init;
+    int has_init;
+    gl_neurons nr, nr0;
+} gl_run_view;
+int gl_run_view_load(gl_run_view *v, const char *dir, const gl_ipr_opts *o, gl_error *err);
+void gl_run_view_free(gl_run_view *v);
+
+/* What gl_ipr_write found: the mode threshold, the neurons below it, and
+ * the IPR-gain correlations (NaN without a norm layer). */
+typedef struct gl_ipr_report {
+    double threshold;
+    int n_low;
+    double pearson, spearman;
+} gl_ipr_report;
+/* DIR/ipr.csv (a row per neuron) and DIR/ipr_summary.json. */
+int gl_ipr_write(const char *dir, const gl_run_view *v, const gl_ipr_opts *o, gl_ipr_report *rep, gl_error *err);
+/* The neuron with the highest IPR. */
+int gl_best_neuron(const gl_neurons *nr);
+/* DIR/spectrum.csv (every neuron's power per frequency, neurons sorted by
+ * dominant frequency), DIR/neuron_K.csv (its weights along the basis, at
+ * init and now) and DIR/neuron_K_spectrum.csv for K = neuron. */
+int gl_spectrum_write(const char *dir, const gl_run_view *v, int neuron, gl_error *err);
+
+/* The IPR of the units of any family's input (0) and output (1) layers
+ * (arch.h, gl_net_ipr_units), final and initial, with the adjacent gains. */
+typedef struct gl_units {
+    int K, has_init;
+    gl_basis basis;
+    double *ipr[2], *ipr0[2]; /* (K) each; ipr0 NaN without init weights */
+    double *g[2];             /* |gain| next to each layer, NULL without a norm */
+    double mean[2], mean0[2];
+    double pearson[2], spearman[2]; /* IPR against |gain| (NaN without a norm) */
+    double threshold;         /* the input layer's mode split */
+    int n_low;
+} gl_units;
+/* m0: the initial weights, or NULL. */
+int gl_units_compute(gl_units *u, const gl_model *m, const gl_model *m0, gl_basis basis, const gl_ipr_opts *o,
+                     gl_error *err);
+void gl_units_free(gl_units *u);
+/* What layer l's vectors are, in words. */
+const char *gl_units_layer_text(const gl_net *net, int l);
+/* DIR/ipr.csv (unit, ipr_in, ipr_out, their initial values, gains) and
+ * DIR/ipr_summary.json. */
+int gl_units_write(const char *dir, const gl_model *m, const gl_units *u, const gl_ipr_opts *o, gl_error *err);
+
+/* ---- pruning a run directory ---- */
+
+/* Orders (bit 0 lowest IPR first, 1 highest first, 2 random), random draws
+ * and their seed, whether to evaluate on all pairs (else the training set),
+ * the test accuracy to keep, threads (0: all). */
+typedef struct gl_prune_opts {
+    int orders;
+    int seeds;
+    uint64_t seed;
+    int on_all;
+    double threshold;
+    int threads;
+} gl_prune_opts;
+extern const char *const gl_prune_order_names[3]; /* "low", "high", "random" */
+/* "low,high", "all", ...: the orders bit mask. */
+int gl_prune_parse_orders(const char *v, int *mask, gl_error *err);
+
+typedef struct gl_prune_point {
+    int pruned;
+    double v[GL_PRUNE_NCOLS]; /* gl_prune_columns order; random orders: the mean */
+} gl_prune_point;
+typedef struct gl_prune_result {
+    int N, has[3];
+    double noise, seconds;
+    int prunable; /* the largest count, lowest IPR first, with test accuracy >= threshold; -1 if none */
+    int prefix;   /* the largest count with test accuracy >= threshold at every count up to it; -1 if none */
+    gl_prune_point curve[3][11]; /* each order at 0%, 10%, ..., 100% pruned */
+} gl_prune_result;
+/* From the test accuracies at counts 0..n: the largest count with accuracy
+ * >= threshold, and the largest k with accuracy >= threshold at every count
+ * up to k (each -1 if there is none). */
+void gl_prune_prunable(const double *test_acc, int n, double threshold, int *prunable, int *prefix);
+/* Prunes the two-layer MLP of run dir in every order of po over all counts:
+ * DIR/prune.csv (order, pruned, fraction, seeds, the columns, their _std)
+ * and, with the low order, DIR/prune_summary.json. */
+int gl_prune_run(const char *dir, const gl_prune_opts *po, gl_prune_result *res, gl_error *err);
 
 #endif

@@ -73,19 +73,25 @@ typedef struct gl_config {
 void gl_config_default(gl_config *c);
 
 /* Checks every field and their combinations; the message names the field and
- * its allowed values. */
+ * its allowed values. Whether the device can run the config here is not a
+ * question about the config: gl_backend_check (groklab/train.h) answers it. */
 int gl_config_validate(const gl_config *c, gl_error *err);
 
 /* Sets one field from its name (flag or JSON spelling) and text value.
- * Returns -1 with a message for an unknown name or a malformed/out-of-range
- * value, -2 if the name is unknown (message filled too). */
+ * Returns GL_E_INPUT with a message for an unknown name (gl_config_has tells
+ * them apart) or a malformed or out-of-range value. */
 int gl_config_set(gl_config *c, const char *name, const char *value, gl_error *err);
 
-/* JSON text of every field plus the groklab version; caller frees. */
+/* JSON text of every field plus the groklab version; caller frees. Numbers
+ * are written exactly: each reads back to the same double, bit for bit. */
 char *gl_config_to_json(const gl_config *c);
+/* The same on one line, without the version (a config's identity, as the
+ * sweep store keeps it). */
+char *gl_config_to_json_compact(const gl_config *c);
 
-/* Reads fields from a JSON object text (unknown keys are errors, except
- * "groklab_version"). Fields not present keep their value in c. */
+/* Reads fields from a JSON object text (unknown keys, and text after the
+ * object, are errors; "groklab_version" is ignored). Fields not present
+ * keep their value in c; on an error c is unchanged. */
 int gl_config_from_json(gl_config *c, const char *json, gl_error *err);
 
 /* Whether name (flag or JSON spelling) is a field. */

@@ -11,13 +11,7 @@
 #include <stdint.h>
 
 #include "groklab/config.h"
-
-/* Whether name is a task; fills *needs_prime when the task requires p prime. */
-int gl_task_lookup(const char *name, int *needs_prime);
-/* Comma-separated list of every task name (static string). */
-const char *gl_task_names(void);
-/* The label of (m, n); returns -1 if the pair is outside the task (n == 0 for div). */
-int gl_task_label(const char *name, int p, int m, int n);
+#include "groklab/task.h"
 
 typedef struct gl_dataset {
     int p;
@@ -30,8 +24,5 @@ typedef struct gl_dataset {
 
 int gl_dataset_create(gl_dataset *d, const gl_config *c, gl_error *err);
 void gl_dataset_free(gl_dataset *d);
-
-/* Number of (m, n) pairs of the task at modulus p. */
-long gl_task_pairs(const char *name, int p);
 
 #endif

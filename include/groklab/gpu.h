@@ -18,12 +18,12 @@
 #include "groklab/train.h"
 
 /* 1 if this build has the CUDA backend and a GPU is usable; otherwise 0 with
- * the reason in why (found once per process). GROKLAB_GPU_EMULATE=1 in the
- * environment makes the backend run on the host emulator instead (tests
- * without a GPU); GROKLAB_GPU_EMULATE=strict also checks what a GPU would
- * enforce: no host access to device memory, no kernel that depends on the
- * order of its threads, copies and GEMM arguments that cudaMemcpy and cuBLAS
- * accept (src/gpu/dev_host.c). */
+ * the reason in why (found once per process). gl_runtime's gpu_emulate makes
+ * the backend run on the host emulator instead (1: tests without a GPU; 2:
+ * strict, which also checks what a GPU would enforce: no host access to
+ * device memory, no kernel that depends on the order of its threads, copies
+ * and GEMM arguments that cudaMemcpy and cuBLAS accept;
+ * src/backend/gpu/dev_host.c). */
 int gl_gpu_available(char *why, size_t cap);
 
 /* Whether runs a and b can train in one population: same task, p, width,
@@ -32,17 +32,18 @@ int gl_gpu_available(char *why, size_t cap);
  * betas, eps, momentum, dropout and norm settings). */
 int gl_gpu_compatible(const gl_config *a, const gl_config *b);
 
-/* Checks that config c can run on the GPU backend (the two-layer MLP). */
+/* Checks that config c can run on the GPU backend (the two-layer MLP, a
+ * usable device: GL_E_NODEVICE otherwise). */
 int gl_gpu_check_config(const gl_config *c, gl_error *err);
 
 /* Members of config c's shape that fit in the GPU's free memory at once. */
 int gl_gpu_population_fit(const gl_config *c, gl_error *err);
 
 /* Trains members[0..M) (compatible, at the same step) in lockstep to step
- * until (or the end), on the GPU (emulate = 1: on the host emulator). When
- * the GPU's memory cannot hold them all, each half trains in turn. */
-int gl_gpu_population_advance(gl_trainer **members, int M, long until, int emulate,
-                              gl_error *err);
+ * until (or the end) on the device of the runtime settings. When the GPU's
+ * memory cannot hold them all, each half trains in turn. GL_E_INTERRUPTED
+ * after a whole step when gl_stop_request asked for it. */
+int gl_gpu_population_advance(gl_trainer **members, int M, long until, gl_error *err);
 
 /* Where a training step's time goes: every kernel and product of the step,
  * each synchronized and timed on its own. */

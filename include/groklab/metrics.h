@@ -4,6 +4,7 @@
 
 #include "groklab/config.h"
 #include "groklab/model.h"
+#include "groklab/modular.h" /* gl_primitive_root */
 
 /* One logged row. Accuracies are fractions in [0, 1]; an accuracy over an
  * empty subset is NaN (e.g. corrupted_acc when noise = 0). */
@@ -24,6 +25,24 @@ extern const char *const gl_metrics_columns[];
 void gl_metrics_to_array(const gl_metrics *m, double out[GL_METRICS_NCOLS]);
 void gl_metrics_from_array(gl_metrics *m, const double in[GL_METRICS_NCOLS]);
 
+/* Evaluation sums of a set of examples: the loss summed over examples (MSE:
+ * over examples and outputs), argmax hits against the labels y, and, for
+ * examples below `split` (the corrupted prefix of the training set), hits
+ * against y and against y2 (their true labels) apart from the rest. */
+typedef struct gl_eval_counts {
+    double loss_sum;
+    long correct, correct_lo, correct2_lo, correct_hi;
+} gl_eval_counts;
+/* Adds rows s..s+B-1 of a set whose outputs are out (B, p). y, y2: the
+ * whole set's labels (y2 may be NULL). */
+void gl_eval_add(gl_eval_counts *ec, const float *out, const int32_t *y, const int32_t *y2, long s, int B,
+                 long split, int p, gl_loss loss);
+/* The metrics of a dataset's training and test sums (step, norms and IPR
+ * are the caller's). */
+struct gl_dataset;
+void gl_eval_metrics(gl_metrics *r, const gl_eval_counts *train, const gl_eval_counts *test,
+                     const struct gl_dataset *d, int p, gl_loss loss);
+
 /* IPR of r-th order of a length-n signal from its DFT magnitudes,
  * sum_j a_j^(2r) / (sum_j a_j^2)^r, with the one-sided real FFT (rfft: the
  * floor(n/2)+1 coefficients, DC included) or the full complex DFT. In the
@@ -37,8 +56,6 @@ int gl_ipr_plan_length(const gl_ipr_plan *plan); /* n */
 int gl_ipr_plan_bins(const gl_ipr_plan *plan);   /* n/2 + 1 */
 gl_basis gl_ipr_plan_basis(const gl_ipr_plan *plan);
 int gl_ipr_plan_index(const gl_ipr_plan *plan, int j); /* residue at position j */
-/* The smallest primitive root of p, or -1 if p is not a prime >= 3. */
-int gl_primitive_root(int p);
 /* ipr_k for the N length-p vectors x[i * stride + k * dist], i < p. */
 void gl_ipr_batch(gl_ipr_plan *plan, double *ipr, const float *x, int stride, int dist,
                   gl_ipr_conv conv, double r);
@@ -58,7 +75,7 @@ struct gl_net;
 double gl_ipr_layer(gl_ipr_plan *plan, double *ipr, const struct gl_net *net, const float *params,
                     int layer, gl_ipr_conv conv, double r);
 
-/* Phases of PAPER.md section 6. */
+/* Phases of docs/paper.md section 6. */
 typedef enum {
     GL_PHASE_COEXISTENCE,
     GL_PHASE_PARTIAL_INVERSION,

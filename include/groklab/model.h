@@ -138,4 +138,10 @@ int gl_fused_loss_grad(gl_fused_work *f, double *loss, float *grads, const gl_la
 void gl_mlp_eval(gl_mlp_work *w, const gl_layout *L, const float *params, const float *run_mean,
                  const float *run_var, double norm_eps, const int32_t *m, const int32_t *n, int B);
 
+/* Sets the BLAS library to one thread: groklab cuts every product into
+ * fixed chunks and spreads them over its own threads (src/model/blas.c). */
+void gl_blas_init(void);
+/* Name of the BLAS compiled in. */
+const char *gl_blas_name(void);
+
 #endif

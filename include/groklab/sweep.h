@@ -46,7 +46,8 @@ long gl_grid_size(const gl_grid *g);
 int gl_grid_point(const gl_grid *g, long idx, gl_config *c, gl_error *err);
 /* The value index of each axis at point idx. */
 void gl_grid_coords(const gl_grid *g, long idx, int *coord);
-/* Checks every point; the message names the first bad one. */
+/* Checks every point, and that its backend can run it here
+ * (gl_backend_check); the message names the first bad one. */
 int gl_grid_validate(const gl_grid *g, gl_error *err);
 /* The definition as JSON (caller frees) and back. */
 char *gl_grid_to_json(const gl_grid *g);
@@ -98,32 +99,119 @@ int gl_store_finish(gl_store *s, long id, const gl_config *c, const gl_run_resul
 /* Copies every finished run of src into s (same grid): groklab merge. */
 int gl_store_merge(gl_store *s, const char *src_path, long *copied, gl_error *err);
 
+/* A run back to pending (its worker stopped before finishing it). */
+int gl_store_release(gl_store *s, long id, gl_error *err);
+/* Writes a table of the store ("runs", ordered by id, or "metrics", by run
+ * and step) as CSV to path (atomically); *rows gets the row count. */
+int gl_store_export_csv(gl_store *s, const char *table, const char *path, long *rows, gl_error *err);
+
+/* ---- phase diagrams: the cells of a store ---- */
+
+/* A cell: the finished runs of one (facet value, x, y), the count of each
+ * phase (gl_phase order), the majority (ties: the lower index), whether all
+ * agree, and the half-gaps dx, dy to the neighbouring x and y values. */
+typedef struct gl_phase_cell {
+    char facet[64];
+    double x, y;
+    long count[6], n;
+    int phase, agree;
+    double dx, dy;
+} gl_phase_cell;
+
+typedef struct gl_phase_grid {
+    char x[40], y[40], facet[40]; /* the knobs; facet "" when there is none */
+    gl_phase_cell *cells;         /* in order of first appearance by run id */
+    int n_cells;
+    char (*facets)[64];           /* facet values in order of first appearance */
+    int n_facets;
+    double *xs, *ys;              /* the distinct x and y values, ascending */
+    int nx, ny;
+    long runs, disagree;          /* classified runs; cells whose runs disagree */
+} gl_phase_grid;
+
+/* The cells of every finished (done or diverged) run of the store by knobs
+ * x and y, one panel per value of facet (NULL: the first axis with several
+ * values that is neither x, y nor replicate; "": none). GL_E_INPUT when a
+ * knob is not one or no run has finished. */
+int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet, gl_phase_grid *pg,
+                   gl_error *err);
+void gl_phase_grid_free(gl_phase_grid *pg);
+/* The cell at (facet index f, x, y), or NULL. */
+const gl_phase_cell *gl_phase_grid_at(const gl_phase_grid *pg, int f, double x, double y);
+/* phase.csv: facet, x, y, runs, phase, phase_index, agree, dx, dy, then the
+ * count of each phase; one row per cell, facets in order. */
+int gl_phase_grid_write(const gl_phase_grid *pg, const char *path, gl_error *err);
+
 /* ---- running a sweep in this process ---- */
+
+/* Counts of a sweep as it starts and ends (gl_sweep_run). */
+typedef struct gl_sweep_report {
+    char store[4200];        /* the store's path */
+    long total, added, requeued, pending; /* at the start: runs, new, back from a killed process, to do */
+    long trained;            /* runs this process finished */
+    double seconds;          /* spent training */
+    long status[5], phase[6]; /* at the end (gl_store_counts) */
+    int ranks;               /* MPI ranks (1 without MPI) */
+    int rank;                /* this process's MPI rank (0 without MPI; the report is rank 0's) */
+    long from_ranks;         /* MPI: runs the other ranks trained */
+} gl_sweep_report;
 
 typedef struct gl_sweep_opts {
     int threads;      /* workers; 0 = all cores */
     int keep_weights;
+    int extend;       /* gl_sweep_run: add a different grid's new points */
     int shard_i, shard_n; /* 0, 1: everything */
-    int max_population;   /* device cuda: at most this many runs at once (0: as many as fit) */
+    int max_population;   /* a packing backend: at most this many runs at once (0: as many as fit) */
+    void (*on_start)(void *ctx, const gl_sweep_report *r); /* the store is ready */
     void (*on_done)(void *ctx, long id, const gl_config *c, const gl_run_result *r); /* under a lock */
-    void (*on_tick)(void *ctx, gl_store *s); /* about every 0.5 s, from the main thread */
+    void (*on_tick)(void *ctx, gl_store *s); /* about every 0.25 s, from the main thread */
     void *ctx;
 } gl_sweep_opts;
 
-/* Trains every pending run of the store; one run per worker thread at a time,
- * or, when the grid's device is cuda, as GPU populations of compatible runs
- * (gl_gpu_compatible), as many as fit the GPU at once (one worker).
- * A run that diverges is recorded as diverged; one that cannot start (bad
- * config, memory) as failed with its message. */
+/* Trains every pending run of the store; one run per worker thread at a
+ * time, or, when the grid's backend packs populations (a GPU), one worker
+ * that fills populations as a plan allows (gl_plan). A run that diverges is
+ * recorded as diverged; one that cannot start (bad config, memory) as
+ * failed with its message. After gl_stop_request no run is claimed, the
+ * runs in flight go back to pending, and GL_E_INTERRUPTED is returned. */
 int gl_sweep_work(gl_store *s, const gl_sweep_opts *o, gl_error *err);
 
+/* The sweep of directory dir, start to end: its store DIR/sweep.db (with
+ * shard_n > 1: DIR/shard-I-of-N.db) is locked for this process (a lock file
+ * beside it: a second process is refused), opened (created from g when g is
+ * given; a different grid is refused unless o->extend, which adds its new
+ * points; g NULL resumes the stored sweep), runs left running by a killed
+ * process are requeued, every pending run is trained (gl_sweep_work), and
+ * the store is closed. rep gets the counts. */
+int gl_sweep_run(const char *dir, const gl_grid *g, const gl_sweep_opts *o, gl_sweep_report *rep,
+                 gl_error *err);
+
+/* The same across MPI ranks (the program runs under mpirun): rank 0 owns
+ * the store and hands out runs, every rank trains (a GPU rank: populations
+ * of an even share). Every rank returns its own status; rep is filled on
+ * rank 0. GL_E_NODEVICE when groklab was built without MPI. */
+int gl_sweep_run_mpi(const char *dir, const gl_grid *g, const gl_sweep_opts *o, gl_sweep_report *rep,
+                     gl_error *err);
+/* Whether this build has MPI sweeps. */
+int gl_sweep_mpi_built(void);
+
+/* Combines finished runs of the stores src[0..n) (shards of one sweep) into
+ * DIR/sweep.db, which takes the grid of the first; copied[i] gets the runs
+ * taken from each. */
+int gl_sweep_merge(const char *dir, const char *const *src, int n, long *copied, gl_error *err);
+
 /* One run from its config to its result (used by workers and MPI ranks).
- * The caller owns *t afterwards (rows and weights point into it). */
+ * The caller owns *t afterwards (rows and weights point into it). Returns 0
+ * with r filled (done, diverged, or failed with its message when the run
+ * cannot start), GL_E_INTERRUPTED (nothing to record: the run goes back to
+ * pending), or another error when what was asked for cannot be computed
+ * (keep_weights: out of memory for the IPR). */
 typedef struct gl_trainer gl_trainer;
 int gl_sweep_train_one(const gl_config *c, int keep_weights, gl_trainer **t, gl_run_result *r,
-                       double **ipr_buf, float **wbuf);
-/* The result of trained trainer t (the second half of gl_sweep_train_one). */
+                       double **ipr_buf, float **wbuf, gl_error *err);
+/* The result of trained trainer t (the second half of gl_sweep_train_one);
+ * an error, and nothing in r to record, when keep_weights cannot be served. */
 int gl_sweep_result(gl_trainer *t, const gl_config *c, int keep_weights, gl_run_result *r,
-                    double **ipr_buf, float **wbuf);
+                    double **ipr_buf, float **wbuf, gl_error *err);
 
 #endif

@@ -1,10 +1,13 @@
-/* groklab: training one model, and populations of same-shape models.
+/* groklab: training one model, and populations of models.
  *
  * A trainer is an opaque handle with a create / advance / free life cycle:
- * all buffers are allocated at create time, none in the step loop. A
- * population is M trainers of one shape advanced in lockstep; the CPU backend
- * spreads members over cores (one member per core), and a single member uses
- * all cores itself. Results never depend on the thread count. */
+ * all buffers are allocated at create time, none in the step loop. The
+ * trainer holds a run's state (data, parameters, optimizer moments, BatchNorm
+ * running statistics, the logged rows, its step); a backend trains it (the
+ * CPU, or a GPU for --device cuda), picked by gl_trainer_create from the
+ * config's device. A population is several trainers advanced together: on
+ * the CPU one member per core (a single member uses every core), on a GPU in
+ * lockstep as one set of kernels. Results never depend on the thread count. */
 #ifndef GROKLAB_TRAIN_H
 #define GROKLAB_TRAIN_H
 
@@ -15,27 +18,41 @@
 #include "groklab/model.h"
 
 typedef struct gl_trainer gl_trainer;
+typedef struct gl_backend gl_backend; /* opaque: src/train/backend.h */
+
+/* Whether config c (validated) can run here on the backend its device
+ * names: the model family is one the backend trains and the device is
+ * usable (GL_E_NODEVICE otherwise, with the reason). */
+int gl_backend_check(const gl_config *c, gl_error *err);
+
+/* Whether the backend of a --device value packs runs into populations (a
+ * GPU: sweeps then run one worker that fills them) rather than one run per
+ * core (the CPU). */
+int gl_backend_packs(const char *device);
 
 /* Bytes a trainer for this config needs (data, parameters, optimizer state,
- * activations): used to refuse too-large configs before allocating. */
+ * the backend's buffers): runs over 80% of the memory limit (gl_runtime) are
+ * refused before anything is allocated. 0 for an invalid config. */
 double gl_trainer_bytes(const gl_config *c);
-/* Physical memory of this machine in bytes (0 if unknown). */
-double gl_system_memory(void);
 
+/* Validates c, checks the backend (gl_backend_check) and the memory, and
+ * makes the trainer at step 0 with its initial weights. */
 int gl_trainer_create(gl_trainer **t, const gl_config *c, gl_error *err);
 void gl_trainer_free(gl_trainer *t);
 
 /* Trains until step `until` (or divergence), logging rows on the schedule
- * (step 0 and the last step are always logged). Uses `threads` cores. */
+ * (step 0 and the last step are always logged). Uses `threads` cores (0:
+ * all). GL_E_INTERRUPTED when gl_stop_request stopped it after a step: the
+ * state is consistent and can be checkpointed. */
 int gl_trainer_advance(gl_trainer *t, long until, int threads, gl_error *err);
 
-/* One optimizer step without logging; returns the training-mode batch loss.
- * This and gl_trainer_evaluate are the CPU backend's (NaN for a trainer of
- * device cuda, which gl_trainer_advance trains on the GPU). */
+/* One optimizer step without logging; returns the training-mode batch loss
+ * (NaN when the trainer's backend trains only populations, as the GPU). */
 double gl_trainer_step(gl_trainer *t, int threads);
 
-/* Evaluates the current weights into m (step = current step). */
-void gl_trainer_evaluate(gl_trainer *t, gl_metrics *m, int threads);
+/* Evaluates the current weights into m (step = current step); every value
+ * NaN when the backend evaluates only inside gl_trainer_advance (the GPU). */
+int gl_trainer_evaluate(gl_trainer *t, gl_metrics *m, int threads, gl_error *err);
 
 /* Whether step s is on the logging schedule of config c. */
 int gl_log_due(const gl_config *c, long s);
@@ -50,19 +67,19 @@ long gl_trainer_diverged_at(const gl_trainer *t); /* -1 if not */
 const gl_metrics *gl_trainer_rows(const gl_trainer *t, long *n_rows);
 float *gl_trainer_params(gl_trainer *t);      /* (n_params) current weights */
 const float *gl_trainer_init_params(const gl_trainer *t);
-/* Optimizer moments (n_params each; m2 NULL for SGD) and BN running stats
+/* Optimizer moments (n_params each; m2 unused by SGD) and BN running stats
  * ((net.n_run_layers, net.run_width) each, NULL without batchnorm): the rest
  * of a checkpoint. */
 float *gl_trainer_moment(gl_trainer *t, int which);
 float *gl_trainer_running(gl_trainer *t, int which);
 /* Restores position, logged history and training time so far when resuming
- * from a checkpoint. */
+ * from a checkpoint (rows past step are left out). */
 int gl_trainer_restore(gl_trainer *t, long step, const gl_metrics *rows, long n_rows,
                        double seconds, gl_error *err);
-/* For backends that train a trainer's state elsewhere (src/gpu): appends a
- * logged row (steps must increase), and sets the position, the divergence
- * step (-1: none) and adds training seconds. */
+/* Appends a logged row (steps must increase). */
 int gl_trainer_push_row(gl_trainer *t, const gl_metrics *r, gl_error *err);
+/* Sets the position and the divergence step (-1: none) and adds training
+ * seconds (for backends that train the state elsewhere). */
 void gl_trainer_set_position(gl_trainer *t, long step, long diverged_at, double seconds);
 /* Calls the trainer's progress callback, if it has one. */
 void gl_trainer_notify(gl_trainer *t);
@@ -74,13 +91,24 @@ double gl_trainer_seconds(const gl_trainer *t);
 typedef void (*gl_progress_fn)(void *ctx, const gl_trainer *t);
 void gl_trainer_set_progress(gl_trainer *t, gl_progress_fn fn, void *ctx);
 
-/* Advances every member to its configured number of steps, members spread
- * over `threads` cores (a member per core; with one member it gets all). */
+/* Advances every member to its configured number of steps: consecutive
+ * members that one backend can train together (a plan, below) go to it as
+ * one population. threads: cores (0: all). GL_E_INTERRUPTED as for
+ * gl_trainer_advance. */
 int gl_population_advance(gl_trainer **members, int M, int threads, gl_error *err);
 
-/* Sets the BLAS library to one thread: groklab parallelizes around it. */
-void gl_blas_init(void);
-/* Name of the BLAS compiled in. */
-const char *gl_blas_name(void);
+/* A plan packs runs into one population: the first run's backend says how
+ * many fit at once (a GPU: as many as its memory holds; the CPU: any number)
+ * and which others can join (a GPU: the same shape). gl_plan_begin starts
+ * with config c (n = 1; max > 0 caps the size); gl_plan_accepts(pl, c2)
+ * adds c2 (n + 1) when it fits and can join, and returns whether it did. */
+typedef struct gl_plan {
+    gl_config first;
+    const gl_backend *be;
+    int fit, n;
+    int packs; /* the backend packs populations (sweeps run one worker) */
+} gl_plan;
+int gl_plan_begin(gl_plan *pl, const gl_config *c, int max, gl_error *err);
+int gl_plan_accepts(gl_plan *pl, const gl_config *c);
 
 #endif

@@ -1,5 +1,5 @@
-/* groklab: the analytic solution of modular addition (PAPER.md section 8,
- * Eq. 2).
+/* groklab: the analytic solution of modular addition (docs/paper.md
+ * section 8, Eq. 2).
  *
  *   U_ki = A cos(2 pi sigma(k) i / p + phi_k^u)
  *   V_kj = A cos(2 pi sigma(k) j / p + phi_k^v)
@@ -17,11 +17,11 @@
 #include "groklab/analysis.h"
 #include "groklab/rng.h"
 
-void gl_analytic_weights(const gl_layout *L, float *params, uint64_t seed) {
+int gl_analytic_weights(const gl_layout *L, float *params, uint64_t seed, gl_error *err) {
     int N = L->N, p = L->p;
     double A = cbrt(2.0 / N);
     int32_t *perm = malloc(sizeof(int32_t) * (size_t)p);
-    if (!perm) return;
+    if (!perm) return gl_fail_nomem(err, "for the analytic solution");
     float *Ut = params + L->off_u, *Vt = params + L->off_v, *W = params + L->off_w;
     for (int k = 0; k < N; k++) {
         if (k % p == 0) { /* a fresh permutation for each block of p neurons */
@@ -41,4 +41,29 @@ void gl_analytic_weights(const gl_layout *L, float *params, uint64_t seed) {
         }
     }
     free(perm);
+    return 0;
+}
+
+int gl_analytic_accuracy(const gl_layout *L, const float *params, double *acc, gl_error *err) {
+    enum { CHUNK = 1024 };
+    int p = L->p;
+    gl_mlp_work w;
+    if (gl_mlp_work_alloc(&w, L, CHUNK, 0) != 0) return gl_fail_nomem(err, "for the accuracy of all pairs");
+    int32_t m[CHUNK], n[CHUNK];
+    long hit = 0, total = (long)p * p;
+    for (long s = 0; s < total; s += CHUNK) {
+        int b = (int)(total - s < CHUNK ? total - s : CHUNK);
+        for (int i = 0; i < b; i++) m[i] = (int32_t)((s + i) / p), n[i] = (int32_t)((s + i) % p);
+        gl_mlp_eval(&w, L, params, NULL, NULL, 0, m, n, b);
+        for (int i = 0; i < b; i++) {
+            const float *o = w.out + (size_t)i * p;
+            int best = 0;
+            for (int q = 1; q < p; q++)
+                if (o[q] > o[best]) best = q;
+            hit += best == (m[i] + n[i]) % p;
+        }
+    }
+    gl_mlp_work_free(&w);
+    *acc = (double)hit / total;
+    return 0;
 }

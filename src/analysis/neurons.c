@@ -52,7 +52,7 @@ int gl_neurons_compute(gl_neurons *nr, const gl_config *c, const gl_layout *L, c
     if (!ok) {
         gl_ipr_plan_free(P);
         gl_neurons_free(nr);
-        return gl_fail(err, "out of memory for the spectra of %d neurons", N);
+        return gl_failc(err, GL_E_NOMEM, "out of memory for the spectra of %d neurons", N);
     }
     /* Ut, Vt and W are all (p, N): neuron k's vector is column k */
     const size_t off[GL_NVEC] = {L->off_u, L->off_v, L->off_w};

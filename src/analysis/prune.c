@@ -1,4 +1,4 @@
-/* groklab: cumulative pruning of neurons (PAPER.md section 7), evaluated
+/* groklab: cumulative pruning of neurons (docs/paper.md section 7), evaluated
  * incrementally.
  *
  * Every example's output is held in double as S_x = sum over live neurons of
@@ -80,7 +80,7 @@ int gl_prune_create(gl_prune **out, const gl_config *c, const gl_layout *L, cons
                     const float *run_mean, const float *run_var, const gl_dataset *d,
                     int all_pairs, gl_error *err) {
     gl_prune *pr = calloc(1, sizeof *pr);
-    if (!pr) return gl_fail(err, "out of memory");
+    if (!pr) return gl_fail_nomem(err, "");
     int p = L->p, N = L->N;
     long E = d->n_train + (all_pairs ? d->n_test : 0);
     pr->p = p;
@@ -112,7 +112,7 @@ int gl_prune_create(gl_prune **out, const gl_config *c, const gl_layout *L, cons
     if (!pr->col || !pr->S0 || !pr->s10 || !pr->s20 || !pr->m || !pr->n || !pr->y || !pr->t ||
         !pr->group || !pr->shift || !pr->gsum || !pr->wb0 || !pr->g0 || !pr->nz0) {
         gl_prune_free(pr);
-        return gl_fail(err, "out of memory for pruning (%ld examples x %d outputs)", E, p);
+        return gl_failc(err, GL_E_NOMEM, "out of memory for pruning (%ld examples x %d outputs)", E, p);
     }
     for (long i = 0; i < d->n_train; i++) {
         pr->m[i] = d->train_m[i];

@@ -1,17 +1,24 @@
-/* groklab CLI: commands share these helpers. Exit codes: 0 ok, 1 runtime
- * failure, 2 bad usage or input. */
+/* groklab CLI: the program is a thin shell over the library. Each command
+ * is one file (cmd_NAME.c) that reads its flags from an option table
+ * (opts.c), calls the library, and prints; main.c maps a failure's code to
+ * the exit status in one place: 0 ok, 2 bad input, 1 a runtime failure,
+ * 128 + the signal after SIGINT or SIGTERM. */
 #ifndef GROKLAB_CLI_H
 #define GROKLAB_CLI_H
 
 #include <stdint.h>
 #include <stdio.h>
 
-#include "groklab/config.h"
-#include "groklab/error.h"
+#include "groklab/analysis.h"
+#include "groklab/figure.h"
+#include "groklab/io.h"
+#include "groklab/sweep.h"
+#include "groklab/text.h"
 #include "groklab/train.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
+/* The commands (one file each). */
 int cmd_train(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
@@ -25,84 +32,63 @@ int cmd_phase(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 
-struct gl_grid;
-/* Runs (or resumes, without a grid) the sweep in dir; returns an exit code. */
-int cli_sweep_run(const char *dir, struct gl_grid *g, int have_grid, int extend, int threads, int keep,
-                  int shard_i, int shard_n, int quiet, gl_error *err);
-/* MPI (src/mpi/sweep_mpi.c, built when configure finds MPI): whether this
- * process was started by mpirun, and the sweep over all ranks (prints its
- * own errors; returns an exit code). */
-int cli_mpi_active(void);
-int cli_sweep_mpi(const char *dir, struct gl_grid *g, int have_grid, int extend, int threads, int keep,
-                  int quiet, gl_error *err);
-
-/* reproduce fig3a ... (cmd_reproduce_phase.c) */
-int cli_is_phase_figure(const char *name);
-int cli_reproduce_phase(int argc, char **argv);
-void cli_phase_figures_help(FILE *f);
-/* Phase diagram of dir/sweep.db into dir/phase.csv and phase.png; facet may
- * be NULL (the first other axis); title NULL for a plain one. */
-int cli_phase_diagram(const char *dir, const char *x, const char *y, const char *facet, const char *title,
-                      int quiet, gl_error *err);
-
-/* Options of the IPR analysis (ipr, spectrum, plot). */
-typedef struct ipr_opts {
-    gl_ipr_conv conv;
-    gl_basis basis;
-    double r, split; /* split < 0: Otsu */
-    int plot, quiet;
-} ipr_opts;
-void cli_ipr_opts_default(ipr_opts *o);
-/* Everything `groklab plot` draws for one run (neuron < 0: the highest IPR);
- * returns an exit code. */
-int cli_analyze_run(const char *dir, const ipr_opts *o, int neuron, gl_error *err);
-
-/* groklab ipr for the deep MLP and the Transformer (cmd_ipr_units.c):
- * input- and output-layer IPR; returns an exit code. */
-int cli_ipr_units(const char *dir, const gl_config *c, const ipr_opts *o);
-
-/* Whether dir/name exists. */
-int cli_file_exists(const char *dir, const char *name);
-
-/* Checks that dir is a run directory and reads its validated config. */
-int cli_open_run(const char *dir, gl_config *c, gl_error *err);
-
-/* Pruning a run (groklab prune), shared with reproduce. */
-typedef struct cli_prune_opts {
-    int orders; /* bit 0 low, 1 high, 2 random */
-    int seeds;
-    uint64_t seed;
-    int on_all;
-    double threshold;
-    int threads;
-} cli_prune_opts;
-typedef struct cli_prune_point {
-    int pruned;
-    double v[8]; /* gl_prune_columns order */
-} cli_prune_point;
-typedef struct cli_prune_result {
-    int N, has[3];
-    double noise, seconds;
-    int prunable; /* the largest count, lowest IPR first, with test accuracy >= threshold; -1 if none */
-    int prefix;   /* the largest count with test accuracy >= threshold at every count up to it */
-    cli_prune_point curve[3][11]; /* each order at 0%, 10%, ..., 100% pruned */
-} cli_prune_result;
-/* Writes dir/prune.csv and prune_summary.json; returns an exit code. */
-int cli_prune_run(const char *dir, const cli_prune_opts *po, cli_prune_result *res, gl_error *err);
-void cli_prune_print(const char *dir, const cli_prune_result *r, const cli_prune_opts *po);
-int cli_parse_orders(const char *v, int *mask);
-/* Pruning figure of n runs (folders relative to dir) as rows of three panels
- * (low, high, random); long_form: counts on the x axis and every curve. */
-int cli_plot_prune(const char *dir, const char *name, int n, const char *const *runs,
-                   const char *const *labels, const double *noise, int long_form, gl_error *err);
-/* Accuracies and mean IPR (second axis) of dir/metrics.csv into dir/NAME.png;
- * logx: logarithmic step axis. */
-int cli_plot_run_curves(const char *dir, const char *name, int logx, gl_error *err);
+/* ---- failures and exit codes (main.c) ---- */
 
 /* Prints "groklab: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The exit status of a failure's code: 2 bad input (and corrupt files, a
+ * device that is not there), 130 / 143 interrupted by SIGINT / SIGTERM, 1
+ * otherwise. */
+int cli_exit_code(const gl_error *e);
+/* Prints e's message (one line) and returns its exit status. */
+int cli_fail(const gl_error *e);
+/* The signal that stopped the run (SIGINT, SIGTERM), 0 if none. */
+int cli_signal(void);
 
-/* Progress line on a terminal: step, steps/s, ETA, accuracies. */
+/* ---- options (opts.c) ---- */
+
+typedef enum { OPT_FLAG, OPT_STR, OPT_INT, OPT_LONG, OPT_U64, OPT_DOUBLE, OPT_WORD } cli_opt_kind;
+
+/* One option: --name (FLAG sets an int to 1; the others take a value,
+ * "--name value" or "--name=value", checked against the range or words). */
+typedef struct cli_opt {
+    const char *name;  /* with the leading -- */
+    cli_opt_kind kind;
+    void *dst;         /* int (FLAG, INT, WORD: the word's index), long, uint64_t, double, const char * */
+    double lo, hi;     /* INT, LONG, U64, DOUBLE: the allowed range */
+    const char *words; /* WORD: "a|b|c" */
+} cli_opt;
+
+/* Table entries: a flag, a string, a number in [lo, hi], a word of "a|b|c",
+ * and the end of the table. */
+#define OPT_F(name, dst) {name, OPT_FLAG, dst, 0, 0, NULL}
+#define OPT_S(name, dst) {name, OPT_STR, dst, 0, 0, NULL}
+#define OPT_N(name, kind, dst, lo, hi) {name, kind, dst, lo, hi, NULL}
+#define OPT_W(name, dst, words) {name, OPT_WORD, dst, 0, 0, words}
+#define OPT_END {NULL, OPT_FLAG, NULL, 0, 0, NULL}
+
+/* What a command accepts: its options (ending with {NULL}), up to max_pos
+ * arguments that are not options, any other --name value handed to knob
+ * (NULL: refused; name, without the --, lives only for the call), its help (--help, -h) and a usage line for messages. */
+typedef struct cli_args {
+    const char *cmd, *usage;
+    const cli_opt *opts;
+    const char **pos;
+    int max_pos, n_pos;
+    int (*knob)(void *ctx, const char *name, const char *value, gl_error *err);
+    void *ctx;
+    void (*help)(FILE *f);
+} cli_args;
+
+/* Parses argv[1..]: returns -1 to go on, or the exit status to return now
+ * (0 after --help, 2 with one line printed for a bad option or value). */
+int cli_parse(int argc, char **argv, cli_args *a);
+
+/* ---- shared pieces ---- */
+
+double cli_now(void);
+
+/* The progress line of a training run on a terminal (progress.c). */
 typedef struct cli_progress {
     int enabled;
     double t_start;
@@ -113,32 +99,47 @@ void cli_progress_init(cli_progress *pg, int quiet, const char *label);
 void cli_progress_cb(void *ctx, const gl_trainer *t);
 void cli_progress_done(cli_progress *pg);
 
-double cli_now(void);
+/* One training from a ready directory: writes the initial files (unless
+ * resuming), trains with checkpoints every checkpoint_every steps, writes
+ * the final files. Interrupted (GL_E_INTERRUPTED), it writes a checkpoint
+ * and the metrics first, so that --resume continues bit-identically. */
+int cli_train_run(const char *dir, gl_trainer *t, int resumed, int threads, int quiet, gl_error *err);
 
-/* Runs one training from a ready directory: writes the initial files (unless
- * resuming), trains with checkpoints, writes the final files. */
-int cli_train_run(const char *dir, gl_trainer *t, int resumed, int threads, int quiet,
-                  gl_error *err);
+/* A sweep's progress (progress.c): a line per finished run (or the counts on
+ * a terminal), the start and end reports. */
+typedef struct cli_sweep_progress {
+    int tty, quiet;
+    double t0;
+    long total, finished;
+    int shard_i, shard_n;
+} cli_sweep_progress;
+void cli_sweep_callbacks(gl_sweep_opts *o, cli_sweep_progress *pg, int quiet, int shard_i, int shard_n);
+void cli_sweep_print_start(const gl_sweep_report *r, int quiet);
+void cli_sweep_print_end(const gl_sweep_report *r, const cli_sweep_progress *pg, int quiet);
+/* Runs (g) or resumes (g NULL) the sweep in dir, over MPI when started by
+ * mpirun; returns the exit status (errors printed). */
+int cli_sweep(const char *dir, const gl_grid *g, int extend, int threads, int keep, int shard_i, int shard_n,
+              int quiet);
 
-/* A growing text buffer; failed is set when memory ran out. */
-typedef struct cli_buf {
-    char *data;
-    size_t len, cap;
-    int failed;
-} cli_buf;
-int cli_buf_printf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void cli_buf_free(cli_buf *b);
-/* Writes the buffer to dir/name atomically. */
-int cli_buf_save(cli_buf *b, const char *dir, const char *name, gl_error *err);
+/* The phase diagram of dir/sweep.db into phase.csv, phase.png and the
+ * printed grid (cmd_phase.c); facet NULL: the default; title NULL: plain. */
+int cli_phase_diagram(const char *dir, const char *x, const char *y, const char *facet, const char *title,
+                      int quiet);
 
-/* Runs a gnuplot body (plot commands, paths relative to dir) into
- * dir/NAME.png and dir/NAME.svg, saving the script as dir/NAME.gp. */
-int cli_gnuplot(const char *dir, const char *name, int width, int height, const char *body,
-                gl_error *err);
+/* `groklab plot` for one run: every figure that applies (cmd_plot.c);
+ * neuron < 0: the highest IPR. */
+int cli_plot_run(const char *dir, const gl_ipr_opts *o, int neuron, int quiet);
+/* `groklab ipr` for one run of any family (cmd_ipr.c). */
+int cli_ipr_run(const char *dir, const gl_ipr_opts *o, int plot, int quiet);
+/* The reports of `groklab ipr` and `groklab spectrum` (neuron k). */
+void cli_print_ipr(const gl_run_view *v, const gl_ipr_opts *o, const gl_ipr_report *r);
+void cli_print_neuron(const gl_run_view *v, int k);
+/* `groklab prune`'s report (cmd_prune.c). */
+void cli_prune_print(const char *label, const gl_prune_result *r, const gl_prune_opts *po);
 
-/* Figures: draws the accuracy curves of runs (folders relative to dir) as
- * panels of dir/NAME.png and .svg through gnuplot, saving dir/NAME.gp. */
-int cli_plot_curves(const char *dir, const char *out_base, const char *title, int n, const char *const *run_dirs,
-                    const char *const *labels, gl_error *err);
+/* reproduce fig3a ... (cmd_reproduce_phase.c) */
+int cli_is_phase_figure(const char *name);
+int cli_reproduce_phase(int argc, char **argv);
+void cli_phase_figures_help(FILE *f);
 
 #endif

@@ -1,13 +1,11 @@
 /* groklab analytic: the weights of Eq. 2 as a run directory, and the width
- * they need (PAPER.md section 8). */
+ * they need (docs/paper.md section 8). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "groklab/analysis.h"
-#include "groklab/io.h"
 
 static void analytic_help(FILE *f) {
     fprintf(f,
@@ -22,55 +20,28 @@ static void analytic_help(FILE *f) {
             "                and DIR/scan.png; prints the smallest width that reaches 100%%\n");
 }
 
-/* Fraction of the p^2 pairs whose argmax is (m + n) mod p. */
-static double all_pairs_accuracy(const gl_layout *L, const float *params, gl_error *err) {
-    int p = L->p, B = 1024;
-    gl_mlp_work w;
-    if (gl_mlp_work_alloc(&w, L, B, 0) != 0) return gl_fail(err, "out of memory"), NAN;
-    int32_t m[1024], n[1024];
-    long hit = 0, total = (long)p * p;
-    for (long s = 0; s < total; s += B) {
-        int b = (int)(total - s < B ? total - s : B);
-        for (int i = 0; i < b; i++) m[i] = (int32_t)((s + i) / p), n[i] = (int32_t)((s + i) % p);
-        gl_mlp_eval(&w, L, params, NULL, NULL, 0, m, n, b);
-        for (int i = 0; i < b; i++) {
-            const float *o = w.out + (size_t)i * p;
-            int best = 0;
-            for (int q = 1; q < p; q++)
-                if (o[q] > o[best]) best = q;
-            hit += best == (m[i] + n[i]) % p;
-        }
-    }
-    gl_mlp_work_free(&w);
-    return (double)hit / total;
-}
-
 static int analytic_scan(const char *out, int p, uint64_t seed, int lo, int hi, int force, int quiet) {
     gl_error err;
-    if (gl_run_prepare(out, force, &err) != 0) {
-        cli_error("%s", err.msg);
-        return EXIT_USAGE;
-    }
+    int rc = gl_run_prepare(out, force, &err);
+    if (rc != 0) return cli_fail(&err);
     gl_blas_init();
-    cli_buf b = {0};
-    cli_buf_printf(&b, "width,accuracy\n");
+    gl_text b = {0};
+    gl_text_printf(&b, "width,accuracy\n");
     int first = -1, stable = -1;
-    if (!quiet) printf("analytic solution, p %d, seed %llu: accuracy over all %d pairs\n%8s %10s\n", p,
-                       (unsigned long long)seed, p * p, "width", "accuracy");
-    for (double x = lo;;) {
+    if (!quiet)
+        printf("analytic solution, p %d, seed %llu: accuracy over all %d pairs\n%8s %10s\n", p, (unsigned long long)seed,
+               p * p, "width", "accuracy");
+    for (double x = lo; rc == 0;) {
         int N = (int)lround(x);
         gl_layout L;
         gl_layout_init(&L, p, N, GL_ACT_QUADRATIC, GL_NORM_NONE);
         float *params = calloc(L.n_params, sizeof(float));
-        if (!params) {
-            cli_error("out of memory for width %d", N);
-            cli_buf_free(&b);
-            return EXIT_FAIL;
-        }
-        gl_analytic_weights(&L, params, seed);
-        double acc = all_pairs_accuracy(&L, params, &err);
+        double acc = 0;
+        rc = params ? gl_analytic_weights(&L, params, seed, &err) : gl_failc(&err, GL_E_NOMEM, "out of memory for width %d", N);
+        if (rc == 0) rc = gl_analytic_accuracy(&L, params, &acc, &err);
         free(params);
-        cli_buf_printf(&b, "%d,%.9g\n", N, acc);
+        if (rc != 0) break;
+        gl_text_printf(&b, "%d,%.9g\n", N, acc);
         if (!quiet) printf("%8d %10.6f\n", N, acc);
         if (acc == 1.0 && first < 0) first = N;
         if (acc == 1.0 && stable < 0) stable = N;
@@ -80,25 +51,48 @@ static int analytic_scan(const char *out, int p, uint64_t seed, int lo, int hi, 
         x = lround(nx) <= N ? N + 1 : nx;
         if (lround(x) > hi) x = hi;
     }
-    int rc = cli_buf_save(&b, out, "scan.csv", &err);
-    cli_buf_free(&b);
-    if (rc == 0) {
-        cli_buf s = {0};
-        cli_buf_printf(&s, "set logscale x 2\nset grid\nset xlabel 'width N'\nset ylabel 'accuracy over all pairs'\n"
-                           "set yrange [0:1.02]\nset key off\nset title 'analytic solution (Eq. 2), p %d, seed %llu'\n"
-                           "plot 'scan.csv' skip 1 using 1:2 with linespoints pt 7 ps 0.6 lw 2 lc rgb '#1f77b4'\n",
-                       p, (unsigned long long)seed);
-        rc = s.failed ? gl_fail(&err, "out of memory") : cli_gnuplot(out, "scan", 640, 420, s.data, &err);
-        cli_buf_free(&s);
-    }
-    if (rc != 0) {
-        cli_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
+    if (rc == 0) rc = gl_text_save(&b, out, "scan.csv", &err);
+    gl_text_free(&b);
+    if (rc == 0) rc = gl_figure_scan(out, p, (unsigned long long)seed, &err);
+    if (rc != 0) return cli_fail(&err);
     if (first < 0) printf("no width in %d..%d reaches 100%%\n", lo, hi);
     else printf("smallest width reaching 100%%: %d; 100%% at every scanned width from %d on\n", first, stable);
     if (!quiet) printf("wrote %s/scan.csv, scan.png\n", out);
     return EXIT_OK;
+}
+
+/* --p, --width, --seed, --threads: the knobs of the analytic run */
+static int set_knob(void *ctx, const char *name, const char *value, gl_error *err) {
+    if (strcmp(name, "p") && strcmp(name, "width") && strcmp(name, "seed") && strcmp(name, "threads"))
+        return gl_fail(err, "analytic: unknown option '--%s' (options: --p, --width, --seed, --out, --scan LO:HI, --force, --quiet)",
+                       name);
+    return gl_config_set(ctx, name, value, err);
+}
+
+/* The analytic solution as a run directory: its config, data, weights,
+ * and one logged row; the accuracy over all pairs. */
+static int analytic_run(const char *out, const gl_config *c, int force, int quiet) {
+    gl_trainer *t;
+    gl_error err;
+    if (gl_trainer_create(&t, c, &err) != 0) return cli_fail(&err);
+    gl_metrics m;
+    int rc = gl_run_prepare(out, force, &err);
+    if (rc == 0) rc = gl_analytic_weights(gl_trainer_layout(t), gl_trainer_params(t), c->seed, &err);
+    if (rc == 0) rc = gl_trainer_evaluate(t, &m, c->threads, &err);
+    if (rc == 0) rc = gl_trainer_restore(t, 0, &m, 1, 0.0, &err);
+    if (rc == 0) rc = gl_run_write_config(out, c, &err);
+    if (rc == 0) rc = gl_run_write_data(out, gl_trainer_data(t), &err);
+    if (rc == 0) rc = gl_run_save_all(out, t, &err);
+    if (rc == 0) {
+        const gl_dataset *d = gl_trainer_data(t);
+        double all = (m.train_acc * d->n_train + m.test_acc * d->n_test) / (d->n_train + d->n_test);
+        printf("analytic solution of addition mod %d, width %d, seed %llu: accuracy over all %d pairs %.6f\n", c->p,
+               c->width, (unsigned long long)c->seed, d->n_train + d->n_test, all);
+        printf("  mean IPR %.4f (rfft, additive basis); MSE loss %.4g\n", m.mean_ipr, m.train_loss);
+        if (!quiet) printf("  wrote the run directory %s (groklab ipr|spectrum|prune|plot %s)\n", out, out);
+    }
+    gl_trainer_free(t);
+    return rc ? cli_fail(&err) : EXIT_OK;
 }
 
 int cmd_analytic(int argc, char **argv) {
@@ -106,76 +100,32 @@ int cmd_analytic(int argc, char **argv) {
     gl_config_default(&c);
     c.steps = 0;
     c.checkpoint_every = 0;
-    const char *out = NULL;
-    int force = 0, quiet = 0, scan = 0, lo = 0, hi = 0;
+    const char *out = NULL, *scan = NULL;
+    int force = 0, quiet = 0, lo = 0, hi = 0;
+    const cli_opt opts[] = {
+        OPT_S("--out", &out), OPT_S("--scan", &scan), OPT_F("--force", &force),
+        OPT_F("--quiet", &quiet), OPT_END,
+    };
+    cli_args a = {.cmd = "analytic", .opts = opts, .knob = set_knob, .ctx = &c, .help = analytic_help,
+                  .usage = "groklab analytic [--p P] [--width N] [--seed S] [--out DIR] [--scan LO:HI] [--force] [--quiet]"};
+    int rc = cli_parse(argc, argv, &a);
+    if (rc >= 0) return rc;
+    if (scan) {
+        char *end;
+        long l = strtol(scan, &end, 10), h = *end == ':' ? strtol(end + 1, &end, 10) : -1;
+        if (*end || l < 1 || h < l || h > (1 << 20)) {
+            cli_error("--scan: '%s' is not LO:HI with 1 <= LO <= HI <= %d", scan, 1 << 20);
+            return EXIT_USAGE;
+        }
+        lo = (int)l, hi = (int)h;
+    }
     gl_error err;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            analytic_help(stdout);
-            return EXIT_OK;
-        }
-        if (!strcmp(a, "--force")) { force = 1; continue; }
-        if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
-        if (i + 1 >= argc || strncmp(a, "--", 2)) {
-            cli_error("analytic: unexpected '%s' (options: --p, --width, --seed, --out, --scan LO:HI, --force, --quiet)", a);
-            return EXIT_USAGE;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--scan")) {
-            char *end;
-            long l = strtol(v, &end, 10), h = *end == ':' ? strtol(end + 1, &end, 10) : -1;
-            if (*end || l < 1 || h < l || h > (1 << 20)) {
-                cli_error("--scan: '%s' is not LO:HI with 1 <= LO <= HI <= %d", v, 1 << 20);
-                return EXIT_USAGE;
-            }
-            scan = 1, lo = (int)l, hi = (int)h;
-        } else if (!strcmp(a, "--p") || !strcmp(a, "--width") || !strcmp(a, "--seed") || !strcmp(a, "--threads")) {
-            if (gl_config_set(&c, a + 2, v, &err) != 0) {
-                cli_error("%s", err.msg);
-                return EXIT_USAGE;
-            }
-        } else {
-            cli_error("analytic: unknown option '%s' (options: --p, --width, --seed, --out, --scan LO:HI, --force, --quiet)", a);
-            return EXIT_USAGE;
-        }
-    }
-    if (gl_config_validate(&c, &err) != 0) {
-        cli_error("%s", err.msg);
-        return EXIT_USAGE;
-    }
+    if (gl_config_validate(&c, &err) != 0) return cli_fail(&err);
     char def[512];
     if (scan) {
         snprintf(def, sizeof def, "runs/analytic-scan-p%d-s%llu", c.p, (unsigned long long)c.seed);
         return analytic_scan(out ? out : def, c.p, c.seed, lo, hi, force, quiet);
     }
     snprintf(def, sizeof def, "runs/analytic-p%d-N%d-s%llu", c.p, c.width, (unsigned long long)c.seed);
-    if (!out) out = def;
-    gl_trainer *t;
-    if (gl_trainer_create(&t, &c, &err) != 0) {
-        cli_error("%s", err.msg);
-        return EXIT_USAGE;
-    }
-    int rc = EXIT_OK;
-    if (gl_run_prepare(out, force, &err) != 0) rc = EXIT_USAGE;
-    if (rc == EXIT_OK) {
-        gl_analytic_weights(gl_trainer_layout(t), gl_trainer_params(t), c.seed);
-        gl_metrics m;
-        gl_trainer_evaluate(t, &m, c.threads);
-        if (gl_trainer_restore(t, 0, &m, 1, 0.0, &err) != 0 || gl_run_write_config(out, &c, &err) != 0 ||
-            gl_run_write_data(out, gl_trainer_data(t), &err) != 0 || gl_run_save_all(out, t, &err) != 0)
-            rc = EXIT_FAIL;
-        if (rc == EXIT_OK) {
-            const gl_dataset *d = gl_trainer_data(t);
-            double all = (m.train_acc * d->n_train + m.test_acc * d->n_test) / (d->n_train + d->n_test);
-            printf("analytic solution of addition mod %d, width %d, seed %llu: accuracy over all %d pairs %.6f\n",
-                   c.p, c.width, (unsigned long long)c.seed, d->n_train + d->n_test, all);
-            printf("  mean IPR %.4f (rfft, additive basis); MSE loss %.4g\n", m.mean_ipr, m.train_loss);
-            if (!quiet) printf("  wrote the run directory %s (groklab ipr|spectrum|prune|plot %s)\n", out, out);
-        }
-    }
-    if (rc != EXIT_OK) cli_error("%s", err.msg);
-    gl_trainer_free(t);
-    return rc;
+    return analytic_run(out ? out : def, &c, force, quiet);
 }

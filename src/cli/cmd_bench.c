@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "groklab/gpu.h"
+#include "groklab/runtime.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -186,89 +187,49 @@ static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, c
     return rc;
 }
 
-int cmd_bench(int argc, char **argv) {
-    int steps = 50, warmup = 5, threads = 0, pop_steps = 20, torch = 1, profile = 0, Ms[32], nM = 0;
+static void bench_help(FILE *f) {
+    fprintf(f, "usage: groklab bench [--steps S] [--threads T] [--pop-steps S] [--pop LIST]\n"
+               "                     [--torch on|off] [--device cpu|cuda] [--profile on|off]\n"
+               "                     [any train knob, e.g. --width 1000 or --model transformer]\n"
+               "Trains the default configuration (add, p 97, width 500, alpha 0.5, full batch,\n"
+               "AdamW, MSE) and prints the median milliseconds per step, GFLOP/s of the\n"
+               "products (two-layer MLP: 3 x 2*B*N*p FLOP per step), peak memory, and the\n"
+               "throughput of populations of M = 1, 2, 8 models (model-steps per second).\n"
+               "With --model transformer it then times the same model in PyTorch\n"
+               "(bench/transformer_torch.py, float32, same threads; --torch off skips it)\n"
+               "and prints the ratio. --pop sets the population sizes (default 1,2,8; with\n"
+               "--device cuda 1,16,64,256,1024, each GPU step synchronized and timed, the\n"
+               "products' share of the GPU's FP32 peak printed; --profile on then times\n"
+               "10 more steps of each with every kernel and product synchronized, and\n"
+               "prints where a step's time goes).\n");
+}
+
+typedef struct bench_ctx {
     gl_config c;
-    gl_config_default(&c);
+    int threads;
+} bench_ctx;
+
+static int bench_knob(void *ctx, const char *name, const char *value, gl_error *err) {
+    bench_ctx *b = ctx;
+    int rc = gl_config_set(&b->c, name, value, err);
+    if (rc == 0 && !strcmp(name, "threads")) b->threads = b->c.threads;
+    return rc;
+}
+
+/* The CPU: one model's steps, then populations (members over cores). */
+static int bench_cpu(gl_config c, int threads, int steps, int warmup, int pop_steps, const int *Ms, int nM,
+                     int torch) {
     gl_error err;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help")) {
-            printf("usage: groklab bench [--steps S] [--threads T] [--pop-steps S] [--pop LIST]\n"
-                   "                     [--torch on|off] [--device cpu|cuda] [--profile on|off]\n"
-                   "                     [any train knob, e.g. --width 1000 or --model transformer]\n"
-                   "Trains the default configuration (add, p 97, width 500, alpha 0.5, full batch,\n"
-                   "AdamW, MSE) and prints the median milliseconds per step, GFLOP/s of the\n"
-                   "products (two-layer MLP: 3 x 2*B*N*p FLOP per step), peak memory, and the\n"
-                   "throughput of populations of M = 1, 2, 8 models (model-steps per second).\n"
-                   "With --model transformer it then times the same model in PyTorch\n"
-                   "(bench/transformer_torch.py, float32, same threads; --torch off skips it)\n"
-                   "and prints the ratio. --pop sets the population sizes (default 1,2,8; with\n"
-                   "--device cuda 1,16,64,256,1024, each GPU step synchronized and timed, the\n"
-                   "products' share of the GPU's FP32 peak printed; --profile on then times\n"
-                   "10 more steps of each with every kernel and product synchronized, and\n"
-                   "prints where a step's time goes).\n");
-            return EXIT_OK;
-        }
-        if (i + 1 >= argc) {
-            cli_error("%s: missing value", a);
-            return EXIT_USAGE;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--steps")) steps = atoi(v);
-        else if (!strcmp(a, "--torch") && (!strcmp(v, "on") || !strcmp(v, "off"))) torch = !strcmp(v, "on");
-        else if (!strcmp(a, "--torch")) {
-            cli_error("--torch: '%s' is not allowed (allowed: on, off)", v);
-            return EXIT_USAGE;
-        }
-        else if (!strcmp(a, "--profile") && (!strcmp(v, "on") || !strcmp(v, "off")))
-            profile = !strcmp(v, "on");
-        else if (!strcmp(a, "--profile")) {
-            cli_error("--profile: '%s' is not allowed (allowed: on, off)", v);
-            return EXIT_USAGE;
-        }
-        else if (!strcmp(a, "--pop-steps")) pop_steps = atoi(v);
-        else if (!strcmp(a, "--pop")) {
-            if ((nM = parse_pops(v, Ms, 32)) <= 0) {
-                cli_error("--pop: '%s' is not a comma list of population sizes (1 to 65536, at most 32)", v);
-                return EXIT_USAGE;
-            }
-        }
-        else if (!strncmp(a, "--", 2) && gl_config_set(&c, a + 2, v, &err) == 0) {
-            if (!strcmp(a, "--threads")) threads = c.threads;
-        } else {
-            cli_error("%s", strncmp(a, "--", 2) ? "options start with --" : err.msg);
-            return EXIT_USAGE;
-        }
-    }
-    if (steps < 1 || pop_steps < 1) {
-        cli_error("--steps and --pop-steps must be at least 1");
-        return EXIT_USAGE;
-    }
-    if (!strcmp(c.device, "cuda")) {
-        const int gpu_Ms[] = {1, 16, 64, 256, 1024};
-        if (!nM) nM = 5, memcpy(Ms, gpu_Ms, sizeof gpu_Ms);
-        c.steps = warmup + (steps > pop_steps ? steps : pop_steps) + PROFILE_STEPS;
-        if (gl_config_validate(&c, &err) != 0) {
-            cli_error("%s", err.msg);
-            return EXIT_USAGE;
-        }
-        gl_config_resolve(&c);
-        return bench_gpu(&c, steps, warmup, pop_steps, Ms, nM, profile);
-    }
-    if (profile) {
-        cli_error("--profile on times the GPU's kernels: it needs --device cuda");
-        return EXIT_USAGE;
-    }
-    if (!nM) Ms[0] = 1, Ms[1] = 2, Ms[2] = 8, nM = 3;
-    if (threads <= 0) threads = omp_get_num_procs();
+    if (threads <= 0) threads = gl_cores();
     c.steps = warmup + steps;
     gl_trainer *t;
-    if (gl_trainer_create(&t, &c, &err) != 0) {
-        cli_error("%s", err.msg);
-        return EXIT_USAGE;
-    }
+    if (gl_trainer_create(&t, &c, &err) != 0) return cli_fail(&err);
     double *ms = malloc(sizeof(double) * (size_t)steps);
+    if (!ms) {
+        gl_trainer_free(t);
+        gl_fail_nomem(&err, "");
+        return cli_fail(&err);
+    }
     for (int i = 0; i < warmup; i++) gl_trainer_step(t, threads);
     for (int i = 0; i < steps; i++) {
         double t0 = cli_now();
@@ -282,11 +243,9 @@ int cmd_bench(int argc, char **argv) {
     double gflop = step_gflop(gl_trainer_config(t), B);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("groklab bench: %s, %s, %d threads, p %d, %s, batch %.0f, %s, %s\n", gl_blas_name(),
-           gl_arch_name(c.arch), threads, c.p, shape_text(gl_trainer_config(t)), B,
-           gl_optim_name(c.optim), gl_loss_name(c.loss));
-    printf("  step: median %.2f ms  (min %.2f, max %.2f over %d steps)\n", med, ms[0],
-           ms[steps - 1], steps);
+    printf("groklab bench: %s, %s, %d threads, p %d, %s, batch %.0f, %s, %s\n", gl_blas_name(), gl_arch_name(c.arch),
+           threads, c.p, shape_text(gl_trainer_config(t)), B, gl_optim_name(c.optim), gl_loss_name(c.loss));
+    printf("  step: median %.2f ms  (min %.2f, max %.2f over %d steps)\n", med, ms[0], ms[steps - 1], steps);
     printf("  products: %.3f GFLOP per step, %.1f GFLOP/s at the median\n", gflop, gflop / (med / 1e3));
     printf("  peak memory (max RSS): %.1f MiB\n", ru.ru_maxrss / 1024.0);
     free(ms);
@@ -305,12 +264,48 @@ int cmd_bench(int argc, char **argv) {
         if (ok) ok = gl_population_advance(pop, M, threads, &err) == 0;
         double dt = cli_now() - t0;
         if (ok)
-            printf("  population M=%d: %.1f model-steps/s (%.2f ms per model-step, incl. 2 evaluations per model)\n",
-                   M, M * pop_steps / dt, 1e3 * dt / (M * pop_steps));
+            printf("  population M=%d: %.1f model-steps/s (%.2f ms per model-step, incl. 2 evaluations per model)\n", M,
+                   M * pop_steps / dt, 1e3 * dt / (M * pop_steps));
         else
-            cli_error("population M=%d: %s", M, err.msg);
+            cli_error("population M=%d: %s", M, pop ? err.msg : "out of memory");
         for (int i = 0; ok && i < M; i++) gl_trainer_free(pop[i]);
         free(pop);
     }
     return EXIT_OK;
+}
+
+int cmd_bench(int argc, char **argv) {
+    int steps = 50, warmup = 5, pop_steps = 20, torch_w = 0, profile_w = 1, Ms[32], nM = 0;
+    const char *pops = NULL;
+    bench_ctx b = {.threads = 0};
+    gl_config_default(&b.c);
+    const cli_opt opts[] = {
+        OPT_N("--steps", OPT_INT, &steps, 1, 1e9), OPT_N("--pop-steps", OPT_INT, &pop_steps, 1, 1e9), OPT_S("--pop", &pops),
+        OPT_W("--torch", &torch_w, "on|off"), OPT_W("--profile", &profile_w, "on|off"), OPT_END,
+    };
+    cli_args a = {.cmd = "bench", .opts = opts, .knob = bench_knob, .ctx = &b, .help = bench_help,
+                  .usage = "groklab bench [--steps S] [--pop LIST] [--torch on|off] [--profile on|off] [--KNOB VALUE]"};
+    int rc = cli_parse(argc, argv, &a);
+    if (rc >= 0) return rc;
+    int torch = torch_w == 0, profile = profile_w == 0;
+    if (pops && (nM = parse_pops(pops, Ms, 32)) <= 0) {
+        cli_error("--pop: '%s' is not a comma list of population sizes (1 to 65536, at most 32)", pops);
+        return EXIT_USAGE;
+    }
+    gl_error err;
+    gl_config c = b.c;
+    if (!strcmp(c.device, "cuda")) {
+        const int gpu_Ms[] = {1, 16, 64, 256, 1024};
+        if (!nM) nM = 5, memcpy(Ms, gpu_Ms, sizeof gpu_Ms);
+        c.steps = warmup + (steps > pop_steps ? steps : pop_steps) + PROFILE_STEPS;
+        if (gl_config_validate(&c, &err) != 0 || gl_backend_check(&c, &err) != 0) return cli_fail(&err);
+        gl_config_resolve(&c);
+        return bench_gpu(&c, steps, warmup, pop_steps, Ms, nM, profile);
+    }
+    if (profile) {
+        cli_error("--profile on times the GPU's kernels: it needs --device cuda");
+        return EXIT_USAGE;
+    }
+    if (!nM) Ms[0] = 1, Ms[1] = 2, Ms[2] = 8, nM = 3;
+    return bench_cpu(c, b.threads, steps, warmup, pop_steps, Ms, nM, torch);
 }

@@ -1,6 +1,6 @@
 /* groklab reproduce fig3a|fig3b|fig3c|fig3d|fig7a|fig7b and the appendix
- * variants: the paper's phase diagrams as sweeps (PAPER.md sections 3, 4 and
- * 6). Each is a grid of alpha x xi per panel; `--scale small` is a reduced
+ * variants: the paper's phase diagrams as sweeps (docs/paper.md sections 3, 4
+ * and 6). Each is a grid of alpha x xi per panel; `--scale small` is a reduced
  * grid that finishes in minutes on 2 cores (5 x 5 at p 59 for the two-layer
  * MLP), `--scale paper` the paper's 17 x 19 grid at p 97. The Figure 7
  * targets also train one run per panel at alpha 0.8, xi 0.2 into its own run
@@ -13,8 +13,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "groklab/io.h"
-#include "groklab/sweep.h"
 
 typedef struct phase_fig {
     const char *name, *title;
@@ -27,7 +25,7 @@ typedef struct phase_fig {
     int ipr; /* also the IPR histogram runs at alpha 0.8, xi 0.2 */
 } phase_fig;
 
-/* Figure 7 (PAPER.md sections 3 and 4): lr 0.001, MSE. The small scale is a
+/* Figure 7 (docs/paper.md sections 3 and 4): lr 0.001, MSE. The small scale is a
  * 3 x 3 grid that contains the histogram point (alpha 0.8, xi 0.2), at a
  * modulus where it finishes in about 20 minutes on 2 cores: p 43 for the
  * Transformer, p 31 for the deep MLP (5000 steps of N^2 products). */
@@ -39,7 +37,7 @@ typedef struct phase_fig {
 #define MLP_SMALL 0, NULL, NULL, 0
 
 /* Minibatch runs keep the epochs of 2000 full steps at b = 256 and scale the
- * learning rate as 0.01 sqrt(b / 256) (PAPER.md section 4). */
+ * learning rate as 0.01 sqrt(b / 256) (docs/paper.md section 4). */
 #define BATCHES                                                                  \
     "b8:batch=8;lr=0.0017677669529663688;steps=64000;log_points=120|"           \
     "b32:batch=32;lr=0.0035355339059327377;steps=16000;log_points=120|"         \
@@ -95,64 +93,50 @@ void cli_phase_figures_help(FILE *f) {
  * out/ipr-FACETv (kept when it already finished), its input-layer IPR
  * (groklab ipr), and out/ipr_hist.png with one panel per value. */
 static int ipr_runs(const phase_fig *pf, const char *panel_values, const gl_config *base,
-                    const char *out, int threads, int quiet, gl_error *err) {
+                    const char *out, int threads, int quiet) {
     char values[256], *save = NULL, dirs[8][600], labels[8][64];
     int n = 0;
+    gl_error err;
     snprintf(values, sizeof values, "%s", panel_values);
     for (char *v = strtok_r(values, ",", &save); v && n < 8; v = strtok_r(NULL, ",", &save), n++) {
         gl_config c = *base;
         c.frac = 0.8;
         c.noise = 0.2;
         c.checkpoint_every = 0;
-        if (gl_config_set(&c, pf->facet, v, err) != 0) return EXIT_USAGE;
+        if (gl_config_set(&c, pf->facet, v, &err) != 0) return cli_fail(&err);
         snprintf(dirs[n], sizeof dirs[n], "%s/ipr-%s%s", out, pf->facet, v);
         snprintf(labels[n], sizeof labels[n], "%s %s", pf->facet, v);
-        if (cli_file_exists(dirs[n], "summary.json") && cli_file_exists(dirs[n], "model.safetensors")) continue;
+        if (gl_run_has(dirs[n], "summary.json") && gl_run_has(dirs[n], "model.safetensors")) continue;
         gl_trainer *t;
-        if (gl_trainer_create(&t, &c, err) != 0) return EXIT_USAGE;
+        if (gl_trainer_create(&t, &c, &err) != 0) return cli_fail(&err);
         if (!quiet) printf("IPR run %s: alpha 0.8, xi 0.2, %s %s\n", dirs[n], pf->facet, v);
-        int rc = gl_run_prepare(dirs[n], 1, err) != 0 || cli_train_run(dirs[n], t, 0, threads, quiet, err) != 0;
+        int rc = gl_run_prepare(dirs[n], 1, &err);
+        if (rc == 0) rc = cli_train_run(dirs[n], t, 0, threads, quiet, &err);
         gl_trainer_free(t);
-        if (rc) return EXIT_FAIL;
+        if (rc) return cli_fail(&err);
     }
-    ipr_opts io;
-    cli_ipr_opts_default(&io);
-    io.quiet = 1;
-    cli_buf s = {0};
-    cli_buf_printf(&s, "# each panel: ipr.csv of one run (2 ipr_in after training, 4 at initialization)\n");
-    cli_buf_printf(&s, "bw = 0.02\nbin(x) = bw * floor(x / bw) + bw / 2\nset multiplot layout 1,%d title '%s: input-layer IPR at alpha 0.8, xi 0.2'\n",
-                   n, pf->name);
-    cli_buf_printf(&s, "set xrange [0:1]\nset style fill transparent solid 0.55 noborder\nset grid\nset key top center\n");
+    gl_ipr_opts io;
+    gl_ipr_opts_default(&io);
+    const char *rel[8], *lab[8];
     for (int i = 0; i < n; i++) {
-        gl_config c;
-        int rc = EXIT_FAIL;
-        if (cli_open_run(dirs[i], &c, err) == 0 && (rc = cli_ipr_units(dirs[i], &c, &io)) != EXIT_OK)
-            gl_fail(err, "the IPR of %s failed (above)", dirs[i]);
-        if (rc != EXIT_OK) {
-            cli_buf_free(&s);
-            return rc;
-        }
-        const char *rel = dirs[i] + strlen(out) + 1;
-        cli_buf_printf(&s, "set title '%s'\nset xlabel 'IPR of the input layer'\nset ylabel 'units'\n", labels[i]);
-        cli_buf_printf(&s, "plot '%s/ipr.csv' skip 1 using (bin($2)):(1.0) smooth frequency with boxes lc rgb '#1f77b4' title 'after training', \\\n"
-                           "     '' skip 1 using (bin($4)):(1.0) smooth frequency with boxes lc rgb '#999999' title 'initialization'\n",
-                       rel);
+        int rc = cli_ipr_run(dirs[i], &io, 1, 1);
+        if (rc != EXIT_OK) return rc;
+        rel[i] = dirs[i] + strlen(out) + 1;
+        lab[i] = labels[i];
         char path[5000], *js = NULL;
         snprintf(path, sizeof path, "%s/ipr_summary.json", dirs[i]);
-        if (!quiet && gl_read_file(path, &js, NULL, err) == 0) {
+        if (!quiet && gl_read_file(path, &js, NULL, &err) == 0) {
             cJSON *o = cJSON_Parse(js);
             const cJSON *a = cJSON_GetObjectItem(o, "mean_ipr"), *b = cJSON_GetObjectItem(o, "mean_ipr_init");
-            printf("  %-10s input-layer mean IPR %.4f after training, %.4f at initialization (%s)\n",
-                   labels[i], cJSON_IsNumber(a) ? a->valuedouble : NAN,
-                   cJSON_IsNumber(b) ? b->valuedouble : NAN, dirs[i]);
+            printf("  %-10s input-layer mean IPR %.4f after training, %.4f at initialization (%s)\n", labels[i],
+                   cJSON_IsNumber(a) ? a->valuedouble : NAN, cJSON_IsNumber(b) ? b->valuedouble : NAN, dirs[i]);
             cJSON_Delete(o);
         }
         free(js);
     }
-    cli_buf_printf(&s, "unset multiplot\n");
-    int rc = s.failed ? gl_fail(err, "out of memory") : cli_gnuplot(out, "ipr_hist", 420 * n, 400, s.data, err);
-    cli_buf_free(&s);
-    if (rc) return EXIT_FAIL;
+    char title[160];
+    snprintf(title, sizeof title, "%s: input-layer IPR at alpha 0.8, xi 0.2", pf->name);
+    if (gl_figure_units_hists(out, "ipr_hist", title, n, rel, lab, &err) != 0) return cli_fail(&err);
     if (!quiet) printf("wrote %s/ipr_hist.png\n", out);
     return EXIT_OK;
 }
@@ -162,39 +146,19 @@ int cli_reproduce_phase(int argc, char **argv) {
     for (int i = 0; i < NPF; i++)
         if (!strcmp(argv[1], figs[i].name)) pf = &figs[i];
     if (!pf) return EXIT_USAGE;
-    const char *scale = "small", *out = NULL, *seeds = NULL, *panels = NULL, *device = NULL;
-    int threads = 0, quiet = 0;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
-        if (i + 1 >= argc) {
-            cli_error("%s needs a value", a);
-            return EXIT_USAGE;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--scale")) {
-            if (strcmp(v, "small") && strcmp(v, "paper")) {
-                cli_error("--scale: '%s' is not allowed (allowed: small, paper)", v);
-                return EXIT_USAGE;
-            }
-            scale = v;
-        } else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--seeds")) seeds = v;
-        else if (!strcmp(a, "--panels")) panels = v;
-        else if (!strcmp(a, "--device")) device = v;
-        else if (!strcmp(a, "--threads")) {
-            char *end;
-            long t = strtol(v, &end, 10);
-            if (*end || t < 0 || t > 4096) {
-                cli_error("--threads: '%s' is not an integer in [0, 4096]", v);
-                return EXIT_USAGE;
-            }
-            threads = (int)t;
-        } else {
-            cli_error("unknown option '%s' for %s (allowed: --scale, --seeds, --panels, --threads, --device, --out, --quiet)", a, pf->name);
-            return EXIT_USAGE;
-        }
-    }
+    const char *out = NULL, *seeds = NULL, *panels = NULL, *device = NULL;
+    int threads = 0, quiet = 0, scale_w = 0;
+    const cli_opt opts[] = {
+        OPT_W("--scale", &scale_w, "small|paper"), OPT_S("--out", &out), OPT_S("--seeds", &seeds),
+        OPT_S("--panels", &panels), OPT_S("--device", &device), OPT_N("--threads", OPT_INT, &threads, 0, 4096),
+        OPT_F("--quiet", &quiet), OPT_END,
+    };
+    cli_args a = {.cmd = pf->name, .opts = opts, .help = cli_phase_figures_help,
+                  .usage = "groklab reproduce FIGURE [--scale small|paper] [--seeds K] [--panels LIST] [--threads T] "
+                           "[--device cpu|cuda] [--out DIR] [--quiet]"};
+    int rc = cli_parse(argc - 1, argv + 1, &a);
+    if (rc >= 0) return rc;
+    const char *scale = scale_w ? "paper" : "small";
     int small = !strcmp(scale, "small");
     char dir[512];
     snprintf(dir, sizeof dir, "sweeps/%s-%s", pf->name, scale);
@@ -205,13 +169,10 @@ int cli_reproduce_phase(int argc, char **argv) {
     base.log_every = 50;
     if (small) base.p = pf->small_p ? pf->small_p : 59;
     gl_error err;
-    if (device && gl_config_set(&base, "device", device, &err) != 0) {
-        cli_error("%s", err.msg);
-        return EXIT_USAGE;
-    }
+    if (device && gl_config_set(&base, "device", device, &err) != 0) return cli_fail(&err);
     gl_grid g;
     gl_grid_init(&g, &base);
-    int rc = EXIT_OK;
+    rc = EXIT_OK;
     char knobs[256];
     snprintf(knobs, sizeof knobs, "%s", pf->knobs);
     char *save = NULL;
@@ -228,27 +189,21 @@ int cli_reproduce_phase(int argc, char **argv) {
     if (rc == EXIT_OK && seeds && gl_grid_add(&g, "replicate", seeds, &err) != 0) rc = EXIT_USAGE;
     if (rc == EXIT_OK && gl_grid_validate(&g, &err) != 0) rc = EXIT_USAGE;
     if (rc != EXIT_OK) {
-        cli_error("%s", err.msg);
         gl_grid_free(&g);
-        return rc;
+        return cli_fail(&err);
     }
     if (!quiet)
         printf("%s (%s scale): %ld runs, p %d, panels by %s; store %s/sweep.db\n", pf->name, scale, gl_grid_size(&g),
                g.base.p, pf->title, out);
     double t0 = cli_now();
     gl_config knobs_base = g.base;
-    rc = cli_sweep_run(out, &g, 1, 0, threads, 0, 0, 1, quiet, &err);
+    rc = cli_sweep(out, &g, 0, threads, 0, 0, 1, quiet);
     gl_grid_free(&g);
-    if (rc != EXIT_OK) {
-        cli_error("%s", err.msg);
-        return rc;
-    }
+    if (rc != EXIT_OK) return rc;
     char title[256];
     snprintf(title, sizeof title, "%s: %s (%s scale, p %d)", pf->name, pf->title, scale, knobs_base.p);
-    rc = cli_phase_diagram(out, "frac", "noise", pf->facet, title, quiet, &err);
-    if (rc == EXIT_OK && pf->ipr)
-        rc = ipr_runs(pf, panels ? panels : pf->values, &knobs_base, out, threads, quiet, &err);
-    if (rc != EXIT_OK) cli_error("%s", err.msg);
-    else if (!quiet) printf("%s done in %.1fs (this process)\n", pf->name, cli_now() - t0);
+    rc = cli_phase_diagram(out, "frac", "noise", pf->facet, title, quiet);
+    if (rc == EXIT_OK && pf->ipr) rc = ipr_runs(pf, panels ? panels : pf->values, &knobs_base, out, threads, quiet);
+    if (rc == EXIT_OK && !quiet) printf("%s done in %.1fs (this process)\n", pf->name, cli_now() - t0);
     return rc;
 }

@@ -1,11 +1,16 @@
-/* groklab: the command-line program. */
+/* groklab: the command-line program. The one place that reads the
+ * environment (the library's runtime settings), handles SIGINT and SIGTERM,
+ * and turns a failure into an exit status. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
 #include "groklab/gpu.h"
+#include "groklab/runtime.h"
 #include "groklab/version.h"
 
 void cli_error(const char *fmt, ...) {
@@ -17,62 +22,106 @@ void cli_error(const char *fmt, ...) {
     va_end(ap);
 }
 
-double cli_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+double cli_now(void) { return gl_now(); }
+
+static volatile sig_atomic_t stop_signal;
+
+int cli_signal(void) { return stop_signal; }
+
+int cli_exit_code(const gl_error *e) {
+    switch (e->code) {
+    case GL_OK: return EXIT_OK;
+    case GL_E_INPUT:
+    case GL_E_CORRUPT:
+    case GL_E_NODEVICE: return EXIT_USAGE;
+    case GL_E_INTERRUPTED: return 128 + (stop_signal ? stop_signal : SIGINT);
+    default: return EXIT_FAIL;
+    }
 }
 
+int cli_fail(const gl_error *e) {
+    cli_error("%s", e->msg);
+    return cli_exit_code(e);
+}
+
+/* The first SIGINT or SIGTERM asks the library to stop after the step it is
+ * in (runs then save a checkpoint); a second one ends the process. */
+static void on_signal(int sig) {
+    stop_signal = sig;
+    gl_stop_request();
+    signal(sig, SIG_DFL);
+}
+
+/* The library's runtime settings from the environment (README, "Environment"). */
+static void runtime_from_env(void) {
+    gl_runtime rt;
+    gl_runtime_default(&rt);
+    const char *v;
+    if ((v = getenv("GROKLAB_MEMORY_LIMIT")) && atof(v) > 0) rt.memory_limit = atof(v);
+    if ((v = getenv("GROKLAB_GPU")) && *v) rt.gpu = atoi(v);
+    if ((v = getenv("OMPI_COMM_WORLD_LOCAL_RANK")) || (v = getenv("SLURM_LOCALID"))) rt.local_rank = atoi(v);
+    if ((v = getenv("GROKLAB_TF32"))) rt.tf32 = strcmp(v, "1") == 0;
+    if ((v = getenv("GROKLAB_GPU_EMULATE"))) rt.gpu_emulate = !strcmp(v, "1") ? 1 : !strcmp(v, "strict") ? 2 : 0;
+    if ((v = getenv("GROKLAB_GPU_EMULATE_BYTES")) && atof(v) > 0) rt.emulate_bytes = atof(v);
+    gl_runtime_set(&rt);
+}
+
+static int cmd_version(int argc, char **argv) {
+    (void)argc, (void)argv;
+    char why[GL_ERRLEN];
+    int gpu = gl_gpu_available(why, sizeof why);
+    printf("groklab %s (%s)\n", GL_VERSION, gl_blas_name());
+    printf("--device cuda: %s\n", gpu ? "available" : why);
+    return EXIT_OK;
+}
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"train", cmd_train, "train a model (groklab train --help)"},
+    {"reproduce", cmd_reproduce, "a figure of the paper in one command (groklab reproduce fig1)"},
+    {"ipr", cmd_ipr, "per-neuron IPR of a run, histogram (groklab ipr RUN)"},
+    {"spectrum", cmd_spectrum, "Fourier spectra of a run's neurons (groklab spectrum RUN)"},
+    {"prune", cmd_prune, "prune neurons by IPR and measure what is left (groklab prune RUN)"},
+    {"analytic", cmd_analytic, "the analytic solution of addition as a run (groklab analytic --p 97)"},
+    {"plot", cmd_plot, "every figure that applies to a run (groklab plot RUN)"},
+    {"sweep", cmd_sweep, "a grid of runs into a crash-safe SQLite store (groklab sweep --help)"},
+    {"phase", cmd_phase, "the phase diagram of a sweep (groklab phase DIR)"},
+    {"export", cmd_export, "a sweep's runs as CSV (groklab export DIR --csv runs.csv)"},
+    {"merge", cmd_merge, "combine the shard stores of a sweep (groklab merge DIR)"},
+    {"bench", cmd_bench, "speed of a training step on this machine"},
+    {"version", cmd_version, "print the version"},
+};
+#define NCMD (int)(sizeof commands / sizeof commands[0])
+
 static void usage(FILE *f) {
-    fprintf(f,
-            "groklab %s: memorization and generalization on corrupted modular arithmetic\n\n"
-            "usage: groklab <command> [options]\n\n"
-            "commands:\n"
-            "  train       train a model (groklab train --help)\n"
-            "  reproduce   a figure of the paper in one command (groklab reproduce fig1)\n"
-            "  ipr         per-neuron IPR of a run, histogram (groklab ipr RUN)\n"
-            "  spectrum    Fourier spectra of a run's neurons (groklab spectrum RUN)\n"
-            "  prune       prune neurons by IPR and measure what is left (groklab prune RUN)\n"
-            "  analytic    the analytic solution of addition as a run (groklab analytic --p 97)\n"
-            "  plot        every figure that applies to a run (groklab plot RUN)\n"
-            "  sweep       a grid of runs into a crash-safe SQLite store (groklab sweep --help)\n"
-            "  phase       the phase diagram of a sweep (groklab phase DIR)\n"
-            "  export      a sweep's runs as CSV (groklab export DIR --csv runs.csv)\n"
-            "  merge       combine the shard stores of a sweep (groklab merge DIR)\n"
-            "  bench       speed of a training step on this machine\n"
-            "  version     print the version\n",
+    fprintf(f, "groklab %s: memorization and generalization on corrupted modular arithmetic\n\n"
+               "usage: groklab <command> [options]\n\ncommands:\n",
             GL_VERSION);
+    for (int i = 0; i < NCMD; i++) fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
 }
 
 int main(int argc, char **argv) {
+    runtime_from_env();
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
-    if (strcmp(cmd, "reproduce") == 0) return cmd_reproduce(argc - 1, argv + 1);
-    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
-    if (strcmp(cmd, "ipr") == 0) return cmd_ipr(argc - 1, argv + 1);
-    if (strcmp(cmd, "spectrum") == 0) return cmd_spectrum(argc - 1, argv + 1);
-    if (strcmp(cmd, "prune") == 0) return cmd_prune(argc - 1, argv + 1);
-    if (strcmp(cmd, "analytic") == 0) return cmd_analytic(argc - 1, argv + 1);
-    if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 1, argv + 1);
-    if (strcmp(cmd, "sweep") == 0) return cmd_sweep(argc - 1, argv + 1);
-    if (strcmp(cmd, "phase") == 0) return cmd_phase(argc - 1, argv + 1);
-    if (strcmp(cmd, "export") == 0) return cmd_export(argc - 1, argv + 1);
-    if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 1, argv + 1);
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        char why[GL_ERRLEN];
-        int gpu = gl_gpu_available(why, sizeof why);
-        printf("groklab %s (%s)\n", GL_VERSION, gl_blas_name());
-        printf("--device cuda: %s\n", gpu ? "available" : why);
-        return EXIT_OK;
-    }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+    if (!strcmp(cmd, "--version")) cmd = "version";
+    for (int i = 0; i < NCMD; i++)
+        if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return EXIT_OK;
     }
-    cli_error("unknown command '%s' (allowed: train, reproduce, ipr, spectrum, prune, analytic, plot, sweep, phase, export, merge, bench, version)", cmd);
+    char names[256] = "";
+    for (int i = 0; i < NCMD; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", commands[i].name);
+    cli_error("unknown command '%s' (allowed: %s)", cmd, names);
     return EXIT_USAGE;
 }

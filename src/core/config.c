@@ -4,8 +4,7 @@
  * of allowed words, and a help line. Flags, JSON, --help and validation all
  * read this table, so adding a knob is one line here (and its default). */
 #include "groklab/config.h"
-#include "groklab/gpu.h"
-#include "groklab/metrics.h"
+#include "core/config_json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -15,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groklab/data.h"
+#include "groklab/task.h"
+#include "groklab/modular.h"
 #include "groklab/version.h"
 
 typedef enum { F_INT, F_LONG, F_U64, F_DOUBLE, F_STRING, F_ENUM } field_kind;
@@ -144,8 +144,7 @@ static int in_range(const field *f, double v) {
 int gl_config_set(gl_config *c, const char *name, const char *value, gl_error *err) {
     const field *f = find_field(name);
     if (!f) {
-        gl_fail(err, "unknown option '%s' (see --help for the list)", name);
-        return -2;
+        return gl_fail(err, "unknown option '%s' (see --help for the list)", name);
     }
     char fl[64];
     flag_name(f, fl, sizeof fl);
@@ -169,7 +168,7 @@ int gl_config_set(gl_config *c, const char *name, const char *value, gl_error *e
     }
     case F_U64: {
         errno = 0;
-        if (value[0] == '-') return range_error(f, value, err);
+        if (value[0] < '0' || value[0] > '9') return range_error(f, value, err); /* no sign, no blank */
         unsigned long long v = strtoull(value, &end, 10);
         if (errno || *end) return range_error(f, value, err);
         *(uint64_t *)base = (uint64_t)v;
@@ -187,7 +186,8 @@ int gl_config_set(gl_config *c, const char *name, const char *value, gl_error *e
     }
     case F_STRING: {
         size_t cap = f->offset == OFF(task) ? GL_TASK_LEN : GL_DEVICE_LEN;
-        if (strlen(value) >= cap) return gl_fail(err, "%s: '%s' is too long", fl, value);
+        if (strlen(value) >= cap)
+            return gl_fail(err, "%s: '%s' is too long (at most %zu characters)", fl, value, cap - 1);
         strcpy(base, value);
         return 0;
     }
@@ -227,13 +227,10 @@ int gl_config_validate(const gl_config *c, gl_error *err) {
             return range_error(f, buf, err);
         }
     }
+    /* whether the device can run this config here is the backend's to say
+     * (gl_backend_check); the config only names one */
     if (strcmp(c->device, "cpu") != 0 && strcmp(c->device, "cuda") != 0)
         return gl_fail(err, "--device: '%s' is not a backend (allowed: cpu, cuda)", c->device);
-    if (strcmp(c->device, "cuda") == 0) {
-        char why[256];
-        if (gl_gpu_check_config(c, err) != 0) return -1;
-        if (!gl_gpu_available(why, sizeof why)) return gl_fail(err, "--device cuda: %s", why);
-    }
     long total = gl_task_pairs(c->task, c->p);
     long n_train = (long)floor(c->frac * (double)total);
     if (n_train < 1)
@@ -270,33 +267,56 @@ gl_basis gl_config_basis(const gl_config *c) {
     return mult && gl_primitive_root(c->p) > 0 ? GL_BASIS_DLOG : GL_BASIS_ADDITIVE;
 }
 
-char *gl_config_to_json(const gl_config *c) {
+/* The shortest decimal text that reads back as exactly v (%.15g, else
+ * %.16g, else %.17g): the JSON of a config keeps every bit. */
+static void exact_number(char *buf, size_t cap, double v) {
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, cap, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+/* Every field as a JSON object; numbers exactly (as raw text). */
+static cJSON *config_object(const gl_config *c) {
     cJSON *o = cJSON_CreateObject();
     char buf[64];
-    for (size_t i = 0; i < NFIELDS; i++) {
+    for (size_t i = 0; o && i < NFIELDS; i++) {
         const field *f = &fields[i];
         const char *base = (const char *)c + f->offset;
         switch (f->kind) {
-        case F_INT: cJSON_AddNumberToObject(o, f->name, *(const int *)base); break;
-        case F_LONG: cJSON_AddNumberToObject(o, f->name, (double)*(const long *)base); break;
+        case F_INT: snprintf(buf, sizeof buf, "%d", *(const int *)base); cJSON_AddRawToObject(o, f->name, buf); break;
+        case F_LONG: snprintf(buf, sizeof buf, "%ld", *(const long *)base); cJSON_AddRawToObject(o, f->name, buf); break;
         case F_U64:
-            /* seeds up to 2^53 are plain numbers; larger ones are strings */
-            if (*(const uint64_t *)base <= (1ull << 53))
-                cJSON_AddNumberToObject(o, f->name, (double)*(const uint64_t *)base);
-            else {
-                snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)base);
-                cJSON_AddStringToObject(o, f->name, buf);
-            }
+            /* seeds up to 2^53 are plain numbers (exact in any JSON reader); larger ones are strings */
+            snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)base);
+            if (*(const uint64_t *)base <= (1ull << 53)) cJSON_AddRawToObject(o, f->name, buf);
+            else cJSON_AddStringToObject(o, f->name, buf);
             break;
-        case F_DOUBLE: cJSON_AddNumberToObject(o, f->name, *(const double *)base); break;
+        case F_DOUBLE:
+            exact_number(buf, sizeof buf, *(const double *)base);
+            cJSON_AddRawToObject(o, f->name, buf);
+            break;
         case F_STRING: cJSON_AddStringToObject(o, f->name, base); break;
         case F_ENUM:
             cJSON_AddStringToObject(o, f->name, word_at(f->words, *(const int *)base, buf, sizeof buf));
             break;
         }
     }
+    return o;
+}
+
+char *gl_config_to_json(const gl_config *c) {
+    cJSON *o = config_object(c);
+    if (!o) return NULL;
     cJSON_AddStringToObject(o, "groklab_version", GL_VERSION);
     char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+char *gl_config_to_json_compact(const gl_config *c) {
+    cJSON *o = config_object(c);
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return s;
 }
@@ -320,19 +340,11 @@ void gl_config_field_text(const gl_config *c, int i, char *buf, size_t cap) {
     }
 }
 
-int gl_config_from_json(gl_config *c, const char *json, gl_error *err) {
-    cJSON *o = cJSON_Parse(json);
-    if (!o || !cJSON_IsObject(o)) {
-        const char *where = cJSON_GetErrorPtr();
-        char ctx[24] = "";
-        if (where) snprintf(ctx, sizeof ctx, "%.20s", where);
-        cJSON_Delete(o);
-        if (!ctx[0]) return gl_fail(err, "malformed JSON (it ends too early or is not an object)");
-        return gl_fail(err, "malformed JSON near '%s'", ctx);
-    }
+int gl_config_from_cjson(gl_config *c, const cJSON *o, gl_error *err) {
+    if (!cJSON_IsObject(o)) return gl_fail(err, "a config must be a JSON object");
     gl_config tmp = *c;
     int rc = 0;
-    for (cJSON *it = o->child; it && rc == 0; it = it->next) {
+    for (const cJSON *it = o->child; it && rc == 0; it = it->next) {
         if (strcmp(it->string, "groklab_version") == 0) continue;
         const field *f = find_field(it->string);
         if (!f || strchr(it->string, '-')) {
@@ -354,10 +366,25 @@ int gl_config_from_json(gl_config *c, const char *json, gl_error *err) {
             rc = gl_fail(err, "key '%s': expected a number or a string", it->string);
             break;
         }
-        if (gl_config_set(&tmp, f->name, buf, err) != 0) rc = -1;
+        if (gl_config_set(&tmp, f->name, buf, err) != 0) rc = GL_E_INPUT;
     }
-    cJSON_Delete(o);
     if (rc == 0) *c = tmp;
+    return rc;
+}
+
+int gl_config_from_json(gl_config *c, const char *json, gl_error *err) {
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithOpts(json, &end, 1);
+    if (!o || !cJSON_IsObject(o)) {
+        const char *where = o ? NULL : cJSON_GetErrorPtr();
+        char ctx[24] = "";
+        if (where) snprintf(ctx, sizeof ctx, "%.20s", where);
+        cJSON_Delete(o);
+        if (!ctx[0]) return gl_fail(err, "malformed JSON (it ends too early, is not an object, or has text after it)");
+        return gl_fail(err, "malformed JSON near '%s'", ctx);
+    }
+    int rc = gl_config_from_cjson(c, o, err);
+    cJSON_Delete(o);
     return rc;
 }
 

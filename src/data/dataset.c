@@ -1,4 +1,4 @@
-/* groklab: split and corruption (PAPER.md section 2).
+/* groklab: split and corruption (docs/paper.md section 2).
  *
  * The task's pairs are enumerated m-major (index m*p + n, skipping pairs
  * outside the task), shuffled by Philox (split_seed), and the first
@@ -33,7 +33,7 @@ int gl_dataset_create(gl_dataset *d, const gl_config *c, gl_error *err) {
     if (!pair || !perm) {
         free(pair);
         free(perm);
-        return gl_fail(err, "out of memory for %ld pairs", total);
+        return gl_failc(err, GL_E_NOMEM, "out of memory for %ld pairs", total);
     }
     long k = 0;
     for (int m = 0; m < p; m++)
@@ -59,7 +59,7 @@ int gl_dataset_create(gl_dataset *d, const gl_config *c, gl_error *err) {
         free(pair);
         free(perm);
         gl_dataset_free(d);
-        return gl_fail(err, "out of memory for the dataset");
+        return gl_failc(err, GL_E_NOMEM, "out of memory for the dataset");
     }
     for (long i = 0; i < total; i++) {
         int32_t q = pair[perm[i]], m = q / p, n = q % p;

@@ -1,4 +1,4 @@
-/* groklab: inverse participation ratio of Fourier spectra (PAPER.md section 5).
+/* groklab: inverse participation ratio of Fourier spectra (docs/paper.md section 5).
  *
  * One FFTW plan transforms all N vectors of a (p, N) or (N, p) array at once
  * (advanced interface: howmany = N). The vectors are first gathered into the
@@ -14,6 +14,7 @@
 
 #include "groklab/arch.h"
 #include "groklab/metrics.h"
+#include "groklab/modular.h"
 
 struct gl_ipr_plan {
     int p, N, n, nb; /* modulus, vectors, transform length, rfft bins */
@@ -26,39 +27,12 @@ struct gl_ipr_plan {
 
 static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static long powmod(long b, long e, long m) {
-    long r = 1 % m;
-    for (b %= m; e > 0; e >>= 1, b = b * b % m)
-        if (e & 1) r = r * b % m;
-    return r;
-}
-
-int gl_primitive_root(int p) {
-    if (p < 3) return -1;
-    for (int d = 2; d * d <= p; d++)
-        if (p % d == 0) return -1;
-    /* g is a generator iff g^((p-1)/q) != 1 for every prime q dividing p-1 */
-    int q[32], nq = 0, m = p - 1;
-    for (int d = 2; d * d <= m; d++)
-        if (m % d == 0) {
-            q[nq++] = d;
-            while (m % d == 0) m /= d;
-        }
-    if (m > 1) q[nq++] = m;
-    for (int g = 2; g < p; g++) {
-        int ok = 1;
-        for (int i = 0; i < nq && ok; i++) ok = powmod(g, (p - 1) / q[i], p) != 1;
-        if (ok) return g;
-    }
-    return p == 3 ? 2 : -1;
-}
-
 int gl_ipr_plan_create(gl_ipr_plan **plan, int p, int N, gl_basis basis, gl_error *err) {
     int g = 0;
     if (basis == GL_BASIS_DLOG && (g = gl_primitive_root(p)) < 0)
         return gl_fail(err, "the discrete-log basis needs a prime modulus p >= 3 (got %d)", p);
     gl_ipr_plan *P = calloc(1, sizeof *P);
-    if (!P) return gl_fail(err, "out of memory for the IPR plan");
+    if (!P) return gl_failc(err, GL_E_NOMEM, "out of memory for the IPR plan");
     P->p = p;
     P->N = N;
     P->basis = basis == GL_BASIS_DLOG ? GL_BASIS_DLOG : GL_BASIS_ADDITIVE;
@@ -69,7 +43,7 @@ int gl_ipr_plan_create(gl_ipr_plan **plan, int p, int N, gl_basis basis, gl_erro
     P->out = fftwf_malloc(sizeof(fftwf_complex) * (size_t)P->nb * N);
     if (!P->idx || !P->in || !P->out) {
         gl_ipr_plan_free(P);
-        return gl_fail(err, "out of memory for the IPR plan");
+        return gl_failc(err, GL_E_NOMEM, "out of memory for the IPR plan");
     }
     long r = 1;
     for (int j = 0; j < P->n; j++) {

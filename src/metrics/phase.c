@@ -1,4 +1,4 @@
-/* groklab: phases (PAPER.md section 6, Table 2) and milestones. */
+/* groklab: phases (docs/paper.md section 6, Table 2) and milestones. */
 #include <math.h>
 
 #include "groklab/metrics.h"

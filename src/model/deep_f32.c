@@ -7,7 +7,7 @@
 
 #include "groklab/deep.h"
 #include "groklab/rng.h"
-#include "groklab/train.h"
+#include "groklab/model.h"
 
 #define R float
 #define S f32

@@ -1,7 +1,7 @@
 /* groklab: the deep MLP in double precision (gradient checks). */
 #include "groklab/deep.h"
 #include "groklab/rng.h"
-#include "groklab/train.h"
+#include "groklab/model.h"
 
 #define R double
 #define S f64

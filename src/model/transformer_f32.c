@@ -7,7 +7,7 @@
 
 #include "blas.h"
 #include "groklab/rng.h"
-#include "groklab/train.h"
+#include "groklab/model.h"
 #include "groklab/transformer.h"
 
 #define R float

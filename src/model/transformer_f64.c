@@ -1,7 +1,7 @@
 /* groklab: the Transformer in double precision (gradient checks). */
 #include "blas.h"
 #include "groklab/rng.h"
-#include "groklab/train.h"
+#include "groklab/model.h"
 #include "groklab/transformer.h"
 
 #define R double

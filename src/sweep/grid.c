@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config_json.h"
 #include "groklab/sweep.h"
+#include "groklab/train.h"
 
 void gl_grid_init(gl_grid *g, const gl_config *base) {
     memset(g, 0, sizeof *g);
@@ -47,10 +49,10 @@ static int apply(gl_config *c, const char *name, const char *value, gl_error *er
 static int push_value(gl_axis *ax, const char *v, const char *label, gl_error *err) {
     if (strlen(v) >= GL_AXIS_VALUE_LEN) return gl_fail(err, "%s: value '%s' is too long", ax->name, v);
     void *nv = realloc(ax->values, sizeof *ax->values * (size_t)(ax->n + 1));
-    if (!nv) return gl_fail(err, "out of memory");
+    if (!nv) return gl_fail_nomem(err, "");
     ax->values = nv;
     void *nl = realloc(ax->labels, sizeof *ax->labels * (size_t)(ax->n + 1));
-    if (!nl) return gl_fail(err, "out of memory");
+    if (!nl) return gl_fail_nomem(err, "");
     ax->labels = nl;
     snprintf(ax->values[ax->n], GL_AXIS_VALUE_LEN, "%s", v);
     snprintf(ax->labels[ax->n], sizeof ax->labels[0], "%s", label ? label : v);
@@ -117,15 +119,19 @@ int gl_grid_add(gl_grid *g, const char *name, const char *spec, gl_error *err) {
         double lo, hi;
         long n;
         char tail[16] = "";
-        int k = sscanf(spec, "%lf:%lf:%ld:%15s", &lo, &hi, &n, tail);
+        int used = -1, k = sscanf(spec, "%lf:%lf:%ld%n:%15s", &lo, &hi, &n, &used, tail);
         int logr = k == 4 && !strcmp(tail, "log");
-        if (k < 3 || (k == 4 && !logr) || n < 1 || n > 100000 || !isfinite(lo) || !isfinite(hi) ||
+        /* the count is an integer and nothing but ":log" may follow it */
+        int whole = used > 0 && (spec[used] == 0 || (logr && !strcmp(spec + used, ":log")));
+        if (k < 3 || !whole || (k == 4 && !logr) || n < 1 || n > 100000 || !isfinite(lo) || !isfinite(hi) ||
             (logr && (lo <= 0 || hi <= 0)))
             return gl_fail(err, "--%s: '%s' is not a range lo:hi:count or lo:hi:count:log (positive ends)", name, spec);
         for (long i = 0; i < n && !rc; i++) {
             double t = n == 1 ? 0.0 : (double)i / (double)(n - 1);
             double v = logr ? exp(log(lo) + t * (log(hi) - log(lo))) : lo + t * (hi - lo);
             if (i == n - 1 && n > 1) v = hi;
+            /* a range through 0 holds 0 exactly, not a rounding residue of lo + t (hi - lo) */
+            if (!logr && fabs(v) < 1e-12 * fmax(fabs(lo), fabs(hi))) v = 0;
             /* 12 significant digits: 0.1 + 0.05 * 3 prints as 0.25, not 0.25000000000000006 */
             snprintf(buf, sizeof buf, "%.12g", v);
             rc = push_value(&ax, buf, NULL, err);
@@ -136,7 +142,7 @@ int gl_grid_add(gl_grid *g, const char *name, const char *spec, gl_error *err) {
         gl_config tmp = g->base;
         gl_error e;
         if (apply(&tmp, key, ax.values[i], &e) != 0)
-            rc = !strncmp(e.msg, "--", 2) ? gl_fail(err, "%s", e.msg) : gl_fail(err, "--%s: %s", name, e.msg);
+            rc = !strncmp(e.msg, "--", 2) ? gl_failc(err, e.code, "%s", e.msg) : gl_fail(err, "--%s: %s", name, e.msg);
     }
     if (rc) {
         free(ax.values);
@@ -174,14 +180,14 @@ int gl_grid_validate(const gl_grid *g, gl_error *err) {
     for (long i = 0; i < n; i++) {
         gl_config c;
         gl_error e;
-        if (gl_grid_point(g, i, &c, &e) != 0) {
+        if (gl_grid_point(g, i, &c, &e) != 0 || gl_backend_check(&c, &e) != 0) {
             int coord[GL_MAX_AXES];
             gl_grid_coords(g, i, coord);
             char where[512] = "";
             for (int a = 0; a < g->n_axes; a++)
                 snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s=%s", a ? ", " : "",
                          g->axes[a].name, g->axes[a].labels[coord[a]]);
-            return gl_fail(err, "grid point %ld (%s): %s", i + 1, where, e.msg);
+            return gl_failc(err, e.code, "grid point %ld (%s): %s", i + 1, where, e.msg);
         }
     }
     return 0;
@@ -189,11 +195,9 @@ int gl_grid_validate(const gl_grid *g, gl_error *err) {
 
 char *gl_grid_to_json(const gl_grid *g) {
     cJSON *o = cJSON_CreateObject();
-    char *base = gl_config_to_json(&g->base);
-    cJSON *b = base ? cJSON_Parse(base) : NULL;
+    char *base = gl_config_to_json_compact(&g->base); /* numbers exactly, as raw text */
+    cJSON_AddRawToObject(o, "base", base ? base : "{}");
     free(base);
-    cJSON_DeleteItemFromObject(b, "groklab_version");
-    cJSON_AddItemToObject(o, "base", b ? b : cJSON_CreateObject());
     cJSON *axes = cJSON_AddArrayToObject(o, "axes");
     for (int a = 0; a < g->n_axes; a++) {
         cJSON *ax = cJSON_CreateObject();
@@ -220,9 +224,7 @@ int gl_grid_from_json(gl_grid *g, const char *json, gl_error *err) {
     }
     gl_config base;
     gl_config_default(&base);
-    char *bs = cJSON_PrintUnformatted(b);
-    int rc = bs ? gl_config_from_json(&base, bs, err) : gl_fail(err, "out of memory");
-    free(bs);
+    int rc = gl_config_from_cjson(&base, b, err);
     gl_grid_init(g, &base);
     cJSON *ax;
     cJSON_ArrayForEach(ax, axes) {

@@ -20,28 +20,29 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "groklab/sweep.h"
+#include "sweep/store_impl.h"
 
 #define STORE_FORMAT "groklab-sweep-1"
 
-struct gl_store {
-    sqlite3 *db;
-    char path[1024];
-};
+
 
 const char *gl_run_status_name(gl_run_status s) {
     static const char *const n[] = {"pending", "running", "done", "diverged", "failed"};
     return s >= 0 && s <= GL_RUN_FAILED ? n[s] : "?";
 }
 
-static int db_fail(gl_store *s, gl_error *err, const char *what) {
-    return gl_fail(err, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+int gl_store_db_fail(gl_store *s, gl_error *err, const char *what) {
+    int code = sqlite3_errcode(s->db);
+    int kind = code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? GL_E_CORRUPT
+               : code == SQLITE_NOMEM                          ? GL_E_NOMEM
+                                                               : GL_E_IO;
+    return gl_failc(err, kind, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
-static int exec(gl_store *s, const char *sql, gl_error *err) {
+int gl_store_exec(gl_store *s, const char *sql, gl_error *err) {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = gl_fail(err, "%s: %s", s->path, msg ? msg : "SQLite error");
+        int rc = gl_failc(err, GL_E_IO, "%s: %s", s->path, msg ? msg : "SQLite error");
         sqlite3_free(msg);
         return rc;
     }
@@ -49,12 +50,12 @@ static int exec(gl_store *s, const char *sql, gl_error *err) {
 }
 
 /* result columns of runs, after the config knobs */
-static const char *const result_cols[] = {
+const char *const gl_store_result_cols[] = {
     "phase TEXT", "train_acc REAL", "test_acc REAL", "corrupted_acc REAL", "corrupted_true_acc REAL",
     "clean_acc REAL", "train_loss REAL", "test_loss REAL", "mean_ipr REAL", "norm_u REAL",
     "norm_v REAL", "norm_w REAL", "steps_done INTEGER", "diverged_at INTEGER", "train_acc_90 INTEGER",
     "test_acc_90 INTEGER", "unlearned INTEGER", "wall_seconds REAL", "finished_at TEXT"};
-#define N_RESULT (int)(sizeof result_cols / sizeof result_cols[0])
+const int gl_store_n_result = (int)(sizeof gl_store_result_cols / sizeof gl_store_result_cols[0]);
 
 static int create_schema(gl_store *s, gl_error *err) {
     char sql[8192];
@@ -65,7 +66,7 @@ static int create_schema(gl_store *s, gl_error *err) {
       " attempts INTEGER NOT NULL DEFAULT 0, worker TEXT, message TEXT, replicate INTEGER, variant TEXT");
     for (int i = 0; i < gl_config_nfields(); i++)
         A(", \"%s\" %s", gl_config_field_name(i), gl_config_field_numeric(i) ? "NUMERIC" : "TEXT");
-    for (int i = 0; i < N_RESULT; i++) A(", %s", result_cols[i]);
+    for (int i = 0; i < gl_store_n_result; i++) A(", %s", gl_store_result_cols[i]);
     A(");CREATE INDEX runs_status ON runs(status, id);");
     A("CREATE TABLE metrics(run_id INTEGER NOT NULL");
     for (int c = 0; c < GL_METRICS_NCOLS; c++) A(", %s %s", gl_metrics_columns[c], c == 0 ? "INTEGER NOT NULL" : "REAL");
@@ -75,7 +76,7 @@ static int create_schema(gl_store *s, gl_error *err) {
     A("CREATE TABLE weights(run_id INTEGER NOT NULL, name TEXT NOT NULL, rows INTEGER, cols INTEGER,"
       " data BLOB, PRIMARY KEY(run_id, name));");
 #undef A
-    return exec(s, sql, err);
+    return gl_store_exec(s, sql, err);
 }
 
 int gl_store_open(gl_store **out, const char *path, int create, gl_error *err) {
@@ -84,7 +85,7 @@ int gl_store_open(gl_store **out, const char *path, int create, gl_error *err) {
     if (!exists && !create) return gl_fail(err, "%s: no sweep store here", path);
     if (exists && !S_ISREG(st.st_mode)) return gl_fail(err, "%s is not a file", path);
     gl_store *s = calloc(1, sizeof *s);
-    if (!s) return gl_fail(err, "out of memory");
+    if (!s) return gl_fail_nomem(err, "");
     snprintf(s->path, sizeof s->path, "%s", path);
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
@@ -119,21 +120,24 @@ int gl_store_open(gl_store **out, const char *path, int create, gl_error *err) {
             gl_store_close(s);
             return r;
         }
-        if (exec(s, "PRAGMA journal_mode=WAL", err) != 0 || exec(s, "BEGIN IMMEDIATE", err) != 0 ||
+        if (gl_store_exec(s, "PRAGMA journal_mode=WAL", err) != 0 || gl_store_exec(s, "BEGIN IMMEDIATE", err) != 0 ||
             create_schema(s, err) != 0 ||
-            exec(s, "INSERT INTO sweep VALUES('format', '" STORE_FORMAT "');", err) != 0 ||
-            exec(s, "COMMIT", err) != 0) {
+            gl_store_exec(s, "INSERT INTO sweep VALUES('format', '" STORE_FORMAT "');", err) != 0 ||
+            gl_store_exec(s, "COMMIT", err) != 0) {
             gl_store_close(s);
             return -1;
         }
     }
-    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;", err) != 0) {
+    if (gl_store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;", err) != 0) {
         gl_store_close(s);
         return -1;
     }
     *out = s;
     return 0;
 }
+
+sqlite3 *gl_store_db(gl_store *s) { return s->db; }
+const char *gl_store_path(const gl_store *s) { return s->path; }
 
 void gl_store_close(gl_store *s) {
     if (!s) return;
@@ -142,23 +146,14 @@ void gl_store_close(gl_store *s) {
 }
 
 /* The point's identity: every knob, compact JSON, without the version. */
-static char *point_json(const gl_config *c) {
-    char *j = gl_config_to_json(c);
-    cJSON *o = j ? cJSON_Parse(j) : NULL;
-    free(j);
-    if (!o) return NULL;
-    cJSON_DeleteItemFromObject(o, "groklab_version");
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
-}
+static char *point_json(const gl_config *c) { return gl_config_to_json_compact(c); }
 
 static int insert_point(gl_store *s, sqlite3_stmt *ins, const gl_grid *g, long idx, int *added, gl_error *err) {
     gl_config c;
     gl_error e;
-    if (gl_grid_point(g, idx, &c, &e) != 0) return gl_fail(err, "grid point %ld: %s", idx + 1, e.msg);
+    if (gl_grid_point(g, idx, &c, &e) != 0) return gl_failc(err, e.code, "grid point %ld: %s", idx + 1, e.msg);
     char *pj = point_json(&c);
-    if (!pj) return gl_fail(err, "out of memory");
+    if (!pj) return gl_fail_nomem(err, "");
     sqlite3_reset(ins);
     sqlite3_clear_bindings(ins);
     sqlite3_bind_text(ins, 1, pj, -1, SQLITE_TRANSIENT);
@@ -174,16 +169,16 @@ static int insert_point(gl_store *s, sqlite3_stmt *ins, const gl_grid *g, long i
     }
     free(pj);
     int rc = sqlite3_step(ins);
-    if (rc != SQLITE_DONE) return db_fail(s, err, "adding a run");
+    if (rc != SQLITE_DONE) return gl_store_db_fail(s, err, "adding a run");
     *added = sqlite3_changes(s->db) > 0;
     return 0;
 }
 
 int gl_store_define(gl_store *s, const gl_grid *g, int extend, long *added, gl_error *err) {
     char *def = gl_grid_to_json(g);
-    if (!def) return gl_fail(err, "out of memory");
+    if (!def) return gl_fail_nomem(err, "");
     *added = 0;
-    if (exec(s, "BEGIN IMMEDIATE", err) != 0) {
+    if (gl_store_exec(s, "BEGIN IMMEDIATE", err) != 0) {
         free(def);
         return -1;
     }
@@ -209,7 +204,7 @@ int gl_store_define(gl_store *s, const gl_grid *g, int extend, long *added, gl_e
         for (int i = 0; i < gl_config_nfields(); i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", ?%d", 4 + i);
         snprintf(sql + n, sizeof sql - n, ")");
         sqlite3_stmt *ins = NULL;
-        if (sqlite3_prepare_v2(s->db, sql, -1, &ins, NULL) != SQLITE_OK) rc = db_fail(s, err, "preparing");
+        if (sqlite3_prepare_v2(s->db, sql, -1, &ins, NULL) != SQLITE_OK) rc = gl_store_db_fail(s, err, "preparing");
         long size = gl_grid_size(g);
         for (long i = 0; i < size && !rc; i++) {
             int a = 0;
@@ -220,23 +215,23 @@ int gl_store_define(gl_store *s, const gl_grid *g, int extend, long *added, gl_e
         sqlite3_stmt *up = NULL;
         if (!rc && (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO sweep VALUES('definition', ?1)", -1, &up, NULL) != SQLITE_OK ||
                     sqlite3_bind_text(up, 1, def, -1, SQLITE_TRANSIENT) != SQLITE_OK || sqlite3_step(up) != SQLITE_DONE))
-            rc = db_fail(s, err, "writing the definition");
+            rc = gl_store_db_fail(s, err, "writing the definition");
         sqlite3_finalize(up);
         if (!rc && !old) {
             char when[64], sql2[128];
             time_t now = time(NULL);
             strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
             snprintf(sql2, sizeof sql2, "INSERT OR REPLACE INTO sweep VALUES('created', '%s')", when);
-            rc = exec(s, sql2, err);
+            rc = gl_store_exec(s, sql2, err);
         }
     }
     free(old);
     free(def);
     if (rc) {
-        exec(s, "ROLLBACK", &(gl_error){0});
+        gl_store_exec(s, "ROLLBACK", &(gl_error){0});
         return -1;
     }
-    return exec(s, "COMMIT", err);
+    return gl_store_exec(s, "COMMIT", err);
 }
 
 int gl_store_grid(gl_store *s, gl_grid *g, gl_error *err) {
@@ -252,7 +247,7 @@ int gl_store_grid(gl_store *s, gl_grid *g, gl_error *err) {
 }
 
 int gl_store_requeue(gl_store *s, long *n, gl_error *err) {
-    if (exec(s, "UPDATE runs SET status = 'pending', worker = NULL WHERE status = 'running'", err) != 0) return -1;
+    if (gl_store_exec(s, "UPDATE runs SET status = 'pending', worker = NULL WHERE status = 'running'", err) != 0) return -1;
     *n = sqlite3_changes(s->db);
     return 0;
 }
@@ -262,7 +257,7 @@ int gl_store_claim(gl_store *s, int shard_i, int shard_n, const char *worker, lo
     const char *sql =
         "UPDATE runs SET status = 'running', attempts = attempts + 1, worker = ?3 WHERE id = "
         "(SELECT id FROM runs WHERE status = 'pending' AND (id - 1) % ?2 = ?1 ORDER BY id LIMIT 1) RETURNING id";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) return db_fail(s, err, "claiming a run");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) return gl_store_db_fail(s, err, "claiming a run");
     sqlite3_bind_int(q, 1, shard_i);
     sqlite3_bind_int(q, 2, shard_n);
     sqlite3_bind_text(q, 3, worker, -1, SQLITE_TRANSIENT);
@@ -273,15 +268,26 @@ int gl_store_claim(gl_store *s, int shard_i, int shard_n, const char *worker, lo
         rc = sqlite3_step(q);
     }
     sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) return db_fail(s, err, "claiming a run");
+    if (rc != SQLITE_DONE) return gl_store_db_fail(s, err, "claiming a run");
     return found;
+}
+
+int gl_store_release(gl_store *s, long id, gl_error *err) {
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(s->db, "UPDATE runs SET status = 'pending', worker = NULL WHERE id = ?1 AND status = 'running'",
+                           -1, &q, NULL) != SQLITE_OK)
+        return gl_store_db_fail(s, err, "releasing a run");
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : gl_store_db_fail(s, err, "releasing a run");
+    sqlite3_finalize(q);
+    return rc;
 }
 
 int gl_store_point(gl_store *s, long id, gl_config *c, gl_error *err) {
     sqlite3_stmt *q = NULL;
     int rc;
     if (sqlite3_prepare_v2(s->db, "SELECT point FROM runs WHERE id = ?1", -1, &q, NULL) != SQLITE_OK)
-        return db_fail(s, err, "reading a run");
+        return gl_store_db_fail(s, err, "reading a run");
     sqlite3_bind_int64(q, 1, id);
     if (sqlite3_step(q) == SQLITE_ROW) {
         gl_config_default(c);
@@ -298,7 +304,7 @@ int gl_store_counts(gl_store *s, int shard_i, int shard_n, long status[5], long 
     if (phase) memset(phase, 0, sizeof(long) * 6);
     sqlite3_stmt *q = NULL;
     const char *sql = "SELECT status, phase, count(*) FROM runs WHERE (id - 1) % ?2 = ?1 GROUP BY status, phase";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) return db_fail(s, err, "counting runs");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) return gl_store_db_fail(s, err, "counting runs");
     sqlite3_bind_int(q, 1, shard_i);
     sqlite3_bind_int(q, 2, shard_n);
     while (sqlite3_step(q) == SQLITE_ROW) {
@@ -323,7 +329,7 @@ static void bind_step(sqlite3_stmt *q, int i, long v) {
 }
 
 int gl_store_finish(gl_store *s, long id, const gl_config *c, const gl_run_result *r, gl_error *err) {
-    if (exec(s, "BEGIN IMMEDIATE", err) != 0) return -1;
+    if (gl_store_exec(s, "BEGIN IMMEDIATE", err) != 0) return -1;
     int rc = 0;
     sqlite3_stmt *q = NULL;
     const char *sql =
@@ -331,7 +337,7 @@ int gl_store_finish(gl_store *s, long id, const gl_config *c, const gl_run_resul
         " corrupted_true_acc = ?8, clean_acc = ?9, train_loss = ?10, test_loss = ?11, mean_ipr = ?12,"
         " norm_u = ?13, norm_v = ?14, norm_w = ?15, steps_done = ?16, diverged_at = ?17, train_acc_90 = ?18,"
         " test_acc_90 = ?19, unlearned = ?20, wall_seconds = ?21, finished_at = ?22 WHERE id = ?1";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) rc = db_fail(s, err, "recording a run");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) rc = gl_store_db_fail(s, err, "recording a run");
     if (!rc) {
         sqlite3_bind_int64(q, 1, id);
         sqlite3_bind_text(q, 2, gl_run_status_name(r->status), -1, SQLITE_STATIC);
@@ -365,20 +371,21 @@ int gl_store_finish(gl_store *s, long id, const gl_config *c, const gl_run_resul
         time_t now = time(NULL);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
         sqlite3_bind_text(q, 22, when, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(q) != SQLITE_DONE) rc = db_fail(s, err, "recording a run");
+        if (sqlite3_step(q) != SQLITE_DONE) rc = gl_store_db_fail(s, err, "recording a run");
+        else if (sqlite3_changes(s->db) != 1) rc = gl_failc(err, GL_E_INTERNAL, "%s: no run %ld to record", s->path, id);
     }
     sqlite3_finalize(q);
     /* the time series (replacing any left by an interrupted attempt) */
     char del[160];
     snprintf(del, sizeof del, "DELETE FROM metrics WHERE run_id = %ld; DELETE FROM neurons WHERE run_id = %ld;"
                               " DELETE FROM weights WHERE run_id = %ld;", id, id, id);
-    if (!rc) rc = exec(s, del, err);
+    if (!rc) rc = gl_store_exec(s, del, err);
     if (!rc && r->n_rows > 0) {
         char sqlm[1024];
         size_t n = (size_t)snprintf(sqlm, sizeof sqlm, "INSERT INTO metrics VALUES(?1");
         for (int k = 0; k < GL_METRICS_NCOLS; k++) n += (size_t)snprintf(sqlm + n, sizeof sqlm - n, ", ?%d", k + 2);
         snprintf(sqlm + n, sizeof sqlm - n, ")");
-        if (sqlite3_prepare_v2(s->db, sqlm, -1, &q, NULL) != SQLITE_OK) rc = db_fail(s, err, "recording metrics");
+        if (sqlite3_prepare_v2(s->db, sqlm, -1, &q, NULL) != SQLITE_OK) rc = gl_store_db_fail(s, err, "recording metrics");
         for (long i = 0; i < r->n_rows && !rc; i++) {
             double v[GL_METRICS_NCOLS];
             gl_metrics_to_array(&r->rows[i], v);
@@ -386,19 +393,19 @@ int gl_store_finish(gl_store *s, long id, const gl_config *c, const gl_run_resul
             sqlite3_bind_int64(q, 1, id);
             sqlite3_bind_int64(q, 2, r->rows[i].step);
             for (int k = 1; k < GL_METRICS_NCOLS; k++) bind_num(q, k + 2, v[k]);
-            if (sqlite3_step(q) != SQLITE_DONE) rc = db_fail(s, err, "recording metrics");
+            if (sqlite3_step(q) != SQLITE_DONE) rc = gl_store_db_fail(s, err, "recording metrics");
         }
         sqlite3_finalize(q);
     }
     if (!rc && r->ipr) {
         if (sqlite3_prepare_v2(s->db, "INSERT INTO neurons VALUES(?1, ?2, ?3)", -1, &q, NULL) != SQLITE_OK)
-            rc = db_fail(s, err, "recording neurons");
+            rc = gl_store_db_fail(s, err, "recording neurons");
         for (int k = 0; k < r->N && !rc; k++) {
             sqlite3_reset(q);
             sqlite3_bind_int64(q, 1, id);
             sqlite3_bind_int(q, 2, k);
             bind_num(q, 3, r->ipr[k]);
-            if (sqlite3_step(q) != SQLITE_DONE) rc = db_fail(s, err, "recording neurons");
+            if (sqlite3_step(q) != SQLITE_DONE) rc = gl_store_db_fail(s, err, "recording neurons");
         }
         sqlite3_finalize(q);
     }
@@ -407,7 +414,7 @@ int gl_store_finish(gl_store *s, long id, const gl_config *c, const gl_run_resul
         const float *data[3] = {r->U, r->V, r->W};
         int rows[3] = {r->N, r->N, r->p}, cols[3] = {r->p, r->p, r->N};
         if (sqlite3_prepare_v2(s->db, "INSERT INTO weights VALUES(?1, ?2, ?3, ?4, ?5)", -1, &q, NULL) != SQLITE_OK)
-            rc = db_fail(s, err, "recording weights");
+            rc = gl_store_db_fail(s, err, "recording weights");
         for (int w = 0; w < 3 && !rc; w++) {
             sqlite3_reset(q);
             sqlite3_bind_int64(q, 1, id);
@@ -415,79 +422,14 @@ int gl_store_finish(gl_store *s, long id, const gl_config *c, const gl_run_resul
             sqlite3_bind_int(q, 3, rows[w]);
             sqlite3_bind_int(q, 4, cols[w]);
             sqlite3_bind_blob(q, 5, data[w], (int)(sizeof(float) * (size_t)rows[w] * cols[w]), SQLITE_STATIC);
-            if (sqlite3_step(q) != SQLITE_DONE) rc = db_fail(s, err, "recording weights");
+            if (sqlite3_step(q) != SQLITE_DONE) rc = gl_store_db_fail(s, err, "recording weights");
         }
         sqlite3_finalize(q);
     }
     if (rc) {
-        exec(s, "ROLLBACK", &(gl_error){0});
+        gl_store_exec(s, "ROLLBACK", &(gl_error){0});
         return -1;
     }
-    return exec(s, "COMMIT", err);
+    return gl_store_exec(s, "COMMIT", err);
 }
 
-int gl_store_merge(gl_store *s, const char *src_path, long *copied, gl_error *err) {
-    *copied = 0;
-    gl_store *src;
-    if (gl_store_open(&src, src_path, 0, err) != 0) return -1;
-    gl_grid a, b;
-    int rc = gl_store_grid(s, &a, err);
-    if (!rc && gl_store_grid(src, &b, err) != 0) {
-        gl_grid_free(&a);
-        rc = -1;
-    } else if (!rc) {
-        char *ja = gl_grid_to_json(&a), *jb = gl_grid_to_json(&b);
-        if (!ja || !jb || strcmp(ja, jb) != 0)
-            rc = gl_fail(err, "%s holds a different sweep than %s; only shards of one sweep can be merged", src_path, s->path);
-        free(ja);
-        free(jb);
-        gl_grid_free(&a);
-        gl_grid_free(&b);
-    }
-    gl_store_close(src);
-    if (rc) return -1;
-    char *q = sqlite3_mprintf("ATTACH DATABASE %Q AS src", src_path);
-    rc = exec(s, q, err);
-    sqlite3_free(q);
-    if (rc) return -1;
-    /* finished runs of src replace unfinished ones here, matched by id and point */
-    char sql[8192];
-    size_t n = 0;
-    n += (size_t)snprintf(sql + n, sizeof sql - n,
-                          "BEGIN IMMEDIATE;"
-                          "CREATE TEMP TABLE moving AS SELECT s.id FROM src.runs s JOIN main.runs m ON s.id = m.id"
-                          " AND s.point = m.point WHERE s.status IN ('done', 'diverged', 'failed')"
-                          " AND m.status NOT IN ('done', 'diverged', 'failed');"
-                          "UPDATE main.runs SET (status, attempts, worker, message");
-    for (int i = 0; i < N_RESULT; i++) {
-        char col[40];
-        sscanf(result_cols[i], "%39s", col);
-        n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", col);
-    }
-    n += (size_t)snprintf(sql + n, sizeof sql - n, ") = (SELECT status, attempts, worker, message");
-    for (int i = 0; i < N_RESULT; i++) {
-        char col[40];
-        sscanf(result_cols[i], "%39s", col);
-        n += (size_t)snprintf(sql + n, sizeof sql - n, ", s.%s", col);
-    }
-    snprintf(sql + n, sizeof sql - n,
-             " FROM src.runs s WHERE s.id = main.runs.id) WHERE id IN (SELECT id FROM moving);"
-             "DELETE FROM main.metrics WHERE run_id IN (SELECT id FROM moving);"
-             "INSERT INTO main.metrics SELECT * FROM src.metrics WHERE run_id IN (SELECT id FROM moving);"
-             "DELETE FROM main.neurons WHERE run_id IN (SELECT id FROM moving);"
-             "INSERT INTO main.neurons SELECT * FROM src.neurons WHERE run_id IN (SELECT id FROM moving);"
-             "DELETE FROM main.weights WHERE run_id IN (SELECT id FROM moving);"
-             "INSERT INTO main.weights SELECT * FROM src.weights WHERE run_id IN (SELECT id FROM moving);");
-    rc = exec(s, sql, err);
-    if (!rc) {
-        sqlite3_stmt *c = NULL;
-        if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM moving", -1, &c, NULL) == SQLITE_OK && sqlite3_step(c) == SQLITE_ROW)
-            *copied = sqlite3_column_int64(c, 0);
-        sqlite3_finalize(c);
-        rc = exec(s, "DROP TABLE moving; COMMIT;", err);
-    } else {
-        exec(s, "ROLLBACK", &(gl_error){0});
-    }
-    exec(s, "DETACH DATABASE src", &(gl_error){0});
-    return rc;
-}

@@ -1,0 +1,44 @@
+/* groklab: the process's runtime settings and facts about the machine.
+ *
+ * Settings that change where and how runs execute (never what they compute,
+ * except tf32) are parameters of the library, set by the program that uses
+ * it: the groklab CLI reads them from its environment (README, "Environment")
+ * and calls gl_runtime_set once; a C or Python program sets them the same
+ * way. The library itself reads no environment variable. */
+#ifndef GROKLAB_RUNTIME_H
+#define GROKLAB_RUNTIME_H
+
+typedef struct gl_runtime {
+    double memory_limit;  /* bytes runs may use; > 80% of it is refused (0: physical memory) */
+    int gpu;              /* the GPU to use (-1: local_rank modulo the GPUs present, or 0) */
+    int local_rank;       /* this process's rank on its machine under MPI (-1: none) */
+    int tf32;             /* 1: cuBLAS may use TF32 tensor cores (about 10-bit mantissas) */
+    int gpu_emulate;      /* --device cuda on 0: the GPU, 1: the host emulator, 2: the emulator
+                             with its strict checks (src/backend/gpu/dev_host.c) */
+    double emulate_bytes; /* the emulated device's memory (0: half of physical memory) */
+} gl_runtime;
+
+/* memory_limit 0, gpu -1, local_rank -1, tf32 0, gpu_emulate 0, emulate_bytes 0 */
+void gl_runtime_default(gl_runtime *r);
+/* Sets the process's settings (copied); call before creating trainers. */
+void gl_runtime_set(const gl_runtime *r);
+/* The settings in force (the defaults until gl_runtime_set). */
+const gl_runtime *gl_runtime_get(void);
+
+/* Physical memory of this machine in bytes (0 if unknown). */
+double gl_system_memory(void);
+/* Processors OpenMP may use. */
+int gl_cores(void);
+/* Monotonic seconds. */
+double gl_now(void);
+
+/* Stopping on request: gl_stop_request (async-signal-safe, so a signal
+ * handler may call it) makes every training loop return GL_E_INTERRUPTED
+ * after the step it is in, with its state consistent (a checkpoint written
+ * then resumes bit-identically), and sweeps stop claiming runs.
+ * gl_stop_clear resets it. */
+void gl_stop_request(void);
+int gl_stop_requested(void);
+void gl_stop_clear(void);
+
+#endif

@@ -1,0 +1,314 @@
+/* groklab: the CPU backend.
+ *
+ * A step is: pick the batch (all of the training set, or the next slice of
+ * this epoch's Philox permutation), forward in training mode, loss and its
+ * gradient, backward, optimizer. The two-layer MLP runs the fused,
+ * cache-blocked pass (src/model/fused.c), except with BatchNorm, whose batch
+ * statistics need the layered pass over whole-batch arrays; the deep MLP and
+ * the Transformer run their own passes. Everything is allocated when the
+ * trainer is made (attach); the step loop allocates nothing. Populations run
+ * one member per core, a single member on every core. */
+#include <limits.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backends.h"
+#include "groklab/optim.h"
+#include "groklab/rng.h"
+#include "groklab/runtime.h"
+
+enum { EVAL_CHUNK = 2048 };
+
+typedef struct cpu_work {
+    float *grads;              /* (n_params) */
+    /* the two-layer MLP: */
+    gl_mlp_work work, ework;   /* work: the layered pass (BatchNorm only); ework: evaluation */
+    gl_fused_work fused;       /* the fused pass (every other norm) */
+    /* the other families: */
+    gl_deep_work_f32 *deep;
+    gl_tf_work_f32 *tf;
+    float *logits;             /* (EVAL_CHUNK, p) evaluation output */
+    int32_t *perm;             /* this epoch's order of the training set */
+    long perm_epoch;
+    int32_t *bm, *bn, *by, *bid; /* the current minibatch */
+    gl_ipr_plan *ipr;
+    double *ipr_buf;           /* (n_units) */
+} cpu_work;
+
+static double cpu_bytes(const gl_config *c, const gl_net *net, int Bi) {
+    double pairs = (double)gl_task_pairs(c->task, c->p);
+    double B = Bi, N = net->n_units, p = c->p;
+    double eb = EVAL_CHUNK < pairs ? EVAL_CHUNK : pairs;
+    double pass;
+    if (c->arch == GL_ARCH_DEEP_MLP) {
+        pass = gl_deep_work_bytes(&net->deep, Bi, c->dropout > 0) + 4 * eb * p;
+    } else if (c->arch == GL_ARCH_TRANSFORMER) {
+        pass = gl_tf_work_bytes(&net->tf, Bi, 0, 0) + 4 * eb * p;
+    } else {
+        double per_row = 4 * (N * (c->norm != GL_NORM_NONE ? 4 : 3) + p) + (c->dropout > 0 ? N : 0);
+        pass = (c->norm == GL_NORM_BATCHNORM ? B * per_row : gl_fused_work_bytes(&net->mlp, Bi, c->dropout > 0)) +
+               eb * per_row;
+    }
+    return 4 * (double)net->n_params /* gradients */ + pass + 8 * 3 * N /* IPR scratch */;
+}
+
+static void cpu_detach(gl_trainer *t) {
+    cpu_work *w = t->impl;
+    if (!w) return;
+    free(w->grads);
+    gl_mlp_work_free(&w->work);
+    gl_mlp_work_free(&w->ework);
+    gl_fused_work_free(&w->fused);
+    gl_deep_work_free_f32(w->deep);
+    gl_tf_work_free_f32(w->tf);
+    free(w->logits);
+    free(w->perm);
+    free(w->bm);
+    free(w->bn);
+    free(w->by);
+    free(w->bid);
+    gl_ipr_plan_free(w->ipr);
+    free(w->ipr_buf);
+    free(w);
+    t->impl = NULL;
+}
+
+static int cpu_attach(gl_trainer *t, gl_error *err) {
+    const gl_config *c = &t->cfg;
+    const gl_layout *L = &t->net.mlp;
+    cpu_work *w = calloc(1, sizeof *w);
+    if (!w) return gl_fail_nomem(err, "for the CPU pass");
+    t->impl = w;
+    gl_blas_init(); /* groklab chunks the products itself: the BLAS runs on one thread */
+    w->perm_epoch = -1;
+    int N = t->net.n_units, p = c->p, eb = EVAL_CHUNK;
+    w->grads = calloc(t->net.n_params, sizeof(float));
+    w->ipr_buf = calloc((size_t)N, sizeof(double));
+    int ok = w->grads && w->ipr_buf;
+    gl_error e;
+    if (ok && c->arch == GL_ARCH_MLP)
+        ok = gl_mlp_work_alloc(&w->ework, L, eb, 0) == 0 &&
+             (c->norm == GL_NORM_BATCHNORM ? gl_mlp_work_alloc(&w->work, L, t->B, c->dropout > 0)
+                                           : gl_fused_work_alloc(&w->fused, L, t->B, c->dropout > 0, 0, 0)) == 0;
+    else if (ok) {
+        w->logits = malloc((size_t)eb * (size_t)p * sizeof(float));
+        ok = w->logits && (c->arch == GL_ARCH_DEEP_MLP
+                               ? gl_deep_work_new_f32(&w->deep, &t->net.deep, t->B, c->dropout > 0, &e)
+                               : gl_tf_work_new_f32(&w->tf, &t->net.tf, t->B, 0, 0, &e)) == 0;
+    }
+    if (ok && t->B < t->data.n_train) {
+        size_t n = (size_t)t->data.n_train;
+        w->perm = malloc(n * sizeof(int32_t));
+        w->bm = malloc((size_t)t->B * sizeof(int32_t));
+        w->bn = malloc((size_t)t->B * sizeof(int32_t));
+        w->by = malloc((size_t)t->B * sizeof(int32_t));
+        w->bid = malloc((size_t)t->B * sizeof(int32_t));
+        ok = w->perm && w->bm && w->bn && w->by && w->bid;
+    }
+    if (!ok) {
+        cpu_detach(t);
+        return gl_fail_nomem(err, "allocating the model and its buffers");
+    }
+    if (gl_ipr_plan_create(&w->ipr, p, N, gl_config_basis(c), err) != 0) {
+        cpu_detach(t);
+        return err ? err->code : GL_E_NOMEM;
+    }
+    return 0;
+}
+
+/* The examples of step s: with minibatches, epoch e = s / nb uses the
+ * permutation shuffle(n_train; seed, MINIBATCH, b = e), and step s takes its
+ * slice (s % nb); the last slice of an epoch may be short. */
+static void select_batch(gl_trainer *t, gl_batch *bt) {
+    const gl_dataset *d = &t->data;
+    cpu_work *w = t->impl;
+    if (t->B >= d->n_train) {
+        *bt = (gl_batch){d->train_m, d->train_n, d->train_y, NULL, d->n_train};
+        return;
+    }
+    long nb = (d->n_train + t->B - 1) / t->B;
+    long e = t->step / nb, k = t->step % nb;
+    if (e != w->perm_epoch) {
+        for (int32_t i = 0; i < d->n_train; i++) w->perm[i] = i;
+        gl_shuffle(w->perm, d->n_train, t->cfg.seed, GL_STREAM_MINIBATCH, (uint32_t)e);
+        w->perm_epoch = e;
+    }
+    long start = k * t->B;
+    int B = (int)((start + t->B <= d->n_train) ? t->B : d->n_train - start);
+    for (int b = 0; b < B; b++) {
+        int32_t i = w->perm[start + b];
+        w->bm[b] = d->train_m[i];
+        w->bn[b] = d->train_n[i];
+        w->by[b] = d->train_y[i];
+        w->bid[b] = i;
+    }
+    *bt = (gl_batch){w->bm, w->bn, w->by, w->bid, B};
+}
+
+static double cpu_step(gl_trainer *t, int threads) {
+    if (threads > 0) omp_set_num_threads(threads);
+    cpu_work *w = t->impl;
+    const gl_config *c = &t->cfg;
+    const gl_layout *L = &t->net.mlp;
+    gl_batch bt;
+    select_batch(t, &bt);
+    double loss;
+    gl_error e;
+    if (c->arch == GL_ARCH_DEEP_MLP) {
+        gl_deep_opts o = {c->loss, c->dropout, c->norm_eps, c->bn_momentum, c->seed, t->step};
+        if (gl_deep_loss_grad_f32(w->deep, &loss, w->grads, t->params, &o, &bt, t->run_mean, t->run_var, &e) != 0)
+            loss = NAN; /* cannot happen: the work is sized for this trainer's batches */
+    } else if (c->arch == GL_ARCH_TRANSFORMER) {
+        if (gl_tf_loss_grad_f32(w->tf, &loss, w->grads, t->params, c->loss, c->seed, t->step, &bt, &e) != 0)
+            loss = NAN; /* as above */
+    } else if (L->norm == GL_NORM_BATCHNORM) {
+        loss = gl_mlp_loss_grad(&w->work, w->grads, L, t->params, c, t->step, &bt);
+        /* running statistics as torch.nn.BatchNorm1d: unbiased variance */
+        int N = L->N, B = bt.B;
+        float mom = (float)c->bn_momentum, keepm = (float)(1.0 - c->bn_momentum);
+        double unb = B > 1 ? (double)B / (B - 1) : 1.0;
+        for (int k = 0; k < N; k++) {
+            t->run_mean[k] = keepm * t->run_mean[k] + mom * w->work.mean[k];
+            t->run_var[k] = keepm * t->run_var[k] + mom * (float)(w->work.stat[k] * unb);
+        }
+    } else if (gl_fused_loss_grad(&w->fused, &loss, w->grads, L, t->params, c, t->step, &bt) != 0) {
+        loss = NAN; /* cannot happen: the work is sized for this trainer's batches */
+    }
+    if (!isfinite(loss)) return loss; /* the caller records the divergence */
+    t->step++;
+    gl_optim_step(c, t->params, w->grads, t->m1, t->m2, t->net.n_params, t->step);
+    return loss;
+}
+
+/* Evaluation-mode outputs (B <= EVAL_CHUNK, p) of the examples (m[b], n[b]). */
+static const float *eval_logits(gl_trainer *t, const int32_t *m, const int32_t *n, int B) {
+    cpu_work *w = t->impl;
+    switch (t->cfg.arch) {
+    case GL_ARCH_DEEP_MLP:
+        gl_deep_logits_f32(w->deep, w->logits, t->params, t->run_mean, t->run_var, t->cfg.norm_eps, m, n, B);
+        return w->logits;
+    case GL_ARCH_TRANSFORMER:
+        gl_tf_logits_f32(w->tf, w->logits, t->params, m, n, B);
+        return w->logits;
+    case GL_ARCH_MLP: break;
+    }
+    gl_mlp_eval(&w->ework, &t->net.mlp, t->params, t->run_mean, t->run_var, t->cfg.norm_eps, m, n, B);
+    return w->ework.out;
+}
+
+/* Loss sum and correct counts over a set, in evaluation mode, in chunks. */
+static void eval_set(gl_trainer *t, const int32_t *m, const int32_t *n, const int32_t *y, const int32_t *y2,
+                     long count, long split, gl_eval_counts *ec) {
+    memset(ec, 0, sizeof *ec);
+    for (long s = 0; s < count; s += EVAL_CHUNK) {
+        int B = (int)(count - s < EVAL_CHUNK ? count - s : EVAL_CHUNK);
+        gl_eval_add(ec, eval_logits(t, m + s, n + s, B), y, y2, s, B, split, t->cfg.p, t->cfg.loss);
+    }
+}
+
+static int cpu_evaluate(gl_trainer *t, gl_metrics *r, int threads, gl_error *err) {
+    (void)err;
+    cpu_work *w = t->impl;
+    if (threads > 0) omp_set_num_threads(threads);
+    const gl_dataset *d = &t->data;
+    gl_eval_counts tr, te;
+    eval_set(t, d->train_m, d->train_n, d->train_y, d->train_true, d->n_train, d->n_corrupt, &tr);
+    eval_set(t, d->test_m, d->test_n, d->test_y, NULL, d->n_test, 0, &te);
+    gl_eval_metrics(r, &tr, &te, d, t->cfg.p, t->cfg.loss);
+    r->step = t->step;
+    gl_net_norms(&t->net, t->params, &r->norm_u, &r->norm_v, &r->norm_w);
+    r->mean_ipr = t->cfg.arch == GL_ARCH_MLP
+                      ? gl_ipr_neurons(w->ipr, w->ipr_buf, &t->net.mlp, t->params, t->cfg.ipr)
+                      : gl_ipr_layer(w->ipr, w->ipr_buf, &t->net, t->params, 0, t->cfg.ipr, 2.0);
+    return 0;
+}
+
+/* Logs the current step once. */
+static int log_now(gl_trainer *t, int threads, gl_error *err) {
+    if (t->n_rows > 0 && t->rows[t->n_rows - 1].step == t->step) return 0;
+    gl_metrics r;
+    int rc = cpu_evaluate(t, &r, threads, err);
+    return rc ? rc : gl_trainer_push_row(t, &r, err);
+}
+
+static int advance_one(gl_trainer *t, long until, int threads, gl_error *err) {
+    if (threads <= 0) threads = gl_cores();
+    if (until > t->cfg.steps) until = t->cfg.steps;
+    double t0 = gl_now(), last = t0;
+    if (t->diverged_at >= 0) return 0;
+    int rc = 0;
+    if (gl_log_due(&t->cfg, t->step)) rc = log_now(t, threads, err);
+    while (rc == 0 && t->step < until) {
+        double loss = cpu_step(t, threads);
+        if (!isfinite(loss)) {
+            t->diverged_at = t->step;
+            rc = log_now(t, threads, err);
+            break;
+        }
+        if (gl_log_due(&t->cfg, t->step)) rc = log_now(t, threads, err);
+        if (t->progress) {
+            double tn = gl_now();
+            if (tn - last >= 0.25 || t->step == until) {
+                t->seconds += tn - t0;
+                t0 = last = tn;
+                t->progress(t->progress_ctx, t);
+            }
+        }
+        if (rc == 0 && t->step < until && gl_stop_requested())
+            rc = gl_failc(err, GL_E_INTERRUPTED, "interrupted at step %ld of %ld", t->step, t->cfg.steps);
+    }
+    t->seconds += gl_now() - t0;
+    return rc;
+}
+
+static int cpu_advance(gl_trainer **members, int M, long until, int threads, gl_error *err) {
+    if (threads <= 0) threads = gl_cores();
+    if (M == 1) return advance_one(members[0], until, threads, err);
+    int failed = 0;
+    gl_error first = {{0}, 0};
+    /* one member per core; each member's own loops then run on one thread */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads < M ? threads : M)
+    for (int i = 0; i < M; i++) {
+        gl_error e;
+        if (advance_one(members[i], until, 1, &e) != 0) {
+#pragma omp critical
+            {
+                /* a real failure outranks an interrupt */
+                if (!failed || (first.code == GL_E_INTERRUPTED && e.code != GL_E_INTERRUPTED)) first = e;
+                failed = 1;
+            }
+        }
+    }
+    if (!failed) return 0;
+    if (err) *err = first;
+    return first.code ? first.code : GL_E_INTERNAL;
+}
+
+static int cpu_check(const gl_config *c, gl_error *err) {
+    (void)c;
+    (void)err;
+    return 0;
+}
+
+static int cpu_compatible(const gl_config *a, const gl_config *b) {
+    (void)a;
+    (void)b;
+    return 1; /* CPU members train independently, one per core */
+}
+
+static int cpu_fit(const gl_config *c, gl_error *err) {
+    (void)c;
+    (void)err;
+    return INT_MAX;
+}
+
+const gl_backend *gl_backend_cpu(void) {
+    static const gl_backend be = {
+        .name = "cpu", .check = cpu_check, .bytes = cpu_bytes, .attach = cpu_attach, .detach = cpu_detach,
+        .advance = cpu_advance, .compatible = cpu_compatible, .fit = cpu_fit, .step = cpu_step,
+        .evaluate = cpu_evaluate, .packs = 0,
+    };
+    return &be;
+}

@@ -1,0 +1,182 @@
+/* groklab GPU backend: the CUDA device (see dev.h).
+ *
+ * Everything runs in order on the default stream: each kernel of kernels.h
+ * becomes grid-stride __global__ functions over its grid's cells, GEMMs are
+ * cuBLAS strided batched SGEMMs in FP32 (CUBLAS_DEFAULT_MATH: no TF32, unless
+ * gl_runtime's tf32), copies are cudaMemcpy. The GPU is gl_runtime's gpu,
+ * else its MPI local rank modulo the GPUs present, else 0.
+ * Errors of queued work are collected and reported by sync. */
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" {
+#include "backend/gpu/dev.h"
+#include "groklab/runtime.h"
+}
+
+struct gl_dev {
+    cublasHandle_t blas;
+    int device;
+    int tf32; /* gl_runtime tf32: cuBLAS may use TF32 tensor cores */
+    char first_error[256];
+};
+
+static void note(gl_dev *d, const char *what, const char *msg) {
+    if (!d->first_error[0]) snprintf(d->first_error, sizeof d->first_error, "%s: %s", what, msg);
+}
+
+static void check(gl_dev *d, cudaError_t e, const char *what) {
+    if (e != cudaSuccess) note(d, what, cudaGetErrorString(e));
+}
+
+static int pick_device(int count) {
+    const gl_runtime *rt = gl_runtime_get();
+    if (rt->gpu >= 0) return rt->gpu % count;
+    return rt->local_rank >= 0 ? rt->local_rank % count : 0;
+}
+
+static int cuda_open(gl_dev **out, gl_error *err) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0)
+        return gl_failc(err, GL_E_NODEVICE, "no CUDA GPU is usable here (%s)",
+                       e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
+    int device = pick_device(count);
+    if ((e = cudaSetDevice(device)) != cudaSuccess)
+        return gl_failc(err, GL_E_NODEVICE, "cudaSetDevice(%d): %s", device, cudaGetErrorString(e));
+    gl_dev *d = (gl_dev *)calloc(1, sizeof *d);
+    if (!d) return gl_fail_nomem(err, "for the device");
+    d->device = device;
+    if (cublasCreate(&d->blas) != CUBLAS_STATUS_SUCCESS) {
+        free(d);
+        return gl_failc(err, GL_E_NODEVICE, "cublasCreate failed on GPU %d", device);
+    }
+    d->tf32 = gl_runtime_get()->tf32 != 0;
+    cublasSetMathMode(d->blas, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    *out = d;
+    return 0;
+}
+
+static void cuda_close(gl_dev *d) {
+    cudaDeviceSynchronize();
+    cublasDestroy(d->blas);
+    free(d);
+}
+
+static double cuda_free_bytes(gl_dev *d) {
+    size_t free_b = 0, total = 0;
+    check(d, cudaMemGetInfo(&free_b, &total), "cudaMemGetInfo");
+    return (double)free_b;
+}
+
+static void *cuda_alloc(gl_dev *d, size_t bytes) {
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError(); /* an allocation failure is not sticky: the caller reports it */
+        return NULL;
+    }
+    check(d, cudaMemset(p, 0, bytes), "cudaMemset");
+    return p;
+}
+
+static void cuda_release(gl_dev *d, void *ptr) { check(d, cudaFree(ptr), "cudaFree"); }
+
+static void cuda_upload(gl_dev *d, void *dst, const void *src, size_t bytes) {
+    if (bytes) check(d, cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "upload");
+}
+
+static void cuda_download(gl_dev *d, void *dst, const void *src, size_t bytes) {
+    if (bytes) check(d, cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "download");
+}
+
+/* Each kernel in two forms: over a rows x cols grid (blockIdx.y strides
+ * over rows, x over columns), and for one column over rows alone. */
+#define GL_K_GLOBAL(name)                                                                          \
+    __global__ void gl_kernel_##name(long rows, long cols, gl_gview v) {                           \
+        for (long r = blockIdx.y; r < rows; r += gridDim.y)                                        \
+            for (long c = (long)blockIdx.x * blockDim.x + threadIdx.x; c < cols;                   \
+                 c += (long)gridDim.x * blockDim.x)                                                \
+                gl_k_##name(r, c, &v);                                                             \
+    }                                                                                              \
+    __global__ void gl_kernel_##name##_rows(long rows, gl_gview v) {                               \
+        for (long r = (long)blockIdx.x * blockDim.x + threadIdx.x; r < rows;                       \
+             r += (long)gridDim.x * blockDim.x)                                                    \
+            gl_k_##name(r, 0, &v);                                                                 \
+    }
+GL_GPU_KERNELS(GL_K_GLOBAL)
+#undef GL_K_GLOBAL
+
+static void cuda_launch(gl_dev *d, gl_kernel k, long rows, long cols, const gl_gview *v) {
+    if (rows <= 0 || cols <= 0) return;
+    /* columns: a block of up to 256 threads (whole warps), grid x to cover
+     * them; rows: grid y, at most 65535, striding beyond */
+    int threads = cols >= 256 ? 256 : (int)((cols + 31) / 32 * 32);
+    long bx = (cols + threads - 1) / threads, by = rows < 65535 ? rows : 65535;
+    if (bx > 65535) bx = 65535;
+    long b1 = (rows + 255) / 256;
+    if (b1 > (1L << 20)) b1 = 1L << 20;
+    switch (k) {
+#define GL_K_CASE(name)                                                                            \
+    case GL_K_##name:                                                                              \
+        if (cols == 1)                                                                             \
+            gl_kernel_##name##_rows<<<(unsigned)b1, 256>>>(rows, *v);                              \
+        else                                                                                       \
+            gl_kernel_##name<<<dim3((unsigned)bx, (unsigned)by), threads>>>(rows, cols, *v);       \
+        break;
+        GL_GPU_KERNELS(GL_K_CASE)
+#undef GL_K_CASE
+    case GL_K_COUNT: break;
+    }
+    check(d, cudaGetLastError(), "kernel launch");
+}
+
+static void cuda_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const float *A, int lda,
+                      long sa, const float *B, int ldb, long sb, float *C, int ldc, long sc,
+                      int batch) {
+    const float one = 1.0f, zero = 0.0f;
+    cublasStatus_t s = cublasSgemmStridedBatched(
+        d->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &one, A,
+        lda, (long long)sa, B, ldb, (long long)sb, &zero, C, ldc, (long long)sc, batch);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "status %d", (int)s);
+        note(d, "cublasSgemmStridedBatched", msg);
+    }
+}
+
+static int cuda_sync(gl_dev *d, gl_error *err) {
+    check(d, cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    if (d->first_error[0]) return gl_failc(err, GL_E_DEVICE, "GPU: %s", d->first_error);
+    return 0;
+}
+
+/* FP32 peak: SMs x FP32 lanes per SM x 2 (FMA) x clock. Lanes: 128 per SM
+ * from compute capability 8.6 on (and 8.9, 9.0 Hopper), 64 on 7.x and 8.0. */
+static void cuda_describe(gl_dev *d, char *name, size_t cap, double *peak) {
+    cudaDeviceProp pr;
+    int clock_khz = 0;
+    const char *precision = d->tf32 ? "TF32 products (GROKLAB_TF32=1)" : "FP32";
+    *peak = 0;
+    if (cudaGetDeviceProperties(&pr, d->device) != cudaSuccess) {
+        snprintf(name, cap, "GPU %d, %s", d->device, precision);
+        return;
+    }
+    cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, d->device);
+    int lanes = pr.major >= 9 || (pr.major == 8 && pr.minor >= 6) ? 128 : 64;
+    *peak = (double)pr.multiProcessorCount * lanes * 2.0 * clock_khz * 1e3;
+    snprintf(name, cap, "%s (compute %d.%d, %d SMs, %.0f MHz, %.1f GiB), %s", pr.name, pr.major,
+             pr.minor, pr.multiProcessorCount, clock_khz / 1e3, pr.totalGlobalMem / 1073741824.0,
+             precision);
+}
+
+extern "C" const gl_dev_ops *gl_dev_cuda_ops(void) {
+    static const gl_dev_ops ops = {"cuda",       cuda_open,     cuda_close,  cuda_free_bytes,
+                                   cuda_alloc,   cuda_release,  cuda_upload, cuda_download,
+                                   cuda_launch,  cuda_gemm,     cuda_sync,   cuda_describe};
+    return &ops;
+}

@@ -1,0 +1,159 @@
+/* groklab GPU backend: the backend's table (src/train/backend.h) and its
+ * policy: whether a config can run on the GPU, which runs share a
+ * population, how many fit, and advancing a population (see pop.h). */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backends.h"
+#include "backend/gpu/pop.h"
+#include "groklab/runtime.h"
+
+int gl_gpu_compatible(const gl_config *a, const gl_config *b) {
+    return strcmp(a->task, b->task) == 0 && a->p == b->p && a->width == b->width &&
+           a->arch == b->arch && a->act == b->act && a->norm == b->norm && a->loss == b->loss &&
+           a->optim == b->optim && a->batch == b->batch && a->steps == b->steps &&
+           a->ipr == b->ipr && gl_config_basis(a) == gl_config_basis(b) &&
+           a->log_every == b->log_every && a->log_points == b->log_points;
+}
+
+/* Opening a device (a CUDA context, a cuBLAS handle) takes milliseconds and
+ * configs are checked often (a sweep checks every point): the answer is
+ * found once per process for each device (the GPU, the emulator). */
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
+static int probed[2], probe_ok[2];
+static char probe_why[2][GL_ERRLEN];
+
+int gl_gpu_available(char *why, size_t cap) {
+    int k = gl_runtime_get()->gpu_emulate != 0;
+    pthread_mutex_lock(&probe_lock);
+    if (!probed[k]) {
+        probed[k] = 1;
+        const gl_dev_ops *ops = gpop_device();
+        gl_dev *d;
+        gl_error e;
+        if (!ops)
+            snprintf(probe_why[k], sizeof probe_why[k],
+                     "this build has no CUDA backend (it is compiled when CMake finds nvcc; "
+                     "configure with -DGL_CUDA=ON to require it)");
+        else if (ops->open(&d, &e) != 0)
+            snprintf(probe_why[k], sizeof probe_why[k], "%s", e.msg);
+        else {
+            ops->close(d);
+            probe_ok[k] = 1;
+        }
+    }
+    int ok = probe_ok[k];
+    if (!ok && why) snprintf(why, cap, "%s", probe_why[k]);
+    pthread_mutex_unlock(&probe_lock);
+    return ok;
+}
+
+int gl_gpu_check_config(const gl_config *c, gl_error *err) {
+    if (c->arch != GL_ARCH_MLP)
+        return gl_fail(err,
+                       "--device cuda: the CUDA backend trains the two-layer MLP (--model mlp); "
+                       "use --device cpu for --model %s",
+                       gl_arch_name(c->arch));
+    char why[GL_ERRLEN];
+    if (!gl_gpu_available(why, sizeof why)) return gl_failc(err, GL_E_NODEVICE, "--device cuda: %s", why);
+    return 0;
+}
+
+int gl_gpu_population_fit(const gl_config *c, gl_error *err) {
+    const gl_dev_ops *ops = gpop_device();
+    if (!ops) return gl_failc(err, GL_E_NODEVICE, "this build has no CUDA backend");
+    gl_dev *d;
+    int rc = ops->open(&d, err);
+    if (rc != 0) return rc;
+    double free_b = ops->free_bytes(d);
+    ops->close(d);
+    long pairs = gl_task_pairs(c->task, c->p);
+    /* the largest member of any alpha: all pairs in both sets */
+    double per = gpop_member_bytes(c, gpop_rows(c, pairs, pairs), pairs, pairs);
+    long M = (long)(0.85 * free_b / per);
+    if (M < 1)
+        return gl_failc(err, GL_E_NOMEM, "one model of this size (%.1f MiB) does not fit the GPU's %.1f MiB free",
+                        per / 1048576.0, free_b / 1048576.0);
+    return M > 65536 ? 65536 : (int)M;
+}
+
+int gl_gpu_population_advance(gl_trainer **members, int M, long until, gl_error *err) {
+    if (M <= 0) return 0;
+    const gl_config *c = gl_trainer_config(members[0]);
+    if (until > c->steps) until = c->steps;
+    gpop g;
+    int made = gpop_create(&g, members, M, err);
+    if (made == GL_E_NOMEM && M > 1) { /* the estimate of what fits was too high: halves */
+        int h = M / 2, rc = gl_gpu_population_advance(members, h, until, err);
+        return rc != 0 ? rc : gl_gpu_population_advance(members + h, M - h, until, err);
+    }
+    if (made != 0) return made;
+    double t0 = gl_now();
+    /* stopped[i]: diverged and logged; skip: also those logged at this step */
+    int *stopped = calloc((size_t)M, sizeof(int)), *skip = calloc((size_t)M, sizeof(int));
+    int rc = 0, any = 0;
+    if (!stopped || !skip) rc = gl_fail_nomem(err, "for the population's flags");
+    g.v.step = gl_trainer_step_count(members[0]);
+    for (int i = 0; rc == 0 && i < M; i++) {
+        long n;
+        const gl_metrics *rows = gl_trainer_rows(members[i], &n);
+        stopped[i] = !g.mem[i].alive;
+        skip[i] = stopped[i] || (n > 0 && rows[n - 1].step == g.v.step);
+        any |= !skip[i];
+    }
+    if (rc == 0 && any && gl_log_due(c, g.v.step)) rc = gpop_log_rows(&g, skip, 0, err);
+    int stop = 0; /* gl_stop_request: after this step */
+    for (int live = 1; rc == 0 && live && !stop && g.v.step < until;) {
+        gpop_train_step(&g);
+        stop = g.v.step < until && gl_stop_requested();
+        if (!gl_log_due(c, g.v.step)) continue;
+        rc = gpop_log_rows(&g, stopped, 0, err);
+        live = 0;
+        for (int i = 0; i < M; i++) live |= !stopped[i];
+    }
+    /* members that stopped after the last log: their divergence rows */
+    if (rc == 0) {
+        g.ops->download(g.dev, g.mem, g.v.mem, sizeof(gl_gmember) * (size_t)M);
+        rc = g.ops->sync(g.dev, err);
+    }
+    for (int i = 0; rc == 0 && i < M; i++)
+        if (!stopped[i] && !g.mem[i].alive) {
+            rc = gpop_log_rows(&g, stopped, 1, err);
+            break;
+        }
+    if (rc == 0) rc = gpop_download(&g, err);
+    double secs = gl_now() - t0;
+    for (int i = 0; rc == 0 && i < M; i++) {
+        const gl_gmember *m = &g.mem[i];
+        long step = m->alive ? g.v.step : m->diverged_at;
+        gl_trainer_set_position(g.t[i], step, m->alive ? -1 : m->diverged_at, secs / M);
+    }
+    if (rc == 0 && stop)
+        rc = gl_failc(err, GL_E_INTERRUPTED, "interrupted at step %ld of %ld", g.v.step, c->steps);
+    free(stopped);
+    free(skip);
+    gpop_free(&g);
+    return rc;
+}
+
+
+static double gpu_bytes(const gl_config *c, const gl_net *net, int B) {
+    (void)c, (void)net, (void)B;
+    return 0; /* the pass lives on the device; the host keeps the trainer's state */
+}
+
+static int gpu_advance(gl_trainer **members, int M, long until, int threads, gl_error *err) {
+    (void)threads; /* the host's share (uploads, the emulator's kernels) uses omp's setting */
+    return gl_gpu_population_advance(members, M, until, err);
+}
+
+const gl_backend *gl_backend_cuda(void) {
+    static const gl_backend be = {
+        .name = "cuda", .check = gl_gpu_check_config, .bytes = gpu_bytes, .advance = gpu_advance,
+        .compatible = gl_gpu_compatible, .fit = gl_gpu_population_fit, .packs = 1,
+    };
+    return &be;
+}

@@ -1,0 +1,133 @@
+/* groklab GPU backend: the kernels of a population step, one body per thread.
+ *
+ * Each kernel is a function gl_k_NAME(row, col, v) of one cell of a rows x
+ * cols grid (the "over (rows, cols)" of its comment: e.g. (M*R, N), a batch
+ * row and a neuron) and the population's view v (device pointers and
+ * sizes). The grid's shape spares the kernels 64-bit divisions per element.
+ * The bodies are plain C that nvcc compiles as __host__ __device__:
+ * src/gpu/dev_cuda.cu launches them over a CUDA grid, src/gpu/dev_host.c
+ * runs them in loops (the emulator the tests use on machines without a GPU). The math is the CPU's
+ * (src/model/mlp_impl.h, src/train/optim_impl.h): sums over examples run in
+ * example order with double accumulators, as there.
+ *
+ * A population is M members of one shape (p, N, activation, norm, loss,
+ * optimizer, batch size) that may differ in their data (alpha, xi, split and
+ * noise seeds), model seed, lr, wd, betas, dropout and norm settings. Member
+ * i's rows are [i*R, i*R + rows_i): batches are padded to R rows. Full
+ * batch GEMMs cover each member's rows only (pop.c groups members by rows),
+ * so padding is never read and not written; with minibatches (pad_zero) the
+ * GEMMs span R rows and the padding is zero in every gradient. Shapes (per member, stacked over M):
+ *
+ *   P, G, M1, M2 : (np)     parameters Ut | Vt | W | gamma | beta (model.h)
+ *   run_mean/var : (N)      BatchNorm running statistics
+ *   bm, bn, by, by2, bid : (R)  the current rows: operands, label, true
+ *                           label (evaluation), example id (dropout)
+ *   a, z         : (R, N)   activation, normalized activation (z is a
+ *                           without a norm); backward reuses z for dz and
+ *                           da. The pre-activation h is recomputed from the
+ *                           weights where it is needed (gl_k_pre), not stored
+ *   keep         : (R, N)   dropout masks
+ *   out          : (R, p)   output, then dL/dout in place
+ *   s1, s2       : BatchNorm (N) batch mean and biased variance; LayerNorm
+ *                  (R) row mean and 1/std.  s3, s4: the same shapes, in
+ *                  double, the backward's sums
+ *   rowloss      : (R) double  loss of each row (evaluation);  rowhit: (R) flags
+ *   csr_off      : (2, p+1)  rows grouped by operand: the rows b with
+ *   csr_idx      : (2, R)    bm[b] == r are csr_idx[0][csr_off[0][r] ..
+ *                            csr_off[0][r+1]), in increasing b (bn likewise) */
+#ifndef GROKLAB_GPU_KERNELS_H
+#define GROKLAB_GPU_KERNELS_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "core/philox.h"
+
+#ifndef GL_K_PI
+#define GL_K_PI 3.14159265358979323846
+#endif
+
+/* Per-member settings and state. */
+typedef struct gl_gmember {
+    double lr, wd, beta1, beta2, eps, momentum, dropout, bn_momentum, norm_eps;
+    uint64_t seed;
+    int n_train, n_test, n_corrupt;
+    int rows;           /* rows of the current batch (or evaluation chunk) */
+    int alive;          /* 0 once a loss was not finite */
+    long diverged_at;   /* the step whose loss was not finite, or -1 */
+    float step_size, bc2_sqrt, decay; /* this step's optimizer constants */
+} gl_gmember;
+
+/* Evaluation accumulators per member: GL_ACC doubles. */
+enum {
+    GL_ACC_TRAIN_LOSS, GL_ACC_TRAIN_HIT, GL_ACC_LO_HIT, GL_ACC_LO_HIT2, GL_ACC_HI_HIT,
+    GL_ACC_TEST_LOSS, GL_ACC_TEST_HIT, GL_ACC_SQ_U, GL_ACC_SQ_V, GL_ACC_SQ_W, GL_ACC_IPR,
+    GL_ACC
+};
+
+/* Enum values as in groklab/config.h (kept as ints: this header is also CUDA). */
+enum { GK_ACT_QUADRATIC, GK_ACT_RELU, GK_ACT_GELU, GK_ACT_IDENTITY };
+enum { GK_NORM_NONE, GK_NORM_BATCHNORM, GK_NORM_LAYERNORM };
+enum { GK_LOSS_MSE, GK_LOSS_CE };
+enum { GK_OPT_ADAMW, GK_OPT_ADAM, GK_OPT_SGD };
+enum { GK_SET_TRAIN, GK_SET_TEST };
+
+typedef struct gl_gview {
+    int M, R, N, p;
+    long np, off_u, off_v, off_w, off_g, off_b;
+    int act, norm, loss, optim;
+    int batch;          /* examples per step; 0: full batch */
+    int T, S;           /* train and test rows per member in tr_*, te_* */
+    int n_ipr, nb;      /* IPR transform length and one-sided bins */
+    int ipr_full;       /* full-DFT convention (bins counted twice) */
+    /* per launch */
+    long step;          /* the trainer's step (0-based): dropout masks, batch */
+    int training;       /* training mode (dropout, batch statistics) */
+    int pad_zero;       /* zero the padding rows (GEMMs read them: minibatches) */
+    int set;            /* evaluation: GK_SET_TRAIN | GK_SET_TEST */
+    int start;          /* evaluation: first row of this chunk */
+    gl_gmember *mem;
+    float *P, *G, *M1, *M2, *run_mean, *run_var;
+    int32_t *tr_m, *tr_n, *tr_y, *tr_true, *te_m, *te_n, *te_y, *perm;
+    int32_t *bm, *bn, *by, *by2, *bid;
+    int32_t *csr_off, *csr_idx;
+    float *a, *z, *out, *s1, *s2;
+    double *s3, *s4;
+    uint8_t *keep;
+    double *rowloss;
+    int32_t *rowhit;
+    double *acc;        /* (M, GL_ACC) */
+    float *spec;        /* (M, 3, 2*nb, N) DFT of Ut, Vt, W (column-major (N, 2nb) each) */
+    double *part;       /* (M, 3, p) norm partial sums; (M, N) per-neuron IPR */
+} gl_gview;
+
+GL_HD long gl_k_min(long a, long b) { return a < b ? a : b; }
+
+/* The kernels, one family per file. */
+#include "backend/gpu/k_batch.h"
+#include "backend/gpu/k_forward.h"
+#include "backend/gpu/k_loss.h"
+#include "backend/gpu/k_backward.h"
+#include "backend/gpu/k_optim.h"
+#include "backend/gpu/k_metrics.h"
+
+/* The kernel list, for the launchers: X(name) for every gl_k_name of the families above. */
+#define GL_GPU_KERNELS(X)                                                                          \
+    X(batch_rows) X(gather) X(csr_count) X(csr_scan) X(csr_fill) X(hidden) X(bn_stats)            \
+    X(ln_stats) X(norm) X(mse_grad) X(loss_rows) X(bn_back_sums) X(ln_back_rows)                  \
+    X(ln_back_cols) X(norm_back) X(embed_back) X(optim_prep) X(optim) X(eval_acc)                 \
+    X(norm_rows) X(norm_sum) X(ipr) X(ipr_mean)
+
+#define GL_K_ENUM(name) GL_K_##name,
+typedef enum { GL_GPU_KERNELS(GL_K_ENUM) GL_K_COUNT } gl_kernel;
+#undef GL_K_ENUM
+
+/* the kernel's name, for host code (messages, profiles) */
+static inline const char *gl_kernel_name(gl_kernel k) {
+#define GL_K_NAME(name) #name,
+    static const char *const names[] = {GL_GPU_KERNELS(GL_K_NAME)};
+#undef GL_K_NAME
+    return k >= 0 && k < GL_K_COUNT ? names[k] : "?";
+}
+
+#endif

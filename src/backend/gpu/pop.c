@@ -1,0 +1,334 @@
+/* groklab GPU backend: a population on the device (see pop.h): its arrays,
+ * listed once in a table that both allocates them and sizes a member, and
+ * the members' upload and download. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/gpu/pop.h"
+#include "groklab/metrics.h"
+#include "groklab/runtime.h"
+
+_Static_assert((int)GK_ACT_IDENTITY == (int)GL_ACT_IDENTITY && (int)GK_ACT_GELU == (int)GL_ACT_GELU,
+               "kernel activation codes");
+_Static_assert((int)GK_NORM_LAYERNORM == (int)GL_NORM_LAYERNORM && (int)GK_LOSS_CE == (int)GL_LOSS_CE &&
+                   (int)GK_OPT_SGD == (int)GL_OPT_SGD,
+               "kernel enum codes");
+
+const gl_dev_ops *gpop_device(void) {
+    return gl_runtime_get()->gpu_emulate ? gl_dev_host_ops() : gl_dev_cuda_ops();
+}
+
+int gpop_rows(const gl_config *c, long n_train, long n_test) {
+    long B = c->batch > 0 && c->batch < n_train ? c->batch : n_train;
+    long most = n_train > n_test ? n_train : n_test;
+    long R = B > 2048 || most <= B ? B : (most < 2048 ? most : 2048);
+    return (int)(R > 0 ? R : 1);
+}
+
+/* The sizes a population's arrays depend on. */
+typedef struct shape {
+    size_t M, R, N, p, np, T, S, nb, stat, part;
+    int norm; /* without a norm z is a: the norm kernels are not run */
+} shape;
+
+/* The device arrays of the view: X(field, bytes per element, elements). */
+#define GPOP_ARRAYS(X)                                                                             \
+    X(mem, sizeof(gl_gmember), s->M)                                                               \
+    X(P, 4, s->M * s->np) X(G, 4, s->M * s->np) X(M1, 4, s->M * s->np) X(M2, 4, s->M * s->np)       \
+    X(run_mean, 4, s->M * s->N) X(run_var, 4, s->M * s->N)                                         \
+    X(tr_m, 4, s->M * s->T) X(tr_n, 4, s->M * s->T) X(tr_y, 4, s->M * s->T)                        \
+    X(tr_true, 4, s->M * s->T) X(perm, 4, s->M * s->T)                                             \
+    X(te_m, 4, s->M * s->S) X(te_n, 4, s->M * s->S) X(te_y, 4, s->M * s->S)                        \
+    X(bm, 4, s->M * s->R) X(bn, 4, s->M * s->R) X(by, 4, s->M * s->R) X(by2, 4, s->M * s->R)       \
+    X(bid, 4, s->M * s->R)                                                                         \
+    X(csr_off, 4, s->M * 2 * (s->p + 1)) X(csr_idx, 4, s->M * s->R * 2)                            \
+    X(a, 4, s->M * s->R * s->N) X(z, 4, s->norm ? s->M * s->R * s->N : 0)                           \
+    X(out, 4, s->M * s->R * s->p) X(keep, 1, s->M * s->R * s->N) /* members may differ in dropout */ \
+    X(s1, 4, s->stat) X(s2, 4, s->stat) X(s3, 8, s->stat) X(s4, 8, s->stat)                        \
+    X(rowloss, 8, s->M * s->R) X(rowhit, 4, s->M * s->R) X(acc, 8, s->M * GL_ACC)                  \
+    X(spec, 4, s->M * 3 * 2 * s->nb * s->N) X(part, 8, s->part)
+
+static shape shape_of(const gl_config *c, size_t M, int R, long T, long S) {
+    shape s;
+    gl_layout L;
+    gl_layout_init(&L, c->p, c->width, c->act, c->norm);
+    s.M = M;
+    s.R = (size_t)R;
+    s.N = (size_t)c->width;
+    s.p = (size_t)c->p;
+    s.np = L.n_params;
+    s.T = (size_t)T;
+    s.S = (size_t)S;
+    s.nb = s.p / 2 + 1;
+    s.stat = M * (s.N > s.R ? s.N : s.R);
+    s.part = M * (3 * s.p > s.N ? 3 * s.p : s.N);
+    s.norm = c->norm != GL_NORM_NONE;
+    return s;
+}
+
+double gpop_member_bytes(const gl_config *c, int R, long T, long S) {
+    shape sh = shape_of(c, 1, R, T, S), *s = &sh;
+    double bytes = 0;
+#define GPOP_SUM(field, size, count) bytes += (double)(size) * (double)(count);
+    GPOP_ARRAYS(GPOP_SUM)
+#undef GPOP_SUM
+    return bytes;
+}
+
+static void *dev_alloc(gpop *g, size_t bytes, int *ok) {
+    if (!*ok || !bytes) return NULL;
+    if (g->n_blocks == GPOP_MAX_BLOCKS) {
+        *ok = 0;
+        return NULL;
+    }
+    void *p = g->ops->alloc(g->dev, bytes);
+    if (!p) *ok = 0;
+    else g->blocks[g->n_blocks++] = p;
+    return p;
+}
+
+void gpop_free(gpop *g) {
+    if (g->dev) {
+        for (int i = 0; i < g->n_blocks; i++) g->ops->release(g->dev, g->blocks[i]);
+        g->ops->close(g->dev);
+    }
+    free(g->t);
+    free(g->grp_first);
+    free(g->grp_rows);
+    free(g->mem);
+    free(g->acc);
+    free(g->perm);
+    free(g->epoch);
+    memset(g, 0, sizeof *g);
+}
+
+/* Copies member data padded to T / S rows into one host array and uploads. */
+static int upload_sets(gpop *g, int which, int32_t *dst, int rows, int *ok) {
+    if (!*ok) return -1;
+    int M = g->v.M;
+    int32_t *host = calloc((size_t)M * (size_t)rows, sizeof(int32_t));
+    if (!host) return *ok = 0, -1;
+    for (int i = 0; i < M; i++) {
+        const gl_dataset *d = gl_trainer_data(g->t[i]);
+        const int32_t *src[] = {d->train_m, d->train_n, d->train_y, d->train_true,
+                                d->test_m,  d->test_n,  d->test_y};
+        int n = which < 4 ? d->n_train : d->n_test;
+        memcpy(host + (size_t)i * rows, src[which], sizeof(int32_t) * (size_t)n);
+    }
+    g->ops->upload(g->dev, dst, host, sizeof(int32_t) * (size_t)M * (size_t)rows);
+    free(host);
+    return 0;
+}
+
+/* The IPR's basis: column j < nb is cos(2 pi j pos / n), nb + j is
+ * -sin(...), at the residue of position pos (plan's basis; residues outside
+ * it are zero rows), stored (p, 2nb) column-major with leading dimension p. */
+static int upload_dft(gpop *g, const gl_config *c, gl_error *err) {
+    gl_ipr_plan *plan;
+    int p = c->p;
+    int rc = gl_ipr_plan_create(&plan, p, 1, gl_config_basis(c), err);
+    if (rc != 0) return rc;
+    int n = gl_ipr_plan_length(plan), nb = gl_ipr_plan_bins(plan);
+    float *F = calloc((size_t)p * 2 * (size_t)nb, sizeof(float));
+    if (!F) {
+        gl_ipr_plan_free(plan);
+        return gl_fail_nomem(err, "for the DFT basis");
+    }
+    for (int pos = 0; pos < n; pos++) {
+        int res = gl_ipr_plan_index(plan, pos);
+        for (int j = 0; j < nb; j++) {
+            double ang = 2.0 * M_PI * (double)((long)j * pos % n) / n;
+            F[res + (size_t)j * p] = (float)cos(ang);
+            F[res + (size_t)(nb + j) * p] = (float)-sin(ang);
+        }
+    }
+    g->v.n_ipr = n;
+    g->v.nb = nb;
+    g->ops->upload(g->dev, g->dft, F, sizeof(float) * (size_t)p * 2 * (size_t)nb);
+    free(F);
+    gl_ipr_plan_free(plan);
+    return 0;
+}
+
+static int by_train_size(const void *a, const void *b) {
+    long x = gl_trainer_data(*(gl_trainer *const *)a)->n_train;
+    long y = gl_trainer_data(*(gl_trainer *const *)b)->n_train;
+    return (x > y) - (x < y);
+}
+
+/* Members of equal rows per step, consecutive after sorting (full batch: the
+ * training-set size; minibatches: one group of R rows). */
+static int make_groups(gpop *g) {
+    gl_gview *v = &g->v;
+    g->grp_first = malloc(sizeof(int) * (size_t)(v->M + 1));
+    g->grp_rows = malloc(sizeof(int) * (size_t)v->M);
+    if (!g->grp_first || !g->grp_rows) return -1;
+    g->n_groups = 0;
+    for (int i = 0; i < v->M; i++) {
+        int rows = v->batch > 0 && v->batch < v->T ? v->R : gl_trainer_data(g->t[i])->n_train;
+        if (g->n_groups > 0 && g->grp_rows[g->n_groups - 1] == rows) continue;
+        g->grp_first[g->n_groups] = i;
+        g->grp_rows[g->n_groups++] = rows;
+    }
+    g->grp_first[g->n_groups] = v->M;
+    return 0;
+}
+
+int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
+    memset(g, 0, sizeof *g);
+    g->t = malloc(sizeof *g->t * (size_t)M);
+    if (!g->t) return gl_fail_nomem(err, "for the population");
+    memcpy(g->t, members, sizeof *g->t * (size_t)M);
+    qsort(g->t, (size_t)M, sizeof *g->t, by_train_size); /* the results go back by pointer */
+    members = g->t;
+    const gl_config *c = gl_trainer_config(members[0]);
+    long T = 1, S = 1, step0 = gl_trainer_step_count(members[0]);
+    for (int i = 0; i < M; i++) {
+        const gl_config *ci = gl_trainer_config(members[i]);
+        if (!gl_gpu_compatible(c, ci)) {
+            gpop_free(g);
+            return gl_failc(err, GL_E_INTERNAL, "population members differ in shape (gl_gpu_compatible)");
+        }
+        if (gl_trainer_step_count(members[i]) != step0) {
+            gpop_free(g);
+            return gl_failc(err, GL_E_INTERNAL, "population members start at different steps (%ld and %ld)",
+                           step0, gl_trainer_step_count(members[i]));
+        }
+        const gl_dataset *d = gl_trainer_data(members[i]);
+        if (d->n_train > T) T = d->n_train;
+        if (d->n_test > S) S = d->n_test;
+    }
+    g->ops = gpop_device();
+    if (!g->ops) {
+        gpop_free(g);
+        return gl_failc(err, GL_E_NODEVICE, "--device cuda: this build has no CUDA backend (it is compiled "
+                                            "when CMake finds nvcc); use --device cpu");
+    }
+    int rc = g->ops->open(&g->dev, err);
+    if (rc != 0) {
+        gpop_free(g);
+        return rc;
+    }
+    const gl_layout *L = gl_trainer_layout(members[0]);
+    gl_gview *v = &g->v;
+    v->M = M;
+    v->N = L->N;
+    v->p = L->p;
+    v->np = (long)L->n_params;
+    v->off_u = (long)L->off_u;
+    v->off_v = (long)L->off_v;
+    v->off_w = (long)L->off_w;
+    v->off_g = (long)L->off_gamma;
+    v->off_b = (long)L->off_beta;
+    v->act = c->act;
+    v->norm = c->norm;
+    v->loss = c->loss;
+    v->optim = c->optim;
+    v->batch = c->batch;
+    v->T = (int)T;
+    v->S = (int)S;
+    v->ipr_full = c->ipr == GL_IPR_FULL;
+    int R = gpop_rows(c, T, S);
+    v->R = R;
+    int N = v->N, p = v->p;
+    size_t Mz = (size_t)M, np = (size_t)v->np, nb = (size_t)(p / 2 + 1);
+    int ok = 1;
+    g->mem = calloc(Mz, sizeof *g->mem);
+    g->acc = calloc(Mz * GL_ACC, sizeof(double));
+    g->perm = malloc(sizeof(int32_t) * (size_t)T);
+    g->epoch = malloc(sizeof(long) * Mz);
+    if (!g->mem || !g->acc || !g->perm || !g->epoch || make_groups(g) != 0) ok = 0;
+    v->pad_zero = !(v->batch <= 0 || v->batch >= v->T);
+    shape sh = shape_of(c, Mz, R, T, S), *s = &sh;
+#define GPOP_ALLOC(field, size, count) v->field = dev_alloc(g, (size_t)(size) * (size_t)(count), &ok);
+    GPOP_ARRAYS(GPOP_ALLOC)
+#undef GPOP_ALLOC
+    if (!v->z) v->z = v->a;
+    g->dft = dev_alloc(g, 4 * (size_t)p * 2 * nb, &ok);
+    int32_t *sets[] = {v->tr_m, v->tr_n, v->tr_y, v->tr_true, v->te_m, v->te_n, v->te_y};
+    for (int w = 0; w < 7; w++) upload_sets(g, w, sets[w], w < 4 ? v->T : v->S, &ok);
+    if (!ok) { /* the caller may try fewer members at once */
+        gpop_free(g);
+        return gl_failc(err, GL_E_NOMEM, "out of GPU memory for a population of %d (about %.1f MiB each)", M,
+                        gpop_member_bytes(c, R, T, S) / 1048576.0);
+    }
+    if ((rc = upload_dft(g, c, err)) != 0) {
+        gpop_free(g);
+        return rc;
+    }
+    /* members: settings, weights, optimizer state, running statistics */
+    float *buf = malloc(4 * Mz * np);
+    if (!buf) {
+        gpop_free(g);
+        return gl_fail_nomem(err, "for the upload");
+    }
+    for (int i = 0; i < M; i++) {
+        const gl_config *ci = gl_trainer_config(members[i]);
+        const gl_dataset *d = gl_trainer_data(members[i]);
+        gl_gmember *m = &g->mem[i];
+        m->lr = ci->lr;
+        m->wd = ci->wd;
+        m->beta1 = ci->beta1;
+        m->beta2 = ci->beta2;
+        m->eps = ci->eps;
+        m->momentum = ci->momentum;
+        m->dropout = ci->dropout;
+        m->bn_momentum = ci->bn_momentum;
+        m->norm_eps = ci->norm_eps;
+        m->seed = ci->seed;
+        m->n_train = d->n_train;
+        m->n_test = d->n_test;
+        m->n_corrupt = d->n_corrupt;
+        m->alive = gl_trainer_diverged_at(members[i]) < 0;
+        m->diverged_at = gl_trainer_diverged_at(members[i]);
+        g->epoch[i] = -1;
+    }
+    g->ops->upload(g->dev, v->mem, g->mem, sizeof(gl_gmember) * Mz);
+    float *dst[] = {v->P, v->M1, v->M2};
+    for (int w = 0; w < 3; w++) {
+        for (int i = 0; i < M; i++) {
+            const float *src = w == 0 ? gl_trainer_params(members[i])
+                                      : gl_trainer_moment(members[i], w - 1);
+            if (src) memcpy(buf + (size_t)i * np, src, 4 * np);
+            else memset(buf + (size_t)i * np, 0, 4 * np);
+        }
+        g->ops->upload(g->dev, dst[w], buf, 4 * Mz * np);
+    }
+    for (int w = 0; w < 2; w++) {
+        for (int i = 0; i < M; i++) {
+            const float *src = gl_trainer_running(members[i], w);
+            for (int k = 0; k < N; k++) buf[(size_t)i * N + k] = src ? src[k] : (float)w;
+        }
+        g->ops->upload(g->dev, w ? v->run_var : v->run_mean, buf, 4 * Mz * (size_t)N);
+    }
+    free(buf);
+    return 0;
+}
+
+/* Copies weights, optimizer state and running statistics back. */
+int gpop_download(gpop *g, gl_error *err) {
+    gl_gview *v = &g->v;
+    size_t np = (size_t)v->np, M = (size_t)v->M, N = (size_t)v->N;
+    float *buf = malloc(4 * M * np);
+    if (!buf) return gl_fail_nomem(err, "for the download");
+    const float *src[] = {v->P, v->M1, v->M2};
+    for (int w = 0; w < 3; w++) {
+        g->ops->download(g->dev, buf, src[w], 4 * M * np);
+        for (size_t i = 0; i < M; i++) {
+            float *dst = w == 0 ? gl_trainer_params(g->t[i]) : gl_trainer_moment(g->t[i], w - 1);
+            if (dst) memcpy(dst, buf + i * np, 4 * np);
+        }
+    }
+    for (int w = 0; w < 2; w++) {
+        g->ops->download(g->dev, buf, w ? v->run_var : v->run_mean, 4 * M * N);
+        for (size_t i = 0; i < M; i++) {
+            float *dst = gl_trainer_running(g->t[i], w);
+            if (dst) memcpy(dst, buf + i * N, 4 * N);
+        }
+    }
+    free(buf);
+    return g->ops->sync(g->dev, err);
+}
+

@@ -1,0 +1,53 @@
+/* groklab spectrum: the Fourier spectra of a two-layer MLP run's neurons,
+ * and one neuron before and after training. */
+#include <stdio.h>
+
+#include "cli.h"
+
+static void spectrum_help(FILE *f) {
+    fprintf(f,
+            "usage: groklab spectrum RUN [--neuron K] [--basis auto|additive|dlog] [--no-plot] [--quiet]\n\n"
+            "Fourier power spectra of every neuron (RUN/spectrum.csv), the heat map of |DFT|\n"
+            "over all neurons sorted by dominant frequency (RUN/spectrum.png), and one\n"
+            "neuron's weights before and after training with its spectrum (Figure 2b:\n"
+            "RUN/neuron_K.csv, neuron_K_spectrum.csv, neuron_K.png). The default neuron is\n"
+            "the one with the highest IPR.\n");
+}
+
+void cli_print_neuron(const gl_run_view *v, int k) {
+    const gl_neurons *nr = &v->nr;
+    printf("neuron %d: IPR %.4f (U %.3f, V %.3f, W %.3f), dominant frequency %d (%s basis), power share U %.2f V "
+           "%.2f W %.2f\n",
+           k, nr->ipr[k], nr->vec_ipr[0][k], nr->vec_ipr[1][k], nr->vec_ipr[2][k], gl_neurons_frequency(nr, k),
+           gl_basis_name(nr->basis), nr->share[0][k], nr->share[1][k], nr->share[2][k]);
+}
+
+int cmd_spectrum(int argc, char **argv) {
+    int conv = 0, basis = 0, no_plot = 0, quiet = 0;
+    double r = 2.0, split = -1;
+    long neuron = -1;
+    const char *dir = NULL;
+    const cli_opt opts[] = {
+        OPT_N("--neuron", OPT_LONG, &neuron, 0, 1 << 30), OPT_W("--convention", &conv, "rfft|full"),
+        OPT_W("--basis", &basis, "auto|additive|dlog"), OPT_N("--r", OPT_DOUBLE, &r, 1e-3, 100),
+        OPT_N("--split", OPT_DOUBLE, &split, 0, 1), OPT_F("--no-plot", &no_plot), OPT_F("--quiet", &quiet), OPT_END,
+    };
+    cli_args a = {.cmd = "spectrum", .opts = opts, .pos = &dir, .max_pos = 1, .help = spectrum_help,
+                  .usage = "groklab spectrum RUN [--neuron K] [--basis auto|additive|dlog] [--no-plot] [--quiet]"};
+    int rc = cli_parse(argc, argv, &a);
+    if (rc >= 0) return rc;
+    if (!dir) {
+        cli_error("spectrum: which run? (usage: groklab spectrum RUN [options]; groklab spectrum --help)");
+        return EXIT_USAGE;
+    }
+    gl_ipr_opts o = {(gl_ipr_conv)conv, (gl_basis)basis, r, split};
+    gl_run_view v;
+    gl_error err;
+    rc = gl_run_view_load(&v, dir, &o, &err);
+    int k = rc == 0 ? (neuron < 0 ? gl_best_neuron(&v.nr) : (int)neuron) : 0;
+    if (rc == 0) rc = gl_spectrum_write(dir, &v, k, &err);
+    if (rc == 0 && !quiet) cli_print_neuron(&v, k);
+    if (rc == 0 && !no_plot) rc = gl_figure_spectrum(dir, &v, k, &err);
+    gl_run_view_free(&v);
+    return rc ? cli_fail(&err) : EXIT_OK;
+}

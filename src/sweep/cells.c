@@ -1,0 +1,189 @@
+/* groklab: the cells of a phase diagram (groklab/sweep.h): every finished
+ * run of a store by two knobs, one panel per value of a third, the count of
+ * each phase per cell and its majority. */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sweep/store_impl.h"
+
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* half-gaps to the neighbours of each value in a sorted unique list */
+static double half_width(const double *v, int n, double x) {
+    int i = 0;
+    while (i < n && v[i] != x) i++;
+    double l = i > 0 ? x - v[i - 1] : (i + 1 < n ? v[i + 1] - x : 0.1);
+    double r = i + 1 < n ? v[i + 1] - x : l;
+    return 0.5 * fmin(l, r);
+}
+
+/* The column of knob name ('-' or '_'), quoted; GL_E_INPUT if not a knob. */
+static int quoted_column(const char *name, char *out, size_t cap, gl_error *err) {
+    char key[64];
+    snprintf(key, sizeof key, "%s", name);
+    for (char *q = key; *q; q++)
+        if (*q == '-') *q = '_';
+    if (!gl_config_has(key) && strcmp(key, "variant") && strcmp(key, "replicate"))
+        return gl_fail(err, "'%s' is not a knob of the runs (see groklab train --help)", name);
+    snprintf(out, cap, "\"%s\"", key);
+    return 0;
+}
+
+void gl_phase_grid_free(gl_phase_grid *pg) {
+    free(pg->cells);
+    free(pg->facets);
+    free(pg->xs);
+    free(pg->ys);
+    memset(pg, 0, sizeof *pg);
+}
+
+/* The facet of a store's grid: the first axis with several values that is
+ * neither x, y nor replicate ("" if none). */
+static int default_facet(gl_store *s, const char *x, const char *y, char *out, size_t cap, gl_error *err) {
+    gl_grid g;
+    int rc = gl_store_grid(s, &g, err);
+    if (rc != 0) return rc;
+    out[0] = 0;
+    for (int a = 0; a < g.n_axes && !out[0]; a++)
+        if (g.axes[a].n > 1 && strcmp(g.axes[a].name, x) && strcmp(g.axes[a].name, y) &&
+            strcmp(g.axes[a].name, "replicate"))
+            snprintf(out, cap, "%s", g.axes[a].name);
+    gl_grid_free(&g);
+    return 0;
+}
+
+static int add_value(double *v, int *n, double x) {
+    for (int k = 0; k < *n; k++)
+        if (v[k] == x) return 0;
+    v[(*n)++] = x;
+    return 1;
+}
+
+int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet, gl_phase_grid *pg,
+                   gl_error *err) {
+    memset(pg, 0, sizeof *pg);
+    char fdef[40], cx[80], cy[80], cf[80] = "''";
+    int rc = 0;
+    if (!facet) {
+        if ((rc = default_facet(s, x, y, fdef, sizeof fdef, err)) != 0) return rc;
+        facet = fdef;
+    }
+    if ((rc = quoted_column(x, cx, sizeof cx, err)) || (rc = quoted_column(y, cy, sizeof cy, err)) ||
+        (facet[0] && (rc = quoted_column(facet, cf, sizeof cf, err))))
+        return rc;
+    snprintf(pg->x, sizeof pg->x, "%s", x);
+    snprintf(pg->y, sizeof pg->y, "%s", y);
+    snprintf(pg->facet, sizeof pg->facet, "%s", facet);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT CAST(%s AS TEXT), CAST(%s AS REAL), CAST(%s AS REAL), phase FROM runs WHERE status IN "
+             "('done', 'diverged') AND phase IS NOT NULL ORDER BY id",
+             cf, cx, cy);
+    sqlite3 *h = gl_store_db(s);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(h, sql, -1, &q, NULL) != SQLITE_OK)
+        return gl_failc(err, GL_E_CORRUPT, "the store's runs cannot be read: %s", sqlite3_errmsg(h));
+    int cap = 0, step;
+    while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *fv = (const char *)sqlite3_column_text(q, 0);
+        double vx = sqlite3_column_double(q, 1), vy = sqlite3_column_double(q, 2);
+        const char *ph = (const char *)sqlite3_column_text(q, 3);
+        int pi = -1;
+        for (int i = 0; i < 6 && ph; i++)
+            if (!strcmp(ph, gl_phase_name(i))) pi = i;
+        if (pi < 0) continue;
+        if (!fv) fv = "";
+        int c = 0;
+        while (c < pg->n_cells && !(pg->cells[c].x == vx && pg->cells[c].y == vy && !strcmp(pg->cells[c].facet, fv))) c++;
+        if (c == pg->n_cells) {
+            if (pg->n_cells == cap) {
+                cap = cap ? 2 * cap : 256;
+                gl_phase_cell *nw = realloc(pg->cells, sizeof *pg->cells * (size_t)cap);
+                if (!nw) {
+                    rc = gl_fail_nomem(err, "for the phase cells");
+                    break;
+                }
+                pg->cells = nw;
+            }
+            gl_phase_cell *cl = &pg->cells[pg->n_cells++];
+            memset(cl, 0, sizeof *cl);
+            snprintf(cl->facet, sizeof cl->facet, "%s", fv);
+            cl->x = vx;
+            cl->y = vy;
+        }
+        pg->cells[c].count[pi]++;
+        pg->cells[c].n++;
+        pg->runs++;
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = gl_failc(err, GL_E_CORRUPT, "the store's runs cannot be read: %s", sqlite3_errmsg(h));
+    sqlite3_finalize(q);
+    if (rc == 0 && pg->n_cells == 0) rc = gl_fail(err, "%s has no finished runs yet", gl_store_path(s));
+    if (rc == 0) {
+        int nc = pg->n_cells;
+        pg->facets = malloc(sizeof *pg->facets * (size_t)nc);
+        pg->xs = malloc(sizeof(double) * (size_t)nc);
+        pg->ys = malloc(sizeof(double) * (size_t)nc);
+        if (!pg->facets || !pg->xs || !pg->ys) rc = gl_fail_nomem(err, "for the phase cells");
+    }
+    if (rc != 0) {
+        gl_phase_grid_free(pg);
+        return rc;
+    }
+    /* facets in order of first appearance; unique sorted x and y */
+    for (int c = 0; c < pg->n_cells; c++) {
+        const gl_phase_cell *cl = &pg->cells[c];
+        int f = 0;
+        while (f < pg->n_facets && strcmp(pg->facets[f], cl->facet)) f++;
+        if (f == pg->n_facets) snprintf(pg->facets[pg->n_facets++], sizeof pg->facets[0], "%s", cl->facet);
+        add_value(pg->xs, &pg->nx, cl->x);
+        add_value(pg->ys, &pg->ny, cl->y);
+    }
+    qsort(pg->xs, (size_t)pg->nx, sizeof *pg->xs, cmp_double);
+    qsort(pg->ys, (size_t)pg->ny, sizeof *pg->ys, cmp_double);
+    for (int c = 0; c < pg->n_cells; c++) {
+        gl_phase_cell *cl = &pg->cells[c];
+        int m = 0;
+        for (int i = 1; i < 6; i++)
+            if (cl->count[i] > cl->count[m]) m = i;
+        cl->phase = m;
+        cl->agree = cl->count[m] == cl->n;
+        pg->disagree += !cl->agree;
+        cl->dx = half_width(pg->xs, pg->nx, cl->x);
+        cl->dy = half_width(pg->ys, pg->ny, cl->y);
+    }
+    return 0;
+}
+
+const gl_phase_cell *gl_phase_grid_at(const gl_phase_grid *pg, int f, double x, double y) {
+    for (int c = 0; c < pg->n_cells; c++)
+        if (pg->cells[c].x == x && pg->cells[c].y == y && !strcmp(pg->cells[c].facet, pg->facets[f]))
+            return &pg->cells[c];
+    return NULL;
+}
+
+int gl_phase_grid_write(const gl_phase_grid *pg, const char *path, gl_error *err) {
+    gl_text b = {0};
+    gl_text_printf(&b, "facet,%s,%s,runs,phase,phase_index,agree,dx,dy", pg->x, pg->y);
+    for (int i = 0; i < 6; i++) gl_text_printf(&b, ",%s", gl_phase_name(i));
+    gl_text_printf(&b, "\n");
+    for (int f = 0; f < pg->n_facets; f++)
+        for (int c = 0; c < pg->n_cells; c++) {
+            const gl_phase_cell *cl = &pg->cells[c];
+            if (strcmp(cl->facet, pg->facets[f])) continue;
+            gl_text_printf(&b, "%s,%.12g,%.12g,%ld,%s,%d,%d,%.6g,%.6g", cl->facet, cl->x, cl->y, cl->n,
+                           gl_phase_name(cl->phase), cl->phase, cl->agree, cl->dx, cl->dy);
+            for (int i = 0; i < 6; i++) gl_text_printf(&b, ",%ld", cl->count[i]);
+            gl_text_printf(&b, "\n");
+        }
+    int rc = gl_text_write(&b, path, err);
+    gl_text_free(&b);
+    return rc;
+}

@@ -1,0 +1,92 @@
+/* groklab: a sweep from start to end in one process (gl_sweep_run) and the
+ * merge of shard stores (gl_sweep_merge): the lock that keeps one process
+ * per store, the store's set-up, the workers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "groklab/files.h"
+#include "groklab/runtime.h"
+#include "groklab/sweep.h"
+
+/* One process per store: an advisory lock on STORE.lock (*fd, or -1). */
+static int lock_store(const char *db, int *fd, gl_error *err) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s.lock", db);
+    *fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (*fd < 0) return gl_failc(err, GL_E_IO, "cannot create %s: %s", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        close(*fd);
+        *fd = -1;
+        return gl_fail(err, "%s is in use by another groklab process (one process per store; use --shard or MPI "
+                            "to share a sweep)", db);
+    }
+    return 0;
+}
+
+int gl_sweep_run(const char *dir, const gl_grid *g, const gl_sweep_opts *o, gl_sweep_report *rep,
+                 gl_error *err) {
+    memset(rep, 0, sizeof *rep);
+    rep->ranks = 1;
+    char *db = rep->store;
+    if (o->shard_n > 1) snprintf(db, sizeof rep->store, "%s/shard-%d-of-%d.db", dir, o->shard_i, o->shard_n);
+    else snprintf(db, sizeof rep->store, "%s/sweep.db", dir);
+    struct stat st;
+    if (!g && stat(db, &st) != 0) return gl_fail(err, "--resume: %s has no sweep store (%s)", dir, db);
+    int rc = g ? gl_mkdirs(dir, err) : 0, lockfd = -1;
+    if (rc == 0) rc = lock_store(db, &lockfd, err);
+    if (rc != 0) return rc;
+    gl_store *s;
+    if ((rc = gl_store_open(&s, db, g != NULL, err)) != 0) {
+        close(lockfd);
+        return rc;
+    }
+    if (g) rc = gl_store_define(s, g, o->extend, &rep->added, err);
+    if (rc == 0) rc = gl_store_requeue(s, &rep->requeued, err);
+    long counts[5];
+    if (rc == 0) rc = gl_store_counts(s, o->shard_i, o->shard_n, counts, NULL, err);
+    if (rc == 0) {
+        for (int i = 0; i < 5; i++) rep->total += counts[i];
+        rep->pending = counts[GL_RUN_PENDING];
+        if (o->on_start) o->on_start(o->ctx, rep);
+        /* the report's callbacks count this process's runs */
+        double t0 = gl_now();
+        rc = gl_sweep_work(s, o, err);
+        rep->seconds = gl_now() - t0;
+        gl_error e2;
+        if (gl_store_counts(s, o->shard_i, o->shard_n, rep->status, rep->phase, rc ? &e2 : err) != 0 && rc == 0)
+            rc = err ? err->code : GL_E_CORRUPT;
+        long done = rep->status[GL_RUN_DONE] + rep->status[GL_RUN_DIVERGED] + rep->status[GL_RUN_FAILED];
+        rep->trained = done - (rep->total - rep->pending);
+    }
+    gl_store_close(s);
+    close(lockfd);
+    return rc;
+}
+
+int gl_sweep_merge(const char *dir, const char *const *src, int n, long *copied, gl_error *err) {
+    char db[4200];
+    snprintf(db, sizeof db, "%s/sweep.db", dir);
+    /* the target takes the grid of the first shard */
+    gl_store *first, *s = NULL;
+    gl_grid g;
+    int rc = gl_store_open(&first, src[0], 0, err);
+    if (rc != 0) return rc;
+    rc = gl_store_grid(first, &g, err);
+    gl_store_close(first);
+    if (rc != 0) return rc;
+    int lockfd = -1;
+    long added;
+    rc = lock_store(db, &lockfd, err);
+    if (rc == 0) rc = gl_store_open(&s, db, 1, err);
+    if (rc == 0) rc = gl_store_define(s, &g, 0, &added, err);
+    gl_grid_free(&g);
+    for (int i = 0; i < n && rc == 0; i++) rc = gl_store_merge(s, src[i], &copied[i], err);
+    gl_store_close(s);
+    if (lockfd >= 0) close(lockfd);
+    return rc;
+}
