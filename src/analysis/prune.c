@@ -150,14 +150,20 @@ int gl_prune_create(gl_prune **out, const gl_config *c, const gl_layout *L, cons
             pr->g0[q] += w * pr->gsum[k];
         }
     }
-    /* S0 = sum_k a_k col_k, block by block */
-#pragma omp parallel
+    /* S0 = sum_k a_k col_k, block by block; each thread's activations in its
+     * own part of one buffer, allocated before the threads start */
+    int nt = omp_get_max_threads();
+    double *scratch = malloc(sizeof(double) * BLOCK * (size_t)N * (size_t)nt);
+    if (!scratch) {
+        gl_prune_free(pr);
+        return gl_failc(err, GL_E_NOMEM, "out of memory for pruning (%d threads x %d neurons)", nt, N);
+    }
+#pragma omp parallel num_threads(nt)
     {
-        double *a = malloc(sizeof(double) * BLOCK * (size_t)N);
+        double *a = scratch + (size_t)omp_get_thread_num() * BLOCK * (size_t)N;
 #pragma omp for schedule(dynamic)
         for (int bl = 0; bl < pr->n_blocks; bl++) {
             int b0 = bl * BLOCK, b1 = b0 + BLOCK < pr->E ? b0 + BLOCK : pr->E, nb = b1 - b0;
-            if (!a) continue;
             for (int k = 0; k < N; k++) act_column(pr, k, b0, b1, a + (size_t)k * BLOCK);
             for (int i = 0; i < nb; i++) {
                 double *s = pr->S0 + (size_t)(b0 + i) * p, s1 = 0, s2 = 0;
@@ -174,8 +180,8 @@ int gl_prune_create(gl_prune **out, const gl_config *c, const gl_layout *L, cons
                 pr->s20[b0 + i] = s2;
             }
         }
-        free(a);
     }
+    free(scratch);
     *out = pr;
     return 0;
 }
@@ -194,7 +200,7 @@ int gl_prune_curve(gl_prune *pr, const int *order, int n, gl_prune_row *rows, in
         free(sums);
         free(wb);
         free(g);
-        return -1;
+        return GL_E_NOMEM;
     }
     /* shared terms after each count; at 0 live neurons exactly 0 */
     memcpy(wb, pr->wb0, sizeof(double) * p);
@@ -310,7 +316,7 @@ int gl_prune_curve(gl_prune *pr, const int *order, int n, gl_prune_row *rows, in
     free(sums);
     free(wb);
     free(g);
-    return failed ? -1 : 0;
+    return failed ? GL_E_NOMEM : 0;
 }
 
 void gl_prune_apply(float *params, const gl_layout *L, const int *pruned, int n) {

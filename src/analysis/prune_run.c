@@ -1,10 +1,12 @@
 /* groklab: pruning a run directory (groklab/analysis.h): every order asked
  * for, over all counts, into RUN/prune.csv, and how many neurons can go
  * with test accuracy kept (RUN/prune_summary.json). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "groklab/analysis.h"
 #include "groklab/runtime.h"
@@ -129,6 +131,11 @@ int gl_prune_run(const char *dir, const gl_prune_opts *po, gl_prune_result *res,
                        po->on_all ? "all" : "train", res->seconds);
         rc = gl_text_save(&b, dir, "prune_summary.json", err);
         gl_text_free(&b);
+    } else if (rc == 0) { /* no lowest-first order: a summary left by an earlier call no longer describes prune.csv */
+        char path[4200];
+        snprintf(path, sizeof path, "%s/prune_summary.json", dir);
+        if (unlink(path) != 0 && errno != ENOENT)
+            rc = gl_failc(err, GL_E_IO, "cannot remove the stale %s: %s", path, strerror(errno));
     }
     gl_prune_free(pr);
     gl_neurons_free(&nr);

@@ -43,7 +43,7 @@ static const field fields[] = {
     {"seed", "0", F_U64, OFF(seed), 0, 0, 0, NULL, 0, "model seed: init, dropout, minibatch order"},
     {"model", "mlp", F_ENUM, OFF(arch), 0, 0, 0, "mlp|deep-mlp|transformer", 0, "model family: the paper's two-layer MLP, a deep MLP, or the encoder-only Transformer"},
     {"width", "500", F_INT, OFF(width), 1, 1 << 20, 0, NULL, 0, "hidden width N (mlp, deep-mlp)"},
-    {"depth", "0", F_INT, OFF(depth), 0, 64, 0, NULL, 0, "deep-mlp: weight layers (0 = 3); transformer: blocks (0 = 1)"},
+    {"depth", "0", F_INT, OFF(depth), 0, 64, 0, NULL, 0, "deep-mlp: weight layers (0 = 3; at 2 it is not --model mlp: its own init, and dropout after each activation from its own stream); transformer: blocks (0 = 1)"},
     {"param", "standard", F_ENUM, OFF(param), 0, 0, 0, "standard|lazy", 0, "deep-mlp init: N(0, 2/fan_in) or N(0, 2/N^(2/3))"},
     {"embed", "128", F_INT, OFF(embed), 1, 65536, 0, NULL, 0, "transformer: embedding dimension n_embd"},
     {"heads", "4", F_INT, OFF(heads), 1, 1024, 0, NULL, 0, "transformer: attention heads (divides --embed)"},

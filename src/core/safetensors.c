@@ -157,6 +157,11 @@ static int st_fail(const gl_st_file *f, gl_error *err, const char *fmt, ...) {
     return gl_failc(err, GL_E_CORRUPT, "%s: %s", f->where, msg);
 }
 
+/* Fails with "<file>: out of memory" (a runtime failure, not the file's). */
+static int st_oom(const gl_st_file *f, gl_error *err) {
+    return gl_failc(err, GL_E_NOMEM, "%s: out of memory", f->where);
+}
+
 /* A name from the file, fit for a one-line message: control characters
  * become '?', and long names are cut with "...". */
 static const char *printable(char *buf, size_t cap, const char *s) {
@@ -254,7 +259,7 @@ static int by_begin(const void *a, const void *b) {
  * thousands of times, and each misaligned name would cost a copy). */
 static int check_overlaps(gl_st_file *f, gl_error *err) {
     const st_entry **s = malloc(sizeof *s * (size_t)(f->n_ent ? f->n_ent : 1));
-    if (!s) return st_fail(f, err, "out of memory");
+    if (!s) return st_oom(f, err);
     int n = 0;
     for (int i = 0; i < f->n_ent; i++)
         if (f->ent[i].end > f->ent[i].begin) s[n++] = &f->ent[i];
@@ -282,7 +287,7 @@ static int place_data(gl_st_file *f, gl_error *err) {
         if (e->end > e->begin && (uintptr_t)(f->data + e->begin) % dtype_sizes[e->dtype] != 0)
             need += ((size_t)(e->end - e->begin) + 7) / 8 * 8;
     }
-    if (need && !(f->aligned = malloc(need))) return st_fail(f, err, "out of memory for %zu bytes", need);
+    if (need && !(f->aligned = malloc(need))) return st_oom(f, err);
     size_t at = 0;
     for (int i = 0; i < f->n_ent; i++) {
         st_entry *e = &f->ent[i];
@@ -307,7 +312,7 @@ static int by_name(const void *a, const void *b) { return strcmp(*(const char *c
  * thousands of long names cost n log n comparisons, not n^2. */
 static int check_duplicates(gl_st_file *f, int n, gl_error *err) {
     const char **s = malloc(sizeof *s * (size_t)(n ? n : 1));
-    if (!s) return st_fail(f, err, "out of memory");
+    if (!s) return st_oom(f, err);
     int k = 0;
     for (const cJSON *it = f->header->child; it; it = it->next) s[k++] = it->string;
     qsort(s, (size_t)n, sizeof *s, by_name);
@@ -351,7 +356,7 @@ static int st_parse(gl_st_file *f, gl_error *err) {
     for (const cJSON *it = f->header->child; it; it = it->next)
         if (++n > ST_MAX_ENTRIES) return st_fail(f, err, "more than %d entries in the header", ST_MAX_ENTRIES);
     f->ent = calloc((size_t)(n ? n : 1), sizeof *f->ent);
-    if (!f->ent) return st_fail(f, err, "out of memory");
+    if (!f->ent) return st_oom(f, err);
     if (check_duplicates(f, n, err) != 0) return -1;
     for (const cJSON *it = f->header->child; it; it = it->next) {
         char nm[80];

@@ -27,14 +27,19 @@ int gl_sweep_train_one(const gl_config *c, int keep_weights, gl_trainer **tp, gl
     *wbuf = NULL;
     gl_error e;
     gl_trainer *t;
-    if (gl_trainer_create(&t, c, &e) != 0) { /* the run cannot start: recorded as failed */
+    int rc = gl_trainer_create(&t, c, &e);
+    if (rc == GL_E_NOMEM) { /* this machine ran out of memory: not the run's failure */
+        if (err) *err = e;
+        return rc;
+    }
+    if (rc != 0) { /* the run cannot start: recorded as failed */
         r->status = GL_RUN_FAILED;
         snprintf(r->message, sizeof r->message, "%s", e.msg);
         return 0;
     }
     *tp = t;
-    int rc = gl_trainer_advance(t, c->steps, 1, &e);
-    if (rc == GL_E_INTERRUPTED) {
+    rc = gl_trainer_advance(t, c->steps, 1, &e);
+    if (rc == GL_E_INTERRUPTED || rc == GL_E_NOMEM) {
         if (err) *err = e;
         return rc;
     }
@@ -241,7 +246,9 @@ static void train_population(shared *sh, claimed *runs, gl_trainer **tr, int n) 
     gl_error e;
     int m = 0;
     for (int i = 0; i < n; i++) {
-        if (gl_trainer_create(&tr[m], &runs[i].c, &e) != 0) record_failed(sh, runs[i].id, &runs[i].c, e.msg);
+        int rc = gl_trainer_create(&tr[m], &runs[i].c, &e);
+        if (rc == GL_E_NOMEM) release(sh, runs[i].id, rc, &e); /* not the run's failure */
+        else if (rc != 0) record_failed(sh, runs[i].id, &runs[i].c, e.msg);
         else runs[m] = runs[i], m++;
     }
     int rc = m == 0 ? 0 : gl_population_advance(tr, m, 0, &e);
@@ -255,7 +262,7 @@ static void train_population(shared *sh, claimed *runs, gl_trainer **tr, int n) 
             record(sh, runs[i].id, &runs[i].c, &r);
             free(ipr);
             free(wb);
-        } else if (rc == GL_E_INTERRUPTED || rc == 0) {
+        } else if (rc == GL_E_INTERRUPTED || rc == GL_E_NOMEM || rc == 0) {
             release(sh, runs[i].id, rr, rc ? &e : &e2);
         } else {
             record_failed(sh, runs[i].id, &runs[i].c, e.msg);
