@@ -11,10 +11,9 @@ set -u
 GL=$(readlink -f "$1")
 PY=/usr/bin/python3
 HERE=$(dirname "$(readlink -f "$0")")
-SWEEP_STEPS=${SWEEP_STEPS:-500}
 . "$HERE/sweep_lib.sh"
-STEPS=${INTERRUPT_STEPS:-2500}
-RUN=(train --p 41 --steps "$STEPS" --log-every 20 --frac 0.5 --noise 0.2 --dropout 0.1 --checkpoint-every 0 --threads 1 --quiet)
+STEPS=${INTERRUPT_STEPS:-2000}
+RUN=(train --p 37 --steps "$STEPS" --log-every 20 --frac 0.5 --noise 0.2 --dropout 0.1 --checkpoint-every 0 --threads 1 --quiet)
 
 "$GL" "${RUN[@]}" --out full >/dev/null || notok "uninterrupted run"
 
@@ -57,17 +56,17 @@ sys.exit(a != b)" full "$name"; then
 interrupt_train term TERM 143
 interrupt_train int INT 130
 
-# a sweep: SIGTERM once a run has finished
-GRID=("${GRID_BASE[@]}" --threads 2 --quiet)
+# a sweep of 8 runs: SIGTERM once two have finished
+GRID=(--p 31 --width 96 --steps "${SWEEP_STEPS:-600}" --log-every 50 --frac 0.4,0.8 --noise 0,0.3 --wd 0,5 --threads 2 --quiet)
 "$GL" sweep "${GRID[@]}" --out ref || notok "reference sweep"
 "$GL" sweep "${GRID[@]}" --out cut >cut.out 2>cut.err &
 pid=$!
-for i in $(seq 1 300); do sleep 0.1; [ -f cut/sweep.db ] && [ "$(count cut/sweep.db done 2>/dev/null)" -ge 3 ] 2>/dev/null && break; done
+for i in $(seq 1 300); do sleep 0.1; [ -f cut/sweep.db ] && [ "$(count cut/sweep.db done 2>/dev/null)" -ge 2 ] 2>/dev/null && break; done
 kill -TERM $pid
 wait $pid
 rc=$?
 d=$(count cut/sweep.db done); r=$(count cut/sweep.db running); p=$(count cut/sweep.db pending)
-if [ $rc -eq 143 ] && [ "$r" = 0 ] && [ "$d" -lt 24 ] && [ "$(wc -l <cut.err)" -eq 1 ] && grep -q "sweep --resume cut" cut.err; then
+if [ $rc -eq 143 ] && [ "$r" = 0 ] && [ "$d" -lt 8 ] && [ "$(wc -l <cut.err)" -eq 1 ] && grep -q "sweep --resume cut" cut.err; then
   ok "sweep SIGTERM: exit 143, $d done, $p pending, none left running: $(cat cut.err)"
 else
   notok "sweep SIGTERM: exit $rc, $d done, $r running, $p pending, stderr [$(cat cut.err)]"

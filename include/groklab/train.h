@@ -76,13 +76,6 @@ float *gl_trainer_running(gl_trainer *t, int which);
  * from a checkpoint (rows past step are left out). */
 int gl_trainer_restore(gl_trainer *t, long step, const gl_metrics *rows, long n_rows,
                        double seconds, gl_error *err);
-/* Appends a logged row (steps must increase). */
-int gl_trainer_push_row(gl_trainer *t, const gl_metrics *r, gl_error *err);
-/* Sets the position and the divergence step (-1: none) and adds training
- * seconds (for backends that train the state elsewhere). */
-void gl_trainer_set_position(gl_trainer *t, long step, long diverged_at, double seconds);
-/* Calls the trainer's progress callback, if it has one. */
-void gl_trainer_notify(gl_trainer *t);
 
 /* Wall-clock seconds spent in gl_trainer_advance. */
 double gl_trainer_seconds(const gl_trainer *t);

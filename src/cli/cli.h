@@ -126,6 +126,18 @@ int cli_sweep(const char *dir, const gl_grid *g, int extend, int threads, int ke
 int cli_phase_diagram(const char *dir, const char *x, const char *y, const char *facet, const char *title,
                       int quiet);
 
+/* The options of the commands that read one run (ipr, spectrum, plot):
+ * RUN, --convention, --basis, --r, --split, --no-plot, --quiet and (with
+ * with_neuron) --neuron. Returns -1 to go on, or the exit status. */
+typedef struct cli_run_args {
+    const char *dir;
+    gl_ipr_opts o;
+    long neuron; /* -1: the highest IPR */
+    int plot, quiet;
+} cli_run_args;
+int cli_parse_run(int argc, char **argv, const char *cmd, const char *usage, void (*help)(FILE *), int with_neuron,
+                  cli_run_args *r);
+
 /* `groklab plot` for one run: every figure that applies (cmd_plot.c);
  * neuron < 0: the highest IPR. */
 int cli_plot_run(const char *dir, const gl_ipr_opts *o, int neuron, int quiet);

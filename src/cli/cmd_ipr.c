@@ -97,24 +97,37 @@ int cli_ipr_run(const char *dir, const gl_ipr_opts *o, int plot, int quiet) {
     return EXIT_OK;
 }
 
-int cmd_ipr(int argc, char **argv) {
-    int conv = 0, basis = 0, no_plot = 0, quiet = 0;
-    double r = 2.0, split = -1;
-    const char *dir = NULL;
+int cli_parse_run(int argc, char **argv, const char *cmd, const char *usage, void (*help)(FILE *), int with_neuron,
+                  cli_run_args *r) {
+    int conv = 0, basis = 0, no_plot = 0;
+    r->dir = NULL;
+    r->neuron = -1;
+    r->quiet = 0;
+    gl_ipr_opts_default(&r->o);
     const cli_opt opts[] = {
         OPT_W("--convention", &conv, "rfft|full"), OPT_W("--basis", &basis, "auto|additive|dlog"),
-        OPT_N("--r", OPT_DOUBLE, &r, 1e-3, 100), OPT_N("--split", OPT_DOUBLE, &split, 0, 1),
-        OPT_F("--no-plot", &no_plot), OPT_F("--quiet", &quiet), OPT_END,
+        OPT_N("--r", OPT_DOUBLE, &r->o.r, 1e-3, 100), OPT_N("--split", OPT_DOUBLE, &r->o.split, 0, 1),
+        OPT_F("--no-plot", &no_plot), OPT_F("--quiet", &r->quiet),
+        with_neuron ? (cli_opt)OPT_N("--neuron", OPT_LONG, &r->neuron, 0, 1 << 30) : (cli_opt)OPT_END, OPT_END,
     };
-    cli_args a = {.cmd = "ipr", .opts = opts, .pos = &dir, .max_pos = 1, .help = ipr_help,
-                  .usage = "groklab ipr RUN [--convention rfft|full] [--r R] [--basis auto|additive|dlog] [--split X] "
-                           "[--no-plot] [--quiet]"};
+    cli_args a = {.cmd = cmd, .opts = opts, .pos = &r->dir, .max_pos = 1, .help = help, .usage = usage};
     int rc = cli_parse(argc, argv, &a);
     if (rc >= 0) return rc;
-    if (!dir) {
-        cli_error("ipr: which run? (usage: groklab ipr RUN [options]; groklab ipr --help)");
+    if (!r->dir) {
+        cli_error("%s: which run? (usage: groklab %s RUN [options]; groklab %s --help)", cmd, cmd, cmd);
         return EXIT_USAGE;
     }
-    gl_ipr_opts o = {(gl_ipr_conv)conv, (gl_basis)basis, r, split};
-    return cli_ipr_run(dir, &o, !no_plot, quiet);
+    r->o.conv = (gl_ipr_conv)conv;
+    r->o.basis = (gl_basis)basis;
+    r->plot = !no_plot;
+    return -1;
+}
+
+int cmd_ipr(int argc, char **argv) {
+    cli_run_args r;
+    int rc = cli_parse_run(argc, argv, "ipr",
+                           "groklab ipr RUN [--convention rfft|full] [--r R] [--basis auto|additive|dlog] [--split X] "
+                           "[--no-plot] [--quiet]",
+                           ipr_help, 0, &r);
+    return rc >= 0 ? rc : cli_ipr_run(r.dir, &r.o, r.plot, r.quiet);
 }

@@ -46,23 +46,9 @@ int cli_plot_run(const char *dir, const gl_ipr_opts *o, int neuron, int quiet) {
 }
 
 int cmd_plot(int argc, char **argv) {
-    int conv = 0, basis = 0, no_plot = 0, quiet = 0;
-    double r = 2.0, split = -1;
-    long neuron = -1;
-    const char *dir = NULL;
-    const cli_opt opts[] = {
-        OPT_N("--neuron", OPT_LONG, &neuron, 0, 1 << 30), OPT_W("--convention", &conv, "rfft|full"),
-        OPT_W("--basis", &basis, "auto|additive|dlog"), OPT_N("--r", OPT_DOUBLE, &r, 1e-3, 100),
-        OPT_N("--split", OPT_DOUBLE, &split, 0, 1), OPT_F("--no-plot", &no_plot), OPT_F("--quiet", &quiet), OPT_END,
-    };
-    cli_args a = {.cmd = "plot", .opts = opts, .pos = &dir, .max_pos = 1, .help = plot_help,
-                  .usage = "groklab plot RUN [--neuron K] [--convention rfft|full] [--basis auto|additive|dlog] [--quiet]"};
-    int rc = cli_parse(argc, argv, &a);
-    if (rc >= 0) return rc;
-    if (!dir) {
-        cli_error("plot: which run? (usage: groklab plot RUN [options]; groklab plot --help)");
-        return EXIT_USAGE;
-    }
-    gl_ipr_opts o = {(gl_ipr_conv)conv, (gl_basis)basis, r, split};
-    return cli_plot_run(dir, &o, (int)neuron, quiet);
+    cli_run_args r;
+    int rc = cli_parse_run(argc, argv, "plot",
+                           "groklab plot RUN [--neuron K] [--convention rfft|full] [--basis auto|additive|dlog] [--quiet]",
+                           plot_help, 1, &r);
+    return rc >= 0 ? rc : cli_plot_run(r.dir, &r.o, (int)r.neuron, r.quiet);
 }

@@ -43,15 +43,24 @@ static void reproduce_help(FILE *f) {
 
 /* ---- the figures ---- */
 
+/* Figure 1's and 17's runs: weight decay 0, 5, 15, trained, with the
+ * figure's header and the table of their final accuracies. */
+static int train_wd_figure(const repro_opts *o, const char *name, member *m, gl_trainer **t) {
+    repro_wd_members(m, &o->base);
+    int rc = repro_train_members(o, name, m, 3, t);
+    if (rc == EXIT_OK) {
+        printf("Figure %s: %s mod %d, alpha %.2f, xi %.2f, %ld steps\n\n", name + 3, o->base.task, o->base.p,
+               o->base.frac, o->base.noise, o->base.steps);
+        repro_print_runs(m, t, 3);
+    }
+    return rc;
+}
+
 static int fig1(const repro_opts *o) {
     member m[3];
     gl_trainer *t[3];
-    repro_wd_members(m, &o->base);
-    int rc = repro_train_members(o, "fig1", m, 3, t);
+    int rc = train_wd_figure(o, "fig1", m, t);
     if (rc == EXIT_OK) {
-        printf("Figure 1: %s mod %d, alpha %.2f, xi %.2f, %ld steps\n\n", o->base.task, o->base.p, o->base.frac,
-               o->base.noise, o->base.steps);
-        repro_print_runs(m, t, 3);
         const char *names[3] = {m[0].name, m[1].name, m[2].name}, *labels[3] = {m[0].label, m[1].label, m[2].label};
         char title[256];
         gl_error err;
@@ -89,47 +98,41 @@ static int fig2(const repro_opts *o) {
     return rc;
 }
 
+/* A figure of IPR histograms: train the members, print their table, take
+ * each apart (groklab plot), print their IPR, draw the histograms side by
+ * side (scatter > 0: member scatter - 1's IPR against |gamma| too). */
+static int histogram_figure(const repro_opts *o, const char *name, member *m, int M, int scatter) {
+    gl_trainer *t[8];
+    int rc = repro_train_members(o, name, m, M, t);
+    if (rc == EXIT_OK) {
+        repro_print_runs(m, t, M);
+        rc = repro_analyze(o, m, M);
+    }
+    if (rc == EXIT_OK) {
+        repro_print_ipr_table(o, m, M);
+        rc = repro_plot_histograms(o, name, m, M, scatter);
+        if (rc == EXIT_OK) printf("\nfigure %s/%s.png (script %s.gp)\n", o->out, name, name);
+    }
+    repro_free_members(t, M);
+    return rc;
+}
+
 static int fig4(const repro_opts *o) {
     member m[3];
-    gl_trainer *t[3];
     repro_wd_members(m, &o->base);
-    int rc = repro_train_members(o, "fig4", m, 3, t);
-    if (rc == EXIT_OK) {
-        printf("Figure 4: %s mod %d, alpha %.2f, xi %.2f, %ld steps\n\n", o->base.task, o->base.p, o->base.frac,
-               o->base.noise, o->base.steps);
-        repro_print_runs(m, t, 3);
-        rc = repro_analyze(o, m, 3);
-    }
-    if (rc == EXIT_OK) {
-        repro_print_ipr_table(o, m, 3);
-        rc = repro_plot_histograms(o, "fig4", m, 3, 0);
-        if (rc == EXIT_OK) printf("\nfigure %s/fig4.png (script fig4.gp)\n", o->out);
-    }
-    repro_free_members(t, 3);
-    return rc;
+    printf("Figure 4: %s mod %d, alpha %.2f, xi %.2f, %ld steps\n\n", o->base.task, o->base.p, o->base.frac,
+           o->base.noise, o->base.steps);
+    return histogram_figure(o, "fig4", m, 3, 0);
 }
 
 static int fig5(const repro_opts *o) {
     member m[2];
-    gl_trainer *t[2];
     repro_set_member(&m[0], "batchnorm", "with BatchNorm", &o->base);
     m[0].c.norm = GL_NORM_BATCHNORM;
     repro_set_member(&m[1], "no_norm", "without BatchNorm", &o->base);
-    int rc = repro_train_members(o, "fig5", m, 2, t);
-    if (rc == EXIT_OK) {
-        printf("Figure 5: %s mod %d, alpha %.2f, xi %.2f, minibatch %d, %s lr %g, %ld steps\n\n", o->base.task,
-               o->base.p, o->base.frac, o->base.noise, o->base.batch, gl_optim_name(o->base.optim), o->base.lr,
-               o->base.steps);
-        repro_print_runs(m, t, 2);
-        rc = repro_analyze(o, m, 2);
-    }
-    if (rc == EXIT_OK) {
-        repro_print_ipr_table(o, m, 2);
-        rc = repro_plot_histograms(o, "fig5", m, 2, 1);
-        if (rc == EXIT_OK) printf("\nfigure %s/fig5.png (script fig5.gp)\n", o->out);
-    }
-    repro_free_members(t, 2);
-    return rc;
+    printf("Figure 5: %s mod %d, alpha %.2f, xi %.2f, minibatch %d, %s lr %g, %ld steps\n\n", o->base.task, o->base.p,
+           o->base.frac, o->base.noise, o->base.batch, gl_optim_name(o->base.optim), o->base.lr, o->base.steps);
+    return histogram_figure(o, "fig5", m, 2, 1);
 }
 
 static int fig6(const repro_opts *o) {
@@ -151,12 +154,8 @@ static int fig6(const repro_opts *o) {
 static int fig17(const repro_opts *o) {
     member m[3];
     gl_trainer *t[3];
-    repro_wd_members(m, &o->base);
-    int rc = repro_train_members(o, "fig17", m, 3, t);
+    int rc = train_wd_figure(o, "fig17", m, t);
     if (rc == EXIT_OK) {
-        printf("Figure 17: %s mod %d, alpha %.2f, xi %.2f, %ld steps\n\n", o->base.task, o->base.p, o->base.frac,
-               o->base.noise, o->base.steps);
-        repro_print_runs(m, t, 3);
         for (int i = 0; i < 3; i++) { /* label each row with the phase it prunes from */
             long n;
             const gl_metrics *rows = gl_trainer_rows(t[i], &n);

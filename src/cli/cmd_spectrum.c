@@ -23,31 +23,18 @@ void cli_print_neuron(const gl_run_view *v, int k) {
 }
 
 int cmd_spectrum(int argc, char **argv) {
-    int conv = 0, basis = 0, no_plot = 0, quiet = 0;
-    double r = 2.0, split = -1;
-    long neuron = -1;
-    const char *dir = NULL;
-    const cli_opt opts[] = {
-        OPT_N("--neuron", OPT_LONG, &neuron, 0, 1 << 30), OPT_W("--convention", &conv, "rfft|full"),
-        OPT_W("--basis", &basis, "auto|additive|dlog"), OPT_N("--r", OPT_DOUBLE, &r, 1e-3, 100),
-        OPT_N("--split", OPT_DOUBLE, &split, 0, 1), OPT_F("--no-plot", &no_plot), OPT_F("--quiet", &quiet), OPT_END,
-    };
-    cli_args a = {.cmd = "spectrum", .opts = opts, .pos = &dir, .max_pos = 1, .help = spectrum_help,
-                  .usage = "groklab spectrum RUN [--neuron K] [--basis auto|additive|dlog] [--no-plot] [--quiet]"};
-    int rc = cli_parse(argc, argv, &a);
+    cli_run_args r;
+    int rc = cli_parse_run(argc, argv, "spectrum",
+                           "groklab spectrum RUN [--neuron K] [--basis auto|additive|dlog] [--no-plot] [--quiet]",
+                           spectrum_help, 1, &r);
     if (rc >= 0) return rc;
-    if (!dir) {
-        cli_error("spectrum: which run? (usage: groklab spectrum RUN [options]; groklab spectrum --help)");
-        return EXIT_USAGE;
-    }
-    gl_ipr_opts o = {(gl_ipr_conv)conv, (gl_basis)basis, r, split};
     gl_run_view v;
     gl_error err;
-    rc = gl_run_view_load(&v, dir, &o, &err);
-    int k = rc == 0 ? (neuron < 0 ? gl_best_neuron(&v.nr) : (int)neuron) : 0;
-    if (rc == 0) rc = gl_spectrum_write(dir, &v, k, &err);
-    if (rc == 0 && !quiet) cli_print_neuron(&v, k);
-    if (rc == 0 && !no_plot) rc = gl_figure_spectrum(dir, &v, k, &err);
+    rc = gl_run_view_load(&v, r.dir, &r.o, &err);
+    int k = rc == 0 ? (r.neuron < 0 ? gl_best_neuron(&v.nr) : (int)r.neuron) : 0;
+    if (rc == 0) rc = gl_spectrum_write(r.dir, &v, k, &err);
+    if (rc == 0 && !r.quiet) cli_print_neuron(&v, k);
+    if (rc == 0 && r.plot) rc = gl_figure_spectrum(r.dir, &v, k, &err);
     gl_run_view_free(&v);
     return rc ? cli_fail(&err) : EXIT_OK;
 }

@@ -7,20 +7,35 @@
 
 #include "figure/figure_impl.h"
 
+/* The histograms' set-up: bins of 0.02 over the IPR's [0, 1], translucent
+ * boxes, a grid; threshold >= 0: a dotted line there (the mode split). */
+static void hist_setup(gl_text *s, double threshold) {
+    gl_text_printf(s, "bw = 0.02\nbin(x) = bw * floor(x / bw) + bw / 2\nset xrange [0:1]\n");
+    gl_text_printf(s, "set style fill transparent solid 0.55 noborder\nset grid\nset key top center\n");
+    if (threshold >= 0)
+        gl_text_printf(s, "set arrow 1 from %g, graph 0 to %g, graph 1 nohead dt 3 lc rgb '#555555'\n", threshold,
+                       threshold);
+}
+
+/* One histogram: column `after` of csv after training and, when init > 0,
+ * column init at initialization (grey), overlaid. */
+static void hist_plot(gl_text *s, const char *csv, int after, int init) {
+    gl_text_printf(s, "plot '%s' skip 1 using (bin($%d)):(1.0) smooth frequency with boxes lc rgb '#1f77b4' title 'after training'",
+                   csv, after);
+    if (init > 0)
+        gl_text_printf(s, ", \\\n     '' skip 1 using (bin($%d)):(1.0) smooth frequency with boxes lc rgb '#999999' title 'initialization'",
+                       init);
+    gl_text_printf(s, "\n");
+}
+
 int gl_figure_ipr(const char *dir, const gl_run_view *v, double th, gl_error *err) {
     gl_text s = {0};
-    double bw = 0.02;
     gl_text_printf(&s, "# ipr.csv columns: 2 ipr, 16 gain, 17 ipr_init\n");
-    gl_text_printf(&s, "bw = %g\nbin(x) = bw * floor(x / bw) + bw / 2\n", bw);
-    gl_text_printf(&s, "set xrange [0:1]\nset xlabel 'IPR_k (%s, %s basis)'\nset ylabel 'neurons'\n",
-                   gl_ipr_conv_name(v->nr.conv), gl_basis_name(v->nr.basis));
-    gl_text_printf(&s, "set style fill transparent solid 0.55 noborder\nset grid\nset key top center\n");
-    gl_text_printf(&s, "set arrow 1 from %g, graph 0 to %g, graph 1 nohead dt 3 lc rgb '#555555'\n", th, th);
+    hist_setup(&s, th);
+    gl_text_printf(&s, "set xlabel 'IPR_k (%s, %s basis)'\nset ylabel 'neurons'\n", gl_ipr_conv_name(v->nr.conv),
+                   gl_basis_name(v->nr.basis));
     gl_text_printf(&s, "set title 'IPR of %d neurons, mean %.3f (step %ld)'\n", v->nr.N, v->nr.mean_ipr, v->model.step);
-    gl_text_printf(&s, "plot 'ipr.csv' skip 1 using (bin($2)):(1.0) smooth frequency with boxes lc rgb '#1f77b4' title 'after training'");
-    if (v->has_init)
-        gl_text_printf(&s, ", \\\n     '' skip 1 using (bin($17)):(1.0) smooth frequency with boxes lc rgb '#999999' title 'initialization'");
-    gl_text_printf(&s, "\n");
+    hist_plot(&s, "ipr.csv", 2, v->has_init ? 17 : 0);
     int rc = gl_figure_draw(dir, "ipr_hist", 640, 420, &s, err);
     if (rc || !v->nr.gain) return rc;
     gl_text_printf(&s, "set xlabel '|gamma_k| (norm gain)'\nset ylabel 'IPR_k'\nset grid\nset key off\n");
@@ -74,20 +89,11 @@ int gl_figure_units(const char *dir, const gl_model *m, const gl_units *u, gl_er
     for (int l = 0; l < 2 && !rc; l++) {
         gl_text s = {0};
         gl_text_printf(&s, "# ipr.csv columns: 2 ipr_in, 3 ipr_out, 4 ipr_in_init, 5 ipr_out_init\n");
-        gl_text_printf(&s, "bw = 0.02\nbin(x) = bw * floor(x / bw) + bw / 2\n");
-        gl_text_printf(&s, "set xrange [0:1]\nset xlabel 'IPR (%s)'\nset ylabel 'units'\n",
-                       gl_units_layer_text(&m->net, l));
-        gl_text_printf(&s, "set style fill transparent solid 0.55 noborder\nset grid\nset key top center\n");
-        if (l == 0)
-            gl_text_printf(&s, "set arrow 1 from %g, graph 0 to %g, graph 1 nohead dt 3 lc rgb '#555555'\n", th, th);
-        gl_text_printf(&s, "set title '%s %s: IPR of %d units, mean %.3f (step %ld)'\n",
-                       gl_arch_name(m->net.arch), what[l], u->K, u->mean[l], m->step);
-        gl_text_printf(&s, "plot 'ipr.csv' skip 1 using (bin($%d)):(1.0) smooth frequency with boxes lc rgb '#1f77b4' title 'after training'",
-                       2 + l);
-        if (u->has_init)
-            gl_text_printf(&s, ", \\\n     '' skip 1 using (bin($%d)):(1.0) smooth frequency with boxes lc rgb '#999999' title 'initialization'",
-                           4 + l);
-        gl_text_printf(&s, "\n");
+        hist_setup(&s, l == 0 ? th : -1);
+        gl_text_printf(&s, "set xlabel 'IPR (%s)'\nset ylabel 'units'\n", gl_units_layer_text(&m->net, l));
+        gl_text_printf(&s, "set title '%s %s: IPR of %d units, mean %.3f (step %ld)'\n", gl_arch_name(m->net.arch), what[l],
+                       u->K, u->mean[l], m->step);
+        hist_plot(&s, "ipr.csv", 2 + l, u->has_init ? 4 + l : 0);
         rc = gl_figure_draw(dir, name[l], 640, 420, &s, err);
     }
     if (rc || !u->g[0]) return rc;
@@ -108,15 +114,17 @@ int gl_figure_units(const char *dir, const gl_model *m, const gl_units *u, gl_er
 int gl_figure_ipr_hists(const char *dir, const char *name, int n, const char *const *runs,
                         const char *const *labels, int scatter, gl_error *err) {
     gl_text s = {0};
-    gl_text_printf(&s, "# ipr.csv columns: 2 ipr, 16 gain, 17 ipr_init\nbw = 0.02\nbin(x) = bw * floor(x / bw) + bw / 2\n");
+    char csv[600];
+    gl_text_printf(&s, "# ipr.csv columns: 2 ipr, 16 gain, 17 ipr_init\n");
     gl_text_printf(&s, "set multiplot layout 1,%d title 'IPR of the neurons after training (initialization in grey)'\n",
                    n + (scatter >= 0 ? 1 : 0));
-    gl_text_printf(&s, "set xrange [0:1]\nset xlabel 'IPR_k'\nset ylabel 'neurons'\nset grid\nset key top center font ',8'\n"
-                       "set style fill transparent solid 0.55 noborder\n");
-    for (int i = 0; i < n; i++)
-        gl_text_printf(&s, "set title '%s'\nplot '%s/ipr.csv' skip 1 using (bin($2)):(1.0) smooth frequency with boxes lc rgb '#1f77b4' title 'trained', \\\n"
-                           "     '' skip 1 using (bin($17)):(1.0) smooth frequency with boxes lc rgb '#999999' title 'init'\n",
-                       labels[i], runs[i]);
+    hist_setup(&s, -1);
+    gl_text_printf(&s, "set xlabel 'IPR_k'\nset ylabel 'neurons'\nset key top center font ',8'\n");
+    for (int i = 0; i < n; i++) {
+        snprintf(csv, sizeof csv, "%s/ipr.csv", runs[i]);
+        gl_text_printf(&s, "set title '%s'\n", labels[i]);
+        hist_plot(&s, csv, 2, 17);
+    }
     if (scatter >= 0)
         gl_text_printf(&s, "set title '%s: IPR against |gamma|'\nset xlabel '|gamma_k|'\nset ylabel 'IPR_k'\nset xrange [*:*]\nset key off\n"
                            "plot '%s/ipr.csv' skip 1 using 16:2 with points pt 7 ps 0.4 lc rgb '#1f77b4'\n",
@@ -128,14 +136,14 @@ int gl_figure_ipr_hists(const char *dir, const char *name, int n, const char *co
 int gl_figure_units_hists(const char *dir, const char *name, const char *what, int n, const char *const *runs,
                           const char *const *labels, gl_error *err) {
     gl_text s = {0};
+    char csv[600];
     gl_text_printf(&s, "# each panel: ipr.csv of one run (2 ipr_in after training, 4 at initialization)\n");
-    gl_text_printf(&s, "bw = 0.02\nbin(x) = bw * floor(x / bw) + bw / 2\nset multiplot layout 1,%d title '%s'\n", n, what);
-    gl_text_printf(&s, "set xrange [0:1]\nset style fill transparent solid 0.55 noborder\nset grid\nset key top center\n");
+    gl_text_printf(&s, "set multiplot layout 1,%d title '%s'\n", n, what);
+    hist_setup(&s, -1);
     for (int i = 0; i < n; i++) {
+        snprintf(csv, sizeof csv, "%s/ipr.csv", runs[i]);
         gl_text_printf(&s, "set title '%s'\nset xlabel 'IPR of the input layer'\nset ylabel 'units'\n", labels[i]);
-        gl_text_printf(&s, "plot '%s/ipr.csv' skip 1 using (bin($2)):(1.0) smooth frequency with boxes lc rgb '#1f77b4' title 'after training', \\\n"
-                           "     '' skip 1 using (bin($4)):(1.0) smooth frequency with boxes lc rgb '#999999' title 'initialization'\n",
-                       runs[i]);
+        hist_plot(&s, csv, 2, 4);
     }
     gl_text_printf(&s, "unset multiplot\n");
     return gl_figure_draw(dir, name, 420 * n, 400, &s, err);

@@ -72,6 +72,13 @@ double gl_trainer_state_bytes(const gl_config *c, const gl_net *net);
 /* Examples per step of config c with n_train training examples. */
 int gl_batch_size(const gl_config *c, long n_train);
 
+/* For the backends, which train the state: appends a logged row (steps must
+ * increase); sets the position and the divergence step (-1: none) and adds
+ * training seconds; calls the progress callback, if there is one. */
+int gl_trainer_push_row(gl_trainer *t, const gl_metrics *r, gl_error *err);
+void gl_trainer_set_position(gl_trainer *t, long step, long diverged_at, double seconds);
+void gl_trainer_notify(gl_trainer *t);
+
 /* Plans of backend be (see gl_plan in groklab/train.h). */
 int gl_plan_begin_on(gl_plan *pl, const gl_backend *be, const gl_config *c, int max, gl_error *err);
 

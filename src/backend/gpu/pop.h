@@ -34,6 +34,7 @@
 
 #include "backend/gpu/dev.h"
 #include "groklab/gpu.h"
+#include "train/backend.h"
 
 enum { GPOP_MAX_BLOCKS = 48 };
 
