@@ -37,6 +37,7 @@
 
 #include "backend/gpu/dev.h"
 #include "groklab/runtime.h"
+#include "groklab/model.h"
 #include "model/blas.h"
 
 typedef struct block {
@@ -70,6 +71,7 @@ static void on_fault(int sig) {
 static int host_open(gl_dev **d, gl_error *err) {
     *d = calloc(1, sizeof **d);
     if (!*d) return gl_fail_nomem(err, "for the emulator");
+    gl_blas_init(); /* the products are the CPU's BLAS on one thread, as the CPU backend's */
     const gl_runtime *rt = gl_runtime_get();
     (*d)->limit = rt->emulate_bytes > 0 ? rt->emulate_bytes : 0.5 * gl_system_memory();
     (*d)->strict = rt->gpu_emulate == 2;
