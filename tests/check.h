@@ -20,13 +20,20 @@ static int check_failures = 0;
         printf("\n");                                                      \
     } while (0)
 
-/* |a - b| <= tol * max(1, |b|) */
-#define CHECK_CLOSE(a, b, tol, what)                                                      \
+/* Absolute: |a - b| <= tol. */
+#define CHECK_ABS(a, b, tol, what)                                                        \
     do {                                                                                  \
-        double a_ = (a), b_ = (b);                                                        \
-        double e_ = fabs(a_ - b_) / fmax(1.0, fabs(b_));                                  \
-        CHECK(e_ <= (tol), "%s: %.10g vs %.10g (err %.3g, tol %.1g)", what, a_, b_, e_,   \
+        double a_ = (a), b_ = (b), e_ = fabs(a_ - b_);                                    \
+        CHECK(e_ <= (tol), "%s: %.17g vs %.17g (abs err %.3g, tol %.1g)", what, a_, b_, e_, \
               (double)(tol));                                                             \
+    } while (0)
+
+/* Relative: |a - b| <= tol * |b|; b must not be zero (use CHECK_ABS there). */
+#define CHECK_REL(a, b, tol, what)                                                        \
+    do {                                                                                  \
+        double a_ = (a), b_ = (b), e_ = fabs(a_ - b_) / fabs(b_);                         \
+        CHECK(b_ != 0 && e_ <= (tol), "%s: %.17g vs %.17g (rel err %.3g, tol %.1g)", what, \
+              a_, b_, e_, (double)(tol));                                                 \
     } while (0)
 
 #define CHECK_DONE() (printf("%d failed\n", check_failures), check_failures ? 1 : 0)

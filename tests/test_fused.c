@@ -75,7 +75,7 @@ static void run(const setup *s) {
     CHECK(rc == 0, "%s: fused pass runs", s->name);
     char what[128];
     snprintf(what, sizeof what, "%s: fused loss (rows 32, lanes 4) = layered loss", s->name);
-    CHECK_CLOSE(lf, ll, 1e-6, what);
+    CHECK_REL(lf, ll, 1e-6, what);
     struct {
         const char *what;
         size_t off, len;

@@ -282,7 +282,7 @@ static void check_float_double(const gl_tf_spec *sp, gl_loss loss, const char *n
     gl_tf_logits_f32(w32, lg, wf, m_, n_, NB);
     double le = loss == GL_LOSS_MSE ? gl_mse_loss_f32(NULL, lg, y_, NB, sp->p)
                                     : gl_ce_loss_f32(NULL, lg, y_, NB, sp->p);
-    CHECK_CLOSE(le, l32, 1e-6, "loss of the evaluation logits = the training loss");
+    CHECK_REL(le, l32, 1e-6, "loss of the evaluation logits = the training loss");
     free(lg);
     gl_tf_work_free_f64(w64);
     gl_tf_work_free_f32(w32);
