@@ -195,6 +195,34 @@ static void test_prune(gl_norm norm, gl_act act, gl_loss loss) {
 
 /* ---- analytic ---- */
 
+/* gl_prune_prunable against its definition, by brute force over random
+ * accuracy curves with dips, plateaus at the threshold and no crossing. */
+static void test_prunable(void) {
+    unsigned s = 12345;
+    int bad = 0, dips = 0;
+    for (int trial = 0; trial < 2000; trial++) {
+        int n = trial % 9;
+        double acc[9], thr = 0.5;
+        for (int k = 0; k <= n; k++) {
+            s = s * 1103515245u + 12345u;
+            acc[k] = ((s >> 16) % 5) * 0.25; /* 0, .25, .5 (= thr), .75, 1 */
+        }
+        int last = -1, prefix = -1;
+        for (int k = 0; k <= n; k++) {
+            if (acc[k] >= thr) last = k;
+            int all = 1;
+            for (int j = 0; j <= k; j++) all &= acc[j] >= thr;
+            if (all) prefix = k;
+        }
+        int got_last = -7, got_prefix = -7;
+        gl_prune_prunable(acc, n, thr, &got_last, &got_prefix);
+        bad += got_last != last || got_prefix != prefix;
+        dips += prefix >= 0 && last > prefix;
+    }
+    CHECK(bad == 0 && dips > 100, "prunable and prunable_prefix = their definitions on 2000 curves "
+                                  "(%d differ; %d with a dip after the prefix)", bad, dips);
+}
+
 static void test_analytic(void) {
     gl_config c;
     gl_config_default(&c);
@@ -270,5 +298,6 @@ int main(void) {
     }
     test_analytic();
     test_stats();
+    test_prunable();
     return CHECK_DONE();
 }
