@@ -2,7 +2,10 @@
  *
  * Each layer is a forward/backward pair over raw arrays, written once in
  * src/model/mlp_impl.h and compiled for float (_f32, training) and double
- * (_f64, gradient checks). Shapes, with B examples, width N, modulus p:
+ * (_f64, gradient checks); the formula of every element and row (the
+ * activations, norms, losses, dropout) is in src/model/ops.h, which every
+ * pass, the optimizers and the GPU kernels share. Shapes, with B examples,
+ * width N, modulus p:
  *
  *   Ut, Vt : (p, N)   first layer, stored transposed: row m is U[:, m]
  *   W      : (p, N)   output layer as in the paper
@@ -66,7 +69,12 @@ void gl_layout_init(gl_layout *L, int p, int N, gl_act act, gl_norm norm);
     /* mean over B*p of (out - onehot(y))^2; dout = its gradient (if non-NULL) */                 \
     double gl_mse_loss_##S(R *dout, const R *out, const int32_t *y, int B, int p);                \
     /* mean over B of -log softmax(out)[y]; dout = its gradient (if non-NULL) */                  \
-    double gl_ce_loss_##S(R *dout, const R *out, const int32_t *y, int B, int p);
+    double gl_ce_loss_##S(R *dout, const R *out, const int32_t *y, int B, int p);                 \
+    /* a (rows, cols) tensor drawn in the paper's (out, in) order: element i = r*cols + q is      \
+     * std * gl_normal(seed, GL_STREAM_INIT, a = i, b = id), stored at dst[i], or transposed      \
+     * (transposed != 0) at dst[q*rows + r] */                                                    \
+    void gl_init_normal_##S(R *dst, int rows, int cols, int transposed, double std,               \
+                            uint64_t seed, uint32_t id);
 
 GL_DECLARE_LAYERS(float, f32)
 GL_DECLARE_LAYERS(double, f64)
@@ -93,6 +101,15 @@ typedef struct gl_batch {
  * u uniform from (seed, DROPOUT, a = ex*ceil(N/4) + k/4, b = step), word k % 4.
  * keep: (N) bytes. */
 void gl_dropout_row(uint8_t *keep, uint64_t ex, int N, double prob, uint64_t seed, long step);
+
+/* The masks of every model (the two-layer MLP's above, the deep MLP's, the
+ * Transformer's) are ranges of one sequence per example and stream: of
+ * example ex's E mask elements, element e at `step` is kept when u >= prob,
+ * u = gl_u01(word e % 4 of gl_philox(seed, stream, a = ex*ceil(E/4) + e/4,
+ * b = step)). keep[e - e0] for e in [e0, e1) (all kept when prob <= 0);
+ * keep: (e1 - e0) bytes. */
+void gl_dropout_range(uint8_t *keep, uint32_t stream, uint64_t ex, uint64_t E, uint64_t e0,
+                      uint64_t e1, double prob, uint64_t seed, long step);
 
 /* The layered training pass (the reference): forward in training mode over
  * whole-batch arrays in w, the loss, and its gradient into grads (n_params,

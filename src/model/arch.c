@@ -105,16 +105,9 @@ void gl_net_tensor_at(const gl_net *n, int i, gl_net_tensor *t) {
 static void mlp_init(const gl_layout *L, float *params, const gl_config *c) {
     int N = L->N, p = L->p;
     double std = gl_config_init_std(c);
-    for (int T = 0; T < 3; T++) {
-        float *dst = params + (T == 0 ? L->off_u : T == 1 ? L->off_v : L->off_w);
-        for (int r = 0; r < (T < 2 ? N : p); r++)
-            for (int q = 0; q < (T < 2 ? p : N); q++) {
-                uint64_t i = (uint64_t)r * (uint64_t)(T < 2 ? p : N) + (uint64_t)q;
-                float v = (float)(std * gl_normal(c->seed, GL_STREAM_INIT, i, (uint32_t)T));
-                if (T < 2) dst[(size_t)q * N + r] = v; /* U[r][q] -> Ut[q][r] */
-                else dst[i] = v;
-            }
-    }
+    gl_init_normal_f32(params + L->off_u, N, p, 1, std, c->seed, 0);
+    gl_init_normal_f32(params + L->off_v, N, p, 1, std, c->seed, 1);
+    gl_init_normal_f32(params + L->off_w, p, N, 0, std, c->seed, 2);
     memset(params + L->off_gamma, 0, (L->n_params - L->off_gamma) * sizeof(float));
     if (L->norm != GL_NORM_NONE)
         for (int k = 0; k < N; k++) params[L->off_gamma + k] = 1.0f; /* beta = 0 */

@@ -8,6 +8,7 @@
 #include "blas.h"
 #include "groklab/model.h"
 #include "groklab/rng.h"
+#include "model/ops.h"
 
 #define R float
 #define S f32
@@ -72,19 +73,6 @@ void gl_mlp_eval(gl_mlp_work *w, const gl_layout *L, const float *params, const 
     else if (L->norm == GL_NORM_LAYERNORM)
         gl_layernorm_forward_f32(w->z, w->mean, w->stat, w->a, gamma, beta, B, N, norm_eps);
     gl_linear_forward_f32(w->out, w->z, params + L->off_w, B, N, p);
-}
-
-void gl_dropout_row(uint8_t *keep, uint64_t ex, int N, double prob, uint64_t seed, long step) {
-    enum { RUN = 64 }; /* groups of 4 neurons per gl_philox_run */
-    int groups = (N + 3) / 4;
-    float thr = (float)prob;
-    uint32_t r[4 * RUN];
-    for (int g0 = 0; g0 < groups; g0 += RUN) {
-        int ng = imin(RUN, groups - g0), k0 = 4 * g0, nk = imin(4 * ng, N - k0);
-        gl_philox_run(seed, GL_STREAM_DROPOUT, ex * (uint64_t)groups + (uint64_t)g0,
-                      (uint32_t)step, ng, r);
-        for (int k = 0; k < nk; k++) keep[k0 + k] = gl_u01(r[k]) >= thr;
-    }
 }
 
 /* keep: (B, N), the masks of the batch's examples */

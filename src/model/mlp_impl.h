@@ -1,10 +1,14 @@
-/* groklab: the MLP's layers, written once for a real type.
+/* groklab: the MLP's layers over whole batches, written once for a real
+ * type; the deep MLP and the Transformer are made of them too.
  *
- * Included by mlp_f32.c and mlp_f64.c with R (float | double), S (f32 | f64)
- * and GEMM (cblas_sgemm | cblas_dgemm) defined. Every loop that reduces over
- * examples runs in a fixed order over fixed blocks, and every product is cut
- * into fixed chunks before it reaches the (single-threaded) BLAS, so results
- * are the same for any number of threads. Shapes: see model.h. */
+ * Included by mlp_f32.c and mlp_f64.c after model/ops.h (the numerics of
+ * every element and row), with R (float | double), S (f32 | f64) and GEMM
+ * (cblas_sgemm | cblas_dgemm) defined; every name below ends in _f32 or
+ * _f64, and all of these macros are undefined at the end. Every loop that
+ * reduces over examples runs in a fixed order over fixed blocks, and every
+ * product is cut into fixed chunks before it reaches the (single-threaded)
+ * BLAS, so results are the same for any number of threads. Shapes: see
+ * model.h. */
 #include <math.h>
 #include <string.h>
 
@@ -12,12 +16,7 @@
 #define CAT(a, b) CAT_(a, b)
 #define FN(name) CAT(name, S)
 
-#ifndef GL_MLP_IMPL_COMMON
-#define GL_MLP_IMPL_COMMON
-enum { ROW_CHUNK = 256, COL_CHUNK = 128, COL_BLOCK = 64 };
-static inline int imin(int a, int b) { return a < b ? a : b; }
-#endif
-
+/* gl_embed_forward_f32, gl_embed_forward_f64 */
 void FN(gl_embed_forward)(R *h, const int32_t *m, const int32_t *n, const R *Ut, const R *Vt, int B,
                           int N) {
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
@@ -28,12 +27,13 @@ void FN(gl_embed_forward)(R *h, const int32_t *m, const int32_t *n, const R *Ut,
     }
 }
 
+/* gl_embed_backward_f32, gl_embed_backward_f64 */
 void FN(gl_embed_backward)(R *dUt, R *dVt, const R *dh, const int32_t *m, const int32_t *n, int B,
                            int N) {
     /* blocks of columns: each thread owns some columns of dUt and dVt */
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
-    for (int k0 = 0; k0 < N; k0 += COL_BLOCK) {
-        int k1 = imin(N, k0 + COL_BLOCK);
+    for (int k0 = 0; k0 < N; k0 += GL_COL_BLOCK) {
+        int k1 = gl_imin(N, k0 + GL_COL_BLOCK);
         for (int b = 0; b < B; b++) {
             const R *g = dh + (size_t)b * N;
             R *du = dUt + (size_t)m[b] * N, *dv = dVt + (size_t)n[b] * N;
@@ -45,68 +45,39 @@ void FN(gl_embed_backward)(R *dUt, R *dVt, const R *dh, const int32_t *m, const 
     }
 }
 
+/* gl_dropout_apply_f32, gl_dropout_apply_f64 */
 void FN(gl_dropout_apply)(R *x, const uint8_t *keep, double prob, long len) {
-    R scale = (R)(1.0 / (1.0 - prob));
+    R scale = (R)gl_dropout_scale(prob);
 #pragma omp parallel for schedule(static) if (len > 32768)
-    for (long i = 0; i < len; i++) x[i] = keep[i] ? x[i] * scale : (R)0;
+    for (long i = 0; i < len; i++) x[i] = FN(gl_drop)(x[i], keep[i], scale);
 }
 
-static inline R FN(gelu)(R x) { return (R)0.5 * x * ((R)1 + (R)erf((double)x * M_SQRT1_2)); }
-static inline R FN(gelu_grad)(R x) {
-    double cdf = 0.5 * (1.0 + erf((double)x * M_SQRT1_2));
-    double pdf = exp(-0.5 * (double)x * (double)x) / sqrt(2.0 * M_PI);
-    return (R)(cdf + (double)x * pdf);
-}
-
+/* gl_act_forward_f32, gl_act_forward_f64 */
 void FN(gl_act_forward)(R *a, const R *h, long len, gl_act act) {
-    switch (act) {
-    case GL_ACT_QUADRATIC:
-#pragma omp parallel for schedule(static) if (len > 32768)
-        for (long i = 0; i < len; i++) a[i] = h[i] * h[i];
-        break;
-    case GL_ACT_RELU:
-#pragma omp parallel for schedule(static) if (len > 32768)
-        for (long i = 0; i < len; i++) a[i] = h[i] > 0 ? h[i] : (R)0;
-        break;
-    case GL_ACT_GELU:
-#pragma omp parallel for schedule(static) if (len > 32768)
-        for (long i = 0; i < len; i++) a[i] = FN(gelu)(h[i]);
-        break;
-    case GL_ACT_IDENTITY:
-    case GL_ACT_AUTO: /* resolved before any layer runs (gl_config_resolve) */
-        if (a != h) memcpy(a, h, sizeof(R) * (size_t)len);
-        break;
-    }
+#define FORWARD(A)                                                                                 \
+    _Pragma("omp parallel for schedule(static) if (len > 32768)")                                  \
+    for (long i = 0; i < len; i++) a[i] = FN(gl_act)(h[i], A)
+    GL_ACT_SWITCH(act, FORWARD)
+#undef FORWARD
 }
 
+/* gl_act_backward_f32, gl_act_backward_f64 */
 void FN(gl_act_backward)(R *dh, const R *da, const R *h, long len, gl_act act) {
-    switch (act) {
-    case GL_ACT_QUADRATIC:
-#pragma omp parallel for schedule(static) if (len > 32768)
-        for (long i = 0; i < len; i++) dh[i] = da[i] * (R)2 * h[i];
-        break;
-    case GL_ACT_RELU:
-#pragma omp parallel for schedule(static) if (len > 32768)
-        for (long i = 0; i < len; i++) dh[i] = h[i] > 0 ? da[i] : (R)0;
-        break;
-    case GL_ACT_GELU:
-#pragma omp parallel for schedule(static) if (len > 32768)
-        for (long i = 0; i < len; i++) dh[i] = da[i] * FN(gelu_grad)(h[i]);
-        break;
-    case GL_ACT_IDENTITY:
-    case GL_ACT_AUTO: /* resolved before any layer runs (gl_config_resolve) */
-        if (dh != da) memcpy(dh, da, sizeof(R) * (size_t)len);
-        break;
-    }
+#define BACKWARD(A)                                                                                \
+    _Pragma("omp parallel for schedule(static) if (len > 32768)")                                  \
+    for (long i = 0; i < len; i++) dh[i] = FN(gl_act_back)(da[i], h[i], A)
+    GL_ACT_SWITCH(act, BACKWARD)
+#undef BACKWARD
 }
 
-/* Column sums over rows for a column block, in row order (double accumulators). */
+/* gl_batchnorm_forward_f32, gl_batchnorm_forward_f64: column sums over the
+ * rows for a block of columns, rows in order (double accumulators) */
 void FN(gl_batchnorm_forward)(R *z, R *mean, R *var, const R *a, const R *gamma, const R *beta,
                               int B, int N, double eps) {
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
-    for (int k0 = 0; k0 < N; k0 += COL_BLOCK) {
-        int k1 = imin(N, k0 + COL_BLOCK);
-        double s[COL_BLOCK] = {0}, q[COL_BLOCK] = {0};
+    for (int k0 = 0; k0 < N; k0 += GL_COL_BLOCK) {
+        int k1 = gl_imin(N, k0 + GL_COL_BLOCK);
+        double s[GL_COL_BLOCK] = {0}, q[GL_COL_BLOCK] = {0};
         for (int b = 0; b < B; b++) {
             const R *ab = a + (size_t)b * N;
             for (int k = k0; k < k1; k++) s[k - k0] += ab[k];
@@ -122,17 +93,18 @@ void FN(gl_batchnorm_forward)(R *z, R *mean, R *var, const R *a, const R *gamma,
         for (int k = k0; k < k1; k++) {
             mean[k] = (R)s[k - k0];
             var[k] = (R)(q[k - k0] / B);
-            q[k - k0] = 1.0 / sqrt(q[k - k0] / B + eps); /* now rstd */
+            q[k - k0] = gl_rstd(q[k - k0] / B, eps); /* now rstd */
         }
         for (int b = 0; b < B; b++) {
             const R *ab = a + (size_t)b * N;
             R *zb = z + (size_t)b * N;
             for (int k = k0; k < k1; k++)
-                zb[k] = (R)((ab[k] - s[k - k0]) * q[k - k0] * gamma[k] + beta[k]);
+                zb[k] = (R)gl_norm_apply(ab[k], s[k - k0], q[k - k0], gamma[k], beta[k]);
         }
     }
 }
 
+/* gl_batchnorm_eval_f32, gl_batchnorm_eval_f64 */
 void FN(gl_batchnorm_eval)(R *z, const R *a, const R *gamma, const R *beta, const R *run_mean,
                            const R *run_var, int B, int N, double eps) {
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
@@ -140,21 +112,22 @@ void FN(gl_batchnorm_eval)(R *z, const R *a, const R *gamma, const R *beta, cons
         const R *ab = a + (size_t)b * N;
         R *zb = z + (size_t)b * N;
         for (int k = 0; k < N; k++)
-            zb[k] = (R)((ab[k] - run_mean[k]) / sqrt((double)run_var[k] + eps) * gamma[k] + beta[k]);
+            zb[k] = FN(gl_bn_eval)(ab[k], run_mean[k], run_var[k], eps, gamma[k], beta[k]);
     }
 }
 
+/* gl_batchnorm_backward_f32, gl_batchnorm_backward_f64 */
 void FN(gl_batchnorm_backward)(R *da, R *dgamma, R *dbeta, const R *dz, const R *a, const R *mean,
                                const R *var, const R *gamma, int B, int N, double eps) {
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
-    for (int k0 = 0; k0 < N; k0 += COL_BLOCK) {
-        int k1 = imin(N, k0 + COL_BLOCK);
-        double sg[COL_BLOCK] = {0}, sgx[COL_BLOCK] = {0}, rstd[COL_BLOCK];
-        for (int k = k0; k < k1; k++) rstd[k - k0] = 1.0 / sqrt((double)var[k] + eps);
+    for (int k0 = 0; k0 < N; k0 += GL_COL_BLOCK) {
+        int k1 = gl_imin(N, k0 + GL_COL_BLOCK);
+        double sg[GL_COL_BLOCK] = {0}, sgx[GL_COL_BLOCK] = {0}, rstd[GL_COL_BLOCK];
+        for (int k = k0; k < k1; k++) rstd[k - k0] = gl_rstd((double)var[k], eps);
         for (int b = 0; b < B; b++) {
             const R *ab = a + (size_t)b * N, *gb = dz + (size_t)b * N;
             for (int k = k0; k < k1; k++) {
-                double xhat = (ab[k] - mean[k]) * rstd[k - k0];
+                double xhat = FN(gl_xhat)(ab[k], mean[k], rstd[k - k0]);
                 sg[k - k0] += gb[k];
                 sgx[k - k0] += gb[k] * xhat;
             }
@@ -163,151 +136,126 @@ void FN(gl_batchnorm_backward)(R *da, R *dgamma, R *dbeta, const R *dz, const R 
             dgamma[k] += (R)sgx[k - k0];
             dbeta[k] += (R)sg[k - k0];
         }
-        /* da = gamma*rstd/B * (B*g - sum g - xhat * sum g*xhat) */
         for (int b = 0; b < B; b++) {
             const R *ab = a + (size_t)b * N, *gb = dz + (size_t)b * N;
             R *db = da + (size_t)b * N;
-            for (int k = k0; k < k1; k++) {
-                double xhat = (ab[k] - mean[k]) * rstd[k - k0];
-                db[k] = (R)(gamma[k] * rstd[k - k0] / B *
-                            ((double)B * gb[k] - sg[k - k0] - xhat * sgx[k - k0]));
-            }
+            for (int k = k0; k < k1; k++)
+                db[k] = FN(gl_bn_back)(gb[k], gamma[k], ab[k], mean[k], rstd[k - k0], B,
+                                       sg[k - k0], sgx[k - k0]);
         }
     }
 }
 
+/* gl_layernorm_forward_f32, gl_layernorm_forward_f64 */
 void FN(gl_layernorm_forward)(R *z, R *mean, R *rstd, const R *a, const R *gamma, const R *beta,
                               int B, int N, double eps) {
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
-    for (int b = 0; b < B; b++) {
-        const R *ab = a + (size_t)b * N;
-        R *zb = z + (size_t)b * N;
-        double s = 0, q = 0;
-        for (int k = 0; k < N; k++) s += ab[k];
-        s /= N;
-        for (int k = 0; k < N; k++) q += (ab[k] - s) * (ab[k] - s);
-        double r = 1.0 / sqrt(q / N + eps);
-        mean[b] = (R)s;
-        rstd[b] = (R)r;
-        for (int k = 0; k < N; k++) zb[k] = (R)((ab[k] - s) * r * gamma[k] + beta[k]);
-    }
+    for (int b = 0; b < B; b++)
+        FN(gl_ln_row)(z + (size_t)b * N, mean + b, rstd + b, a + (size_t)b * N, gamma, beta, N,
+                      eps);
 }
 
+/* gl_layernorm_backward_f32, gl_layernorm_backward_f64 */
 void FN(gl_layernorm_backward)(R *da, R *dgamma, R *dbeta, const R *dz, const R *a, const R *mean,
                                const R *rstd, const R *gamma, int B, int N) {
     /* parameter gradients: column blocks, rows in order */
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
-    for (int k0 = 0; k0 < N; k0 += COL_BLOCK) {
-        int k1 = imin(N, k0 + COL_BLOCK);
-        for (int b = 0; b < B; b++) {
-            const R *ab = a + (size_t)b * N, *gb = dz + (size_t)b * N;
-            for (int k = k0; k < k1; k++) {
-                dgamma[k] += gb[k] * (R)((ab[k] - mean[b]) * rstd[b]);
-                dbeta[k] += gb[k];
-            }
-        }
+    for (int k0 = 0; k0 < N; k0 += GL_COL_BLOCK) {
+        int k1 = gl_imin(N, k0 + GL_COL_BLOCK);
+        for (int b = 0; b < B; b++)
+            FN(gl_ln_param_row)(dgamma + k0, dbeta + k0, dz + (size_t)b * N + k0,
+                                a + (size_t)b * N + k0, mean[b], rstd[b], k1 - k0);
     }
     /* input gradient: rows independent */
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
-    for (int b = 0; b < B; b++) {
-        const R *ab = a + (size_t)b * N, *gb = dz + (size_t)b * N;
-        R *db = da + (size_t)b * N;
-        double sg = 0, sgx = 0, r = rstd[b];
-        for (int k = 0; k < N; k++) {
-            double g = (double)gb[k] * gamma[k];
-            sg += g;
-            sgx += g * (ab[k] - mean[b]) * r;
-        }
-        for (int k = 0; k < N; k++) {
-            double g = (double)gb[k] * gamma[k], xhat = (ab[k] - mean[b]) * r;
-            db[k] = (R)(r / N * ((double)N * g - sg - xhat * sgx));
-        }
-    }
+    for (int b = 0; b < B; b++)
+        FN(gl_ln_back_row)(da + (size_t)b * N, dz + (size_t)b * N, a + (size_t)b * N, mean[b],
+                           rstd[b], gamma, N);
 }
 
+/* gl_linear_forward_f32, gl_linear_forward_f64 */
 void FN(gl_linear_forward)(R *out, const R *z, const R *W, int B, int N, int p) {
 #pragma omp parallel for schedule(dynamic) if ((long)B * N * p > 32768)
-    for (int r = 0; r < B; r += ROW_CHUNK) {
-        int rows = imin(ROW_CHUNK, B - r);
+    for (int r = 0; r < B; r += GL_ROW_CHUNK) {
+        int rows = gl_imin(GL_ROW_CHUNK, B - r);
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, rows, p, N, 1, z + (size_t)r * N, N, W, N, 0,
              out + (size_t)r * p, p);
     }
 }
 
+/* gl_linear_backward_f32, gl_linear_backward_f64 */
 void FN(gl_linear_backward)(R *dz, R *dW, const R *dout, const R *z, const R *W, int B, int N,
                             int p) {
 #pragma omp parallel for schedule(dynamic) if ((long)B * N * p > 32768)
-    for (int c = 0; c < N; c += COL_CHUNK) {
-        int cols = imin(COL_CHUNK, N - c);
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, p, cols, B, 1, dout, p, z + c, N, 1, dW + c, N);
+    for (int c = 0; c < N; c += GL_COL_CHUNK) {
+        int cols = gl_imin(GL_COL_CHUNK, N - c);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, p, cols, B, 1, dout, p, z + c, N, 1, dW + c,
+             N);
     }
 #pragma omp parallel for schedule(dynamic) if ((long)B * N * p > 32768)
-    for (int r = 0; r < B; r += ROW_CHUNK) {
-        int rows = imin(ROW_CHUNK, B - r);
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, N, p, 1, dout + (size_t)r * p, p, W, N,
-             0, dz + (size_t)r * N, N);
+    for (int r = 0; r < B; r += GL_ROW_CHUNK) {
+        int rows = gl_imin(GL_ROW_CHUNK, B - r);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, N, p, 1, dout + (size_t)r * p, p, W,
+             N, 0, dz + (size_t)r * N, N);
     }
 }
 
-/* Losses sum per fixed chunk of rows, then the chunks in order. */
-#ifndef LOSS_CHUNKS
-#define LOSS_CHUNKS 1024
-static inline int loss_chunks(int B, int *nch) {
-    int chunk = (B + LOSS_CHUNKS - 1) / LOSS_CHUNKS;
-    if (chunk < 64) chunk = 64;
-    *nch = (B + chunk - 1) / chunk;
-    return chunk;
+/* loss_sum_f32, loss_sum_f64: the loss sum of a batch (MSE or
+ * cross-entropy): per fixed chunk of rows
+ * (gl_loss_chunks), then the chunks in order. dout as the rows'. */
+static double FN(loss_sum)(R *dout, const R *out, const int32_t *y, int B, int p, gl_loss loss) {
+    double part[GL_LOSS_CHUNKS];
+    int nch, chunk = gl_loss_chunks(B, &nch);
+    R g = (R)gl_mse_scale(B, p);
+#pragma omp parallel for schedule(static) if ((long)B * p > 32768)
+    for (int c = 0; c < nch; c++) {
+        double s = 0;
+        for (int b = c * chunk; b < gl_imin(B, (c + 1) * chunk); b++) {
+            R *db = dout ? dout + (size_t)b * p : NULL;
+            const R *o = out + (size_t)b * p;
+            if (loss == GL_LOSS_MSE)
+                s = FN(gl_mse_row)(s, db, o, y[b], p, g);
+            else
+                s += FN(gl_ce_row)(db, o, y[b], p, B, NULL);
+        }
+        part[c] = s;
+    }
+    double s = 0;
+    for (int c = 0; c < nch; c++) s += part[c];
+    return s;
 }
-#endif
+
+/* gl_mse_loss_f32, gl_mse_loss_f64 */
 double FN(gl_mse_loss)(R *dout, const R *out, const int32_t *y, int B, int p) {
-    double part[LOSS_CHUNKS];
-    int nch, chunk = loss_chunks(B, &nch);
-    R g = (R)(2.0 / ((double)B * p));
-#pragma omp parallel for schedule(static) if ((long)B * p > 32768)
-    for (int c = 0; c < nch; c++) {
-        double s = 0;
-        for (int b = c * chunk; b < imin(B, (c + 1) * chunk); b++) {
-            const R *o = out + (size_t)b * p;
-            for (int j = 0; j < p; j++) {
-                R d = o[j] - (j == y[b] ? (R)1 : (R)0);
-                s += (double)d * d;
-                if (dout) dout[(size_t)b * p + j] = g * d;
-            }
-        }
-        part[c] = s;
-    }
-    double s = 0;
-    for (int c = 0; c < nch; c++) s += part[c];
-    return s / ((double)B * p);
+    return FN(loss_sum)(dout, out, y, B, p, GL_LOSS_MSE) / ((double)B * p);
 }
 
+/* gl_ce_loss_f32, gl_ce_loss_f64 */
 double FN(gl_ce_loss)(R *dout, const R *out, const int32_t *y, int B, int p) {
-    double part[LOSS_CHUNKS];
-    int nch, chunk = loss_chunks(B, &nch);
-#pragma omp parallel for schedule(static) if ((long)B * p > 32768)
-    for (int c = 0; c < nch; c++) {
-        double s = 0;
-        for (int b = c * chunk; b < imin(B, (c + 1) * chunk); b++) {
-            const R *o = out + (size_t)b * p;
-            double mx = o[0];
-            for (int j = 1; j < p; j++)
-                if (o[j] > mx) mx = o[j];
-            double z = 0;
-            for (int j = 0; j < p; j++) z += exp((double)o[j] - mx);
-            double lse = mx + log(z);
-            s += lse - o[y[b]];
-            if (dout)
-                for (int j = 0; j < p; j++)
-                    dout[(size_t)b * p + j] =
-                        (R)((exp((double)o[j] - lse) - (j == y[b] ? 1.0 : 0.0)) / B);
+    return FN(loss_sum)(dout, out, y, B, p, GL_LOSS_CE) / B;
+}
+
+/* gl_init_normal_f32, gl_init_normal_f64: the paper's (out, in) order:
+ * element i = r * cols + q of a (rows, cols) tensor is
+ * std * gl_normal(seed, GL_STREAM_INIT, a = i, b = id), stored at dst[i], or
+ * with transposed at dst[q * rows + r] (a (cols, rows) array) */
+void FN(gl_init_normal)(R *dst, int rows, int cols, int transposed, double std, uint64_t seed,
+                        uint32_t id) {
+#pragma omp parallel for schedule(static) if ((long)rows * cols > 32768)
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < cols; q++) {
+            uint64_t i = (uint64_t)r * (uint64_t)cols + (uint64_t)q;
+            R v = (R)(std * gl_normal(seed, GL_STREAM_INIT, i, id));
+            if (transposed)
+                dst[(size_t)q * rows + r] = v;
+            else
+                dst[i] = v;
         }
-        part[c] = s;
-    }
-    double s = 0;
-    for (int c = 0; c < nch; c++) s += part[c];
-    return s / B;
 }
 
 #undef FN
 #undef CAT
 #undef CAT_
+#undef GEMM
+#undef S
+#undef R
