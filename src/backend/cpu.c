@@ -18,6 +18,7 @@
 #include "groklab/optim.h"
 #include "groklab/rng.h"
 #include "groklab/runtime.h"
+#include "model/ops.h" /* the BatchNorm running statistics */
 
 enum { EVAL_CHUNK = 2048 };
 
@@ -165,14 +166,10 @@ static double cpu_step(gl_trainer *t, int threads) {
             loss = NAN; /* as above */
     } else if (L->norm == GL_NORM_BATCHNORM) {
         loss = gl_mlp_loss_grad(&w->work, w->grads, L, t->params, c, t->step, &bt);
-        /* running statistics as torch.nn.BatchNorm1d: unbiased variance */
-        int N = L->N, B = bt.B;
-        float mom = (float)c->bn_momentum, keepm = (float)(1.0 - c->bn_momentum);
-        double unb = B > 1 ? (double)B / (B - 1) : 1.0;
-        for (int k = 0; k < N; k++) {
-            t->run_mean[k] = keepm * t->run_mean[k] + mom * w->work.mean[k];
-            t->run_var[k] = keepm * t->run_var[k] + mom * (float)(w->work.stat[k] * unb);
-        }
+        /* running statistics as torch.nn.BatchNorm1d (model/ops.h) */
+        for (int k = 0; k < L->N; k++)
+            gl_bn_running_f32(t->run_mean + k, t->run_var + k, w->work.mean[k], w->work.stat[k],
+                              bt.B, c->bn_momentum);
     } else if (gl_fused_loss_grad(&w->fused, &loss, w->grads, L, t->params, c, t->step, &bt) != 0) {
         loss = NAN; /* cannot happen: the work is sized for this trainer's batches */
     }

@@ -1,13 +1,16 @@
 /* groklab: the deep MLP's training and evaluation passes, written once for a
  * real type.
  *
- * Included by deep_f32.c and deep_f64.c with R (float | double), S (f32 |
- * f64) defined. The passes run layer by layer over whole-batch
- * arrays and every step is one of the two-layer MLP's layers (model.h), so
- * the results do not depend on the thread count (mlp_impl.h says why).
- * Shapes and the parameter layout: see groklab/deep.h. Below, Hn = depth - 1
- * is the number of hidden layers, l = 1..Hn a hidden layer, and a (B, N)
- * array of layer l lives at offset (l-1) * max_B * N of its buffer. */
+ * Included by deep_f32.c and deep_f64.c after model/ops.h and deep_work.h
+ * (the carving of the work and the dropout masks, which do not depend on
+ * the precision), with R (float | double) and S (f32 | f64) defined; every
+ * name below ends in _f32 or _f64, and all of these macros are undefined at
+ * the end. The passes run layer by layer over whole-batch arrays and every
+ * step is one of the two-layer MLP's layers (model.h), so the results do not
+ * depend on the thread count (mlp_impl.h says why). Shapes and the parameter
+ * layout: see groklab/deep.h. Below, Hn = depth - 1 is the number of hidden
+ * layers, l = 1..Hn a hidden layer, and a (B, N) array of layer l lives at
+ * offset (l-1) * max_B * N of its buffer. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,54 +20,11 @@
 #define FN(name) CAT(name, S)
 #define WORK CAT(gl_deep_work, S)
 
-#ifndef GL_DEEP_IMPL_COMMON
-#define GL_DEEP_IMPL_COMMON
-/* Element offsets of the work's arrays in one block of reals. */
-typedef struct deep_carve {
-    size_t h, a, z;      /* (Hn, max_B, N) each; z == a without a norm */
-    size_t mean, stat;   /* (Hn, max(max_B, N)) each, with a norm */
-    size_t out;          /* (max_B, p) outputs, then dL/dout */
-    size_t g[2];         /* (max_B, N) each: gradients flowing down (ping-pong) */
-    size_t stat_stride;  /* max(max_B, N) */
-    size_t total;
-} deep_carve;
-
-static inline void deep_carve_init(deep_carve *c, const gl_deep_layout *L, int max_B) {
-    size_t Hn = (size_t)L->depth - 1, BN = (size_t)max_B * (size_t)L->N;
-    size_t layers = Hn * BN, pos = 0;
-    int norm = L->norm != GL_NORM_NONE;
-    c->stat_stride = (size_t)(max_B > L->N ? max_B : L->N);
-    c->h = pos;
-    pos += layers;
-    c->a = pos;
-    pos += layers;
-    c->z = norm ? pos : c->a;
-    pos += norm ? layers : 0;
-    c->mean = pos;
-    pos += norm ? Hn * c->stat_stride : 0;
-    c->stat = pos;
-    pos += norm ? Hn * c->stat_stride : 0;
-    c->out = pos;
-    pos += (size_t)max_B * (size_t)L->p;
-    c->g[0] = pos;
-    pos += BN;
-    c->g[1] = pos;
-    pos += BN;
-    c->total = pos;
-}
-
-/* Dropout masks of the B examples of a batch for every hidden layer (deep.h,
- * "Dropout masks"), stored per layer: the mask of layer l for example b at
- * keep + ((l-1) * B + b) * N, so that a layer's (B, N) mask is contiguous.
- * Example b is id[b] (b when id is NULL). Defined in deep_f32.c. */
-void gl_deep_dropout_masks(uint8_t *keep, const gl_deep_layout *L, const int32_t *id, int B,
-                           double prob, uint64_t seed, long step);
-#endif
-
+/* gl_deep_work_f32, gl_deep_work_f64 */
 struct WORK {
     gl_deep_layout L;
     int max_B;
-    deep_carve c;
+    gl_deep_carve c;
     R *buf;        /* c.total reals */
     uint8_t *keep; /* (Hn, max_B, N) dropout masks, NULL without dropout */
 };
@@ -72,16 +32,16 @@ struct WORK {
 /* ---------------------------------------------------------------------------
  * The forward pass, shared by training and evaluation. */
 
-/* Forward over B <= max_B examples (m, n: (B)) into out (B, p).
- * Training (train = 1): dropout with w->keep when prob > 0, BatchNorm with the
- * batch statistics (kept in the work for the backward pass). Evaluation: no
- * dropout, BatchNorm with run_mean/run_var ((Hn, N) each). Every layer's h, a
- * and z stay in the work. */
+/* deep_forward_f32, deep_forward_f64: forward over B <= max_B examples (m, n:
+ * (B)) into out (B, p). Training (train = 1): dropout with w->keep when prob
+ * > 0, BatchNorm with the batch statistics (kept in the work for the backward
+ * pass). Evaluation: no dropout, BatchNorm with run_mean/run_var ((Hn, N)
+ * each). Every layer's h, a and z stay in the work. */
 static void FN(deep_forward)(WORK *w, R *out, const R *P, const int32_t *m, const int32_t *n,
                              int B, int train, double prob, const R *run_mean, const R *run_var,
                              double eps) {
     const gl_deep_layout *L = &w->L;
-    const deep_carve *c = &w->c;
+    const gl_deep_carve *c = &w->c;
     int N = L->N, Hn = L->depth - 1;
     long BN = (long)B * N;
     size_t lstride = (size_t)w->max_B * N;
@@ -117,9 +77,11 @@ static void FN(deep_forward)(WORK *w, R *out, const R *P, const int32_t *m, cons
 /* ---------------------------------------------------------------------------
  * The public functions (deep.h). */
 
+/* gl_deep_init_f32, gl_deep_init_f64 */
 void FN(gl_deep_init)(R *params, const gl_deep_layout *L, uint64_t seed) {
     int p = L->p, N = L->N, depth = L->depth;
-    /* tensor t: its offset, its (out, in) shape, whether stored transposed, its id */
+    /* tensor t: its offset, its (out, in) shape, whether stored transposed,
+     * its id */
     for (int t = 0; t < depth + 1; t++) {
         size_t off;
         int rows, cols, transposed = 0, layer;
@@ -144,18 +106,8 @@ void FN(gl_deep_init)(R *params, const gl_deep_layout *L, uint64_t seed) {
             layer = t;
             id = 48 + (uint32_t)(t - 1);
         }
-        double std = gl_deep_init_std(L, layer);
-        R *dst = params + off;
-#pragma omp parallel for schedule(static) if ((long)rows * cols > 32768)
-        for (int r = 0; r < rows; r++)
-            for (int q = 0; q < cols; q++) {
-                uint64_t i = (uint64_t)r * (uint64_t)cols + (uint64_t)q;
-                R v = (R)(std * gl_normal(seed, GL_STREAM_INIT, i, id));
-                if (transposed)
-                    dst[(size_t)q * rows + r] = v;
-                else
-                    dst[i] = v;
-            }
+        FN(gl_init_normal)(params + off, rows, cols, transposed, gl_deep_init_std(L, layer), seed,
+                           id);
     }
     size_t Hn = (size_t)depth - 1;
     if (L->norm != GL_NORM_NONE) {
@@ -164,6 +116,7 @@ void FN(gl_deep_init)(R *params, const gl_deep_layout *L, uint64_t seed) {
     }
 }
 
+/* gl_deep_work_free_f32, gl_deep_work_free_f64 */
 void FN(gl_deep_work_free)(WORK *w) {
     if (!w) return;
     free(w->buf);
@@ -171,6 +124,7 @@ void FN(gl_deep_work_free)(WORK *w) {
     free(w);
 }
 
+/* gl_deep_work_new_f32, gl_deep_work_new_f64 */
 int FN(gl_deep_work_new)(WORK **out, const gl_deep_layout *L, int max_B, int dropout,
                          gl_error *err) {
     *out = NULL;
@@ -179,7 +133,7 @@ int FN(gl_deep_work_new)(WORK **out, const gl_deep_layout *L, int max_B, int dro
     if (!w) return gl_fail(err, "deep mlp work: out of memory");
     w->L = *L;
     w->max_B = max_B;
-    deep_carve_init(&w->c, L, max_B);
+    gl_deep_carve_init(&w->c, L, max_B);
     w->buf = malloc(sizeof(R) * w->c.total);
     if (dropout) w->keep = malloc((size_t)(L->depth - 1) * (size_t)max_B * (size_t)L->N);
     if (!w->buf || (dropout && !w->keep)) {
@@ -192,10 +146,11 @@ int FN(gl_deep_work_new)(WORK **out, const gl_deep_layout *L, int max_B, int dro
     return 0;
 }
 
+/* gl_deep_loss_grad_f32, gl_deep_loss_grad_f64 */
 int FN(gl_deep_loss_grad)(WORK *w, double *loss, R *G, const R *P, const gl_deep_opts *o,
                           const gl_batch *bt, R *run_mean, R *run_var, gl_error *err) {
     const gl_deep_layout *L = &w->L;
-    const deep_carve *c = &w->c;
+    const gl_deep_carve *c = &w->c;
     int B = bt->B, N = L->N, p = L->p, Hn = L->depth - 1;
     if (B < 1 || B > w->max_B)
         return gl_fail(err, "deep mlp: batch of %d examples (the work holds 1 to %d)", B,
@@ -217,19 +172,15 @@ int FN(gl_deep_loss_grad)(WORK *w, double *loss, R *G, const R *P, const gl_deep
                                    : FN(gl_ce_loss)(out, out, bt->y, B, p);
     if (!isfinite(*loss)) return 0;
 
-    /* running statistics as torch.nn.BatchNorm1d: unbiased variance (as the
-     * two-layer MLP's trainer) */
+    /* running statistics as torch.nn.BatchNorm1d (as the two-layer MLP's
+     * trainer) */
     if (L->norm == GL_NORM_BATCHNORM && run_mean && run_var) {
-        R mom = (R)o->bn_momentum, keepm = (R)(1.0 - o->bn_momentum);
-        double unb = B > 1 ? (double)B / (B - 1) : 1.0;
         for (int l = 0; l < Hn; l++) {
             const R *mean = w->buf + c->mean + (size_t)l * c->stat_stride;
             const R *var = w->buf + c->stat + (size_t)l * c->stat_stride;
             R *rm = run_mean + (size_t)l * N, *rv = run_var + (size_t)l * N;
-            for (int k = 0; k < N; k++) {
-                rm[k] = keepm * rm[k] + mom * mean[k];
-                rv[k] = keepm * rv[k] + mom * (R)(var[k] * unb);
-            }
+            for (int k = 0; k < N; k++)
+                FN(gl_bn_running)(rm + k, rv + k, mean[k], var[k], B, o->bn_momentum);
         }
     }
 
@@ -266,6 +217,7 @@ int FN(gl_deep_loss_grad)(WORK *w, double *loss, R *G, const R *P, const gl_deep
     return 0;
 }
 
+/* gl_deep_logits_f32, gl_deep_logits_f64 */
 void FN(gl_deep_logits)(WORK *w, R *out, const R *P, const R *run_mean, const R *run_var,
                         double norm_eps, const int32_t *m, const int32_t *n, int B) {
     int p = w->L.p;
@@ -280,3 +232,5 @@ void FN(gl_deep_logits)(WORK *w, R *out, const R *P, const R *run_mean, const R 
 #undef FN
 #undef CAT
 #undef CAT_
+#undef S
+#undef R
