@@ -67,8 +67,9 @@
  * are scaled by 1/(1 - prob), as PyTorch does. So masks depend on the
  * example, the step and the element, never on threads or on batching.
  *
- * Precision: everything is written once (src/model/transformer_impl.h) and
- * compiled for float (_f32, training) and double (_f64, gradient checks).
+ * Precision: everything is written once (src/model/transformer_layers.h,
+ * transformer_impl.h; the elements and rows in src/model/ops.h) and compiled
+ * for float (_f32, training) and double (_f64, gradient checks).
  *
  * Determinism: a batch is cut into chunks of examples; chunk i belongs to
  * lane i % lanes, a lane runs its chunks in order into its own partial
