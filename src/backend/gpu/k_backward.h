@@ -1,7 +1,8 @@
 /* groklab GPU backend, kernels: the backward pass through the norms, the
  * activation and dropout, and the embedding (gathered by operand, in example
  * order; the activation's and dropout's backward are folded into it).
- * Included by src/gpu/kernels.h (types, conventions, the kernel list). */
+ * Included by src/gpu/kernels.h (types, conventions, the kernel list). The
+ * numerics are the CPU's own functions (model/ops.h). */
 #ifndef GROKLAB_GPU_K_BACKWARD_H
 #define GROKLAB_GPU_K_BACKWARD_H
 
@@ -11,9 +12,9 @@ GL_HD void gl_k_bn_back_sums(long i, long k, const gl_gview *v) {
     long N = v->N, t = i * N + k;
     const gl_gmember *g = &v->mem[i];
     const float *a = v->a + i * v->R * N + k, *dz = v->z + i * v->R * N + k;
-    double rstd = 1.0 / sqrt((double)v->s2[t] + g->norm_eps), sg = 0, sgx = 0;
+    double rstd = gl_rstd((double)v->s2[t], g->norm_eps), sg = 0, sgx = 0;
     for (int b = 0; b < g->rows; b++) {
-        double xhat = (a[(long)b * N] - v->s1[t]) * rstd;
+        double xhat = gl_xhat_f32(a[(long)b * N], v->s1[t], rstd);
         sg += dz[(long)b * N];
         sgx += dz[(long)b * N] * xhat;
     }
@@ -28,15 +29,9 @@ GL_HD void gl_k_bn_back_sums(long i, long k, const gl_gview *v) {
 GL_HD void gl_k_ln_back_rows(long i, long b, const gl_gview *v) {
     long N = v->N, t = i * v->R + b;
     if (b >= v->mem[i].rows) return;
-    const float *a = v->a + t * N, *dz = v->z + t * N, *gam = v->P + i * v->np + v->off_g;
-    double sg = 0, sgx = 0, mean = v->s1[t], r = v->s2[t];
-    for (long k = 0; k < N; k++) {
-        double gk = (double)dz[k] * gam[k];
-        sg += gk;
-        sgx += gk * (a[k] - mean) * r;
-    }
-    v->s3[t] = sg;
-    v->s4[t] = sgx;
+    const float *gam = v->P + i * v->np + v->off_g;
+    gl_ln_back_sums_f32(v->s3 + t, v->s4 + t, v->z + t * N, v->a + t * N, v->s1[t], v->s2[t], gam,
+                        N);
 }
 
 /* over (M, N): LayerNorm's dgamma, dbeta (rows in order) */
@@ -46,7 +41,7 @@ GL_HD void gl_k_ln_back_cols(long i, long k, const gl_gview *v) {
     const float *s1 = v->s1 + i * v->R, *s2 = v->s2 + i * v->R;
     float dg = 0, db = 0;
     for (int b = 0; b < v->mem[i].rows; b++) {
-        dg += dz[(long)b * N] * (float)((a[(long)b * N] - s1[b]) * s2[b]);
+        dg += gl_ln_dgamma_f32(dz[(long)b * N], a[(long)b * N], s1[b], s2[b]);
         db += dz[(long)b * N];
     }
     float *G = v->G + i * v->np;
@@ -62,17 +57,14 @@ GL_HD void gl_k_norm_back(long row, long k, const gl_gview *v) {
         if (v->pad_zero) v->z[t] = 0.0f;
         return;
     }
-    double gam = v->P[i * v->np + v->off_g + k], a = v->a[t], dz = v->z[t];
+    float gam = v->P[i * v->np + v->off_g + k], a = v->a[t], dz = v->z[t];
     if (v->norm == GK_NORM_BATCHNORM) {
         long c = i * N + k;
-        int B = g->rows;
-        double rstd = 1.0 / sqrt((double)v->s2[c] + g->norm_eps);
-        double xhat = (a - v->s1[c]) * rstd;
-        v->z[t] = (float)(gam * rstd / B * ((double)B * dz - v->s3[c] - xhat * v->s4[c]));
+        double rstd = gl_rstd((double)v->s2[c], g->norm_eps);
+        v->z[t] = gl_bn_back_f32(dz, gam, a, v->s1[c], rstd, g->rows, v->s3[c], v->s4[c]);
     } else {
         long r = i * v->R + b;
-        double rs = v->s2[r], xhat = (a - v->s1[r]) * rs, gk = dz * gam;
-        v->z[t] = (float)(rs / N * ((double)N * gk - v->s3[r] - xhat * v->s4[r]));
+        v->z[t] = gl_ln_back_f32(dz, gam, a, v->s1[r], v->s2[r], N, v->s3[r], v->s4[r]);
     }
 }
 
@@ -82,14 +74,9 @@ GL_HD void gl_k_norm_back(long row, long k, const gl_gview *v) {
 GL_HD float gl_k_dh(long i, long b, long k, const gl_gview *v) {
     const gl_gmember *g = &v->mem[i];
     long r = i * v->R + b, t = r * v->N + k;
-    float h = gl_k_pre(i, r, k, v), da = v->z[t], d;
+    float h = gl_k_pre(i, r, k, v);
     if (g->dropout > 0) h = gl_k_drop(h, v->keep[t], g->dropout);
-    switch (v->act) {
-    case GK_ACT_QUADRATIC: d = da * 2.0f * h; break;
-    case GK_ACT_RELU: d = h > 0 ? da : 0.0f; break;
-    case GK_ACT_GELU: d = da * (float)gl_k_gelu_grad((double)h); break;
-    default: d = da; break;
-    }
+    float d = gl_act_back_f32(v->z[t], h, v->act);
     if (g->dropout > 0) d = gl_k_drop(d, v->keep[t], g->dropout);
     return d;
 }

@@ -15,7 +15,7 @@ GL_HD void gl_k_batch_rows(long i, long unused, const gl_gview *v) {
         if (v->batch <= 0 || v->batch >= n) {
             g->rows = (int)n;
         } else {
-            long nb = (n + v->batch - 1) / v->batch, start = (v->step % nb) * v->batch;
+            long nb = gl_minibatch_count(n, v->batch), start = (v->step % nb) * v->batch;
             g->rows = (int)gl_k_min(v->batch, n - start);
         }
     } else {
@@ -45,7 +45,7 @@ GL_HD void gl_k_gather(long i, long b, const gl_gview *v) {
         } else if (v->batch <= 0 || v->batch >= g->n_train) {
             src = b;
         } else {
-            long nb = (g->n_train + v->batch - 1) / v->batch;
+            long nb = gl_minibatch_count(g->n_train, v->batch);
             src = v->perm[i * v->T + (v->step % nb) * v->batch + b];
         }
     } else {

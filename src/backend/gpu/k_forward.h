@@ -1,30 +1,14 @@
 /* groklab GPU backend, kernels: the forward pass: the gathered first layer
  * with dropout and the activation, BatchNorm and LayerNorm statistics and the
- * norm. Included by src/gpu/kernels.h (types, conventions, the kernel list). */
+ * norm. Included by src/gpu/kernels.h (types, conventions, the kernel list).
+ * The numerics are the CPU's own functions (model/ops.h). */
 #ifndef GROKLAB_GPU_K_FORWARD_H
 #define GROKLAB_GPU_K_FORWARD_H
 
-GL_HD double gl_k_gelu(double x) { return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440)); }
-GL_HD double gl_k_gelu_grad(double x) {
-    double cdf = 0.5 * (1.0 + erf(x * 0.70710678118654752440));
-    double pdf = exp(-0.5 * x * x) / sqrt(2.0 * GL_K_PI);
-    return cdf + x * pdf;
-}
-
-GL_HD float gl_k_act(float x, int act) {
-    switch (act) {
-    case GK_ACT_QUADRATIC: return x * x;
-    case GK_ACT_RELU: return x > 0 ? x : 0.0f;
-    case GK_ACT_GELU: return (float)gl_k_gelu((double)x);
-    default: return x;
-    }
-}
-
-/* Dropout of a kept (keep != 0) or dropped value: x / (1 - prob) or 0, in
- * float, the same in the forward and the backward (and as the CPU's
- * gl_dropout_apply) */
-GL_HD float gl_k_drop(float x, int keep, double prob) {
-    return keep ? x * (float)(1.0 / (1.0 - prob)) : 0.0f;
+/* Dropout of a kept (keep != 0) or dropped value, the same in the forward
+ * and the backward */
+GL_HD float gl_k_drop(float x, uint8_t keep, double prob) {
+    return gl_drop_f32(x, keep, (float)gl_dropout_scale(prob));
 }
 
 /* The first layer's pre-activation Ut[m] + Vt[n] of row r (member i), column k */
@@ -45,21 +29,21 @@ GL_HD void gl_k_hidden(long row, long k, const gl_gview *v) {
     long r = i * v->R + b;
     float x = gl_k_pre(i, r, k, v);
     if (v->training && g->dropout > 0) {
-        /* the CPU's gl_dropout_row: word k % 4 of counter ex*ceil(N/4) + k/4 */
+        /* the CPU's gl_dropout_row, one element: word k % 4 of its counter */
         uint32_t w[4];
-        uint64_t groups = (uint64_t)(N + 3) / 4;
-        gl_philox_words(g->seed, 4 /* GL_STREAM_DROPOUT */, (uint64_t)v->bid[r] * groups + k / 4,
+        gl_philox_words(g->seed, GL_STREAM_DROPOUT,
+                        gl_dropout_ctr0((uint64_t)v->bid[r], (uint64_t)N) + (uint64_t)k / 4,
                         (uint32_t)v->step, w);
-        float u = (float)(w[k % 4] >> 8) * (1.0f / 16777216.0f);
-        uint8_t keep = u >= (float)g->dropout;
+        uint8_t keep = gl_dropout_kept(w[k % 4], (float)g->dropout);
         v->keep[t] = keep;
         x = gl_k_drop(x, keep, g->dropout);
     }
-    v->a[t] = gl_k_act(x, v->act);
+    v->a[t] = gl_act_f32(x, v->act);
 }
 
-/* over (M, N): BatchNorm batch mean and biased variance of a, and (training)
- * the running statistics as torch.nn.BatchNorm1d (unbiased variance) */
+/* over (M, N): BatchNorm batch mean and biased variance of a (s1, s2; s3, s4
+ * the mean and 1/std unrounded, for gl_k_norm), and (training) the running
+ * statistics as torch.nn.BatchNorm1d */
 GL_HD void gl_k_bn_stats(long i, long k, const gl_gview *v) {
     long N = v->N, t = i * N + k;
     gl_gmember *g = &v->mem[i];
@@ -75,28 +59,28 @@ GL_HD void gl_k_bn_stats(long i, long k, const gl_gview *v) {
     float mean = (float)s, var = (float)(q / B);
     v->s1[t] = mean;
     v->s2[t] = var;
+    v->s3[t] = s;
+    v->s4[t] = gl_rstd(q / B, g->norm_eps);
     if (!g->alive) return; /* stopped: its state stays as at the failed step */
-    float mom = (float)g->bn_momentum, keepm = (float)(1.0 - g->bn_momentum);
-    double unb = B > 1 ? (double)B / (B - 1) : 1.0;
-    v->run_mean[t] = keepm * v->run_mean[t] + mom * mean;
-    v->run_var[t] = keepm * v->run_var[t] + mom * (float)(var * unb);
+    gl_bn_running_f32(v->run_mean + t, v->run_var + t, mean, var, B, g->bn_momentum);
 }
 
-/* over (M, R): LayerNorm mean and 1/std of each row */
+/* over (M, R): LayerNorm mean and 1/std of each row (s1, s2; s3, s4
+ * unrounded, for gl_k_norm) */
 GL_HD void gl_k_ln_stats(long i, long b, const gl_gview *v) {
     long N = v->N, t = i * v->R + b;
     if (b >= v->mem[i].rows) return;
-    const float *a = v->a + t * N;
-    double s = 0, q = 0;
-    for (long k = 0; k < N; k++) s += a[k];
-    s /= N;
-    for (long k = 0; k < N; k++) q += (a[k] - s) * (a[k] - s);
-    v->s1[t] = (float)s;
-    v->s2[t] = (float)(1.0 / sqrt(q / N + v->mem[i].norm_eps));
+    double mean, rstd;
+    gl_ln_stats_f32(&mean, &rstd, v->a + t * N, N, v->mem[i].norm_eps);
+    v->s1[t] = (float)mean;
+    v->s2[t] = (float)rstd;
+    v->s3[t] = mean;
+    v->s4[t] = rstd;
 }
 
 /* over (M*R, N): z = norm(a). BatchNorm: batch statistics (training) or running
- * ones (evaluation); LayerNorm: the row's. */
+ * ones (evaluation); LayerNorm: the row's. As the CPU, with the statistics
+ * unrounded. */
 GL_HD void gl_k_norm(long row, long k, const gl_gview *v) {
     long N = v->N, i = row / v->R, b = row % v->R, t = row * N + k;
     const gl_gmember *g = &v->mem[i];
@@ -105,17 +89,13 @@ GL_HD void gl_k_norm(long row, long k, const gl_gview *v) {
         return;
     }
     const float *P = v->P + i * v->np;
-    double gam = P[v->off_g + k], bet = P[v->off_b + k], a = v->a[t];
-    if (v->norm == GK_NORM_LAYERNORM) {
-        long r = i * v->R + b;
-        v->z[t] = (float)((a - v->s1[r]) * v->s2[r] * gam + bet);
-    } else if (v->training) {
-        long c = i * N + k;
-        double rstd = 1.0 / sqrt((double)v->s2[c] + g->norm_eps);
-        v->z[t] = (float)((a - v->s1[c]) * rstd * gam + bet);
+    float gam = P[v->off_g + k], bet = P[v->off_b + k], a = v->a[t];
+    if (v->norm == GK_NORM_LAYERNORM || v->training) {
+        long s = v->norm == GK_NORM_LAYERNORM ? i * v->R + b : i * N + k; /* the statistics' */
+        v->z[t] = (float)gl_norm_apply(a, v->s3[s], v->s4[s], gam, bet);
     } else {
         long c = i * N + k;
-        v->z[t] = (float)((a - v->run_mean[c]) / sqrt((double)v->run_var[c] + g->norm_eps) * gam + bet);
+        v->z[t] = gl_bn_eval_f32(a, v->run_mean[c], v->run_var[c], g->norm_eps, gam, bet);
     }
 }
 

@@ -1,7 +1,7 @@
 /* groklab GPU backend, kernels: the loss: its gradient (MSE element by
  * element, cross-entropy per row), per-row losses and hits for evaluation, and
  * divergence. Included by src/gpu/kernels.h (types, conventions, the kernel
- * list). */
+ * list). The losses are the CPU's own rows (model/ops.h). */
 #ifndef GROKLAB_GPU_K_LOSS_H
 #define GROKLAB_GPU_K_LOSS_H
 /* A member whose loss is not finite stops at this step (alive = 0): its
@@ -25,9 +25,9 @@ GL_HD void gl_k_mse_grad(long r, long j, const gl_gview *v) {
         if (v->pad_zero) v->out[t] = 0.0f;
         return;
     }
-    float d = v->out[t] - (j == v->by[r] ? 1.0f : 0.0f);
+    float d = gl_mse_diff_f32(v->out[t], j == v->by[r]);
     if (!isfinite(d)) gl_k_stop(g, v->step);
-    v->out[t] = (float)(2.0 / ((double)g->rows * p)) * d;
+    v->out[t] = (float)gl_mse_scale(g->rows, (int)p) * d;
 }
 
 /* over (M, R): one row's loss. Training (cross-entropy): dL/dout in place of
@@ -42,32 +42,18 @@ GL_HD void gl_k_loss_rows(long i, long b, const gl_gview *v) {
             for (long j = 0; j < p; j++) o[j] = 0.0f;
         return;
     }
-    int y = v->by[t], B = g->rows;
-    double s = 0;
+    int y = v->by[t];
     if (!v->training) {
         int best = 0;
         for (long j = 1; j < p; j++)
             if (o[j] > o[best]) best = (int)j;
         v->rowhit[t] = (best == y) | (best == v->by2[t]) << 1;
     }
-    if (v->loss == GK_LOSS_MSE) {
-        for (long j = 0; j < p; j++) {
-            float d = o[j] - (j == y ? 1.0f : 0.0f);
-            s += (double)d * d;
-        }
-    } else {
-        double mx = o[0], z = 0;
-        for (long j = 1; j < p; j++)
-            if (o[j] > mx) mx = o[j];
-        for (long j = 0; j < p; j++) z += exp((double)o[j] - mx);
-        double lse = mx + log(z);
-        s = lse - o[y];
-        if (v->training) {
-            if (!isfinite(s)) gl_k_stop(g, v->step);
-            for (long j = 0; j < p; j++)
-                o[j] = (float)((exp((double)o[j] - lse) - (j == y ? 1.0 : 0.0)) / B);
-        }
-    }
+    /* training is cross-entropy only (MSE: gl_k_mse_grad) */
+    double s = v->loss == GK_LOSS_MSE
+                   ? gl_mse_row_f32(0.0, NULL, o, y, (int)p, 0.0f)
+                   : gl_ce_row_f32(v->training ? o : NULL, o, y, (int)p, g->rows, NULL);
+    if (v->training && !isfinite(s)) gl_k_stop(g, v->step);
     v->rowloss[t] = s;
 }
 

@@ -6,9 +6,10 @@
  * sizes). The grid's shape spares the kernels 64-bit divisions per element.
  * The bodies are plain C that nvcc compiles as __host__ __device__:
  * src/gpu/dev_cuda.cu launches them over a CUDA grid, src/gpu/dev_host.c
- * runs them in loops (the emulator the tests use on machines without a GPU). The math is the CPU's
- * (src/model/mlp_impl.h, src/train/optim_impl.h): sums over examples run in
- * example order with double accumulators, as there.
+ * runs them in loops (the emulator the tests use on machines without a GPU). The math is the CPU's:
+ * every activation, norm, loss, optimizer and dropout formula is a function
+ * of src/model/ops.h that the CPU passes call too, and sums over examples
+ * run in example order with double accumulators, as there.
  *
  * A population is M members of one shape (p, N, activation, norm, loss,
  * optimizer, batch size) that may differ in their data (alpha, xi, split and
@@ -30,7 +31,9 @@
  *   out          : (R, p)   output, then dL/dout in place
  *   s1, s2       : BatchNorm (N) batch mean and biased variance; LayerNorm
  *                  (R) row mean and 1/std.  s3, s4: the same shapes, in
- *                  double, the backward's sums
+ *                  double: the forward's mean and 1/std unrounded (the
+ *                  norm applies them, as the CPU does), then the
+ *                  backward's sums
  *   rowloss      : (R) double  loss of each row (evaluation);  rowhit: (R) flags
  *   csr_off      : (2, p+1)  rows grouped by operand: the rows b with
  *   csr_idx      : (2, R)    bm[b] == r are csr_idx[0][csr_off[0][r] ..
@@ -42,10 +45,8 @@
 #include <stdint.h>
 
 #include "core/philox.h"
-
-#ifndef GL_K_PI
-#define GL_K_PI 3.14159265358979323846
-#endif
+#include "groklab/rng.h"
+#include "model/ops.h" /* the numerics, shared with the CPU */
 
 /* Per-member settings and state. */
 typedef struct gl_gmember {
