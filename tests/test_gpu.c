@@ -1,7 +1,7 @@
 /* groklab tests: the GPU backend's populations against the CPU backend.
  *
  * Each case trains M members that differ in alpha, xi, seeds, lr, wd and
- * dropout as one population (src/gpu/pop.c), and every member alone on the
+ * dropout as one population (src/backend/gpu/pop.c), and every member alone on the
  * CPU (src/train/trainer.c), for 100 steps, then compares every logged row
  * (losses, accuracies on every subset, norms, mean IPR), the divergence step
  * and the final weights. Tolerances: losses relative 1e-3, norms 2e-4 (FP32
@@ -10,7 +10,7 @@
  * rounding of near-zero gradients in single elements, not in the norm).
  *
  *   test_gpu emulate   the population code on the host emulator (any machine),
- *                      in its strict mode (src/gpu/dev_host.c): host code
+ *                      in its strict mode (src/backend/gpu/dev_host.c): host code
  *                      never touches device memory, every kernel gives the
  *                      same bytes with its cells run in order and in reverse
  *                      order, and copies and GEMMs name device memory as

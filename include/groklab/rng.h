@@ -29,7 +29,7 @@ void gl_philox_run(uint64_t seed, uint32_t stream, uint64_t a0, uint32_t b, int 
                    uint32_t *out);
 
 /* Uniform float in [0, 1) from the top 24 bits of x. */
-static inline float gl_u01(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+float gl_u01(uint32_t x);
 
 /* A standard normal (Box-Muller on out[0], out[1] of one Philox call). */
 double gl_normal(uint64_t seed, uint32_t stream, uint64_t a, uint32_t b);

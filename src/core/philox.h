@@ -1,6 +1,6 @@
 /* groklab: the Philox4x32-10 rounds over plain 32-bit words (Random123's
  * philox4x32, written out), for one counter. Shared by the CPU's
- * gl_philox_run (src/core/rng.c) and the GPU kernels (src/gpu/kernels.h), so
+ * gl_philox_run (src/core/rng.c) and the GPU kernels (src/backend/gpu/kernels.h), so
  * both backends draw the same numbers; tested equal to Random123's own.
  * GL_HD marks it __host__ __device__ under nvcc. */
 #ifndef GROKLAB_PHILOX_H
@@ -36,5 +36,9 @@ GL_HD void gl_philox_words(uint64_t seed, uint32_t stream, uint64_t a, uint32_t 
     out[2] = c2;
     out[3] = c3;
 }
+
+/* Uniform float in [0, 1) from the top 24 bits of a word: gl_u01 of
+ * groklab/rng.h, and the dropout bit's u. */
+GL_HD float gl_philox_u01(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
 
 #endif

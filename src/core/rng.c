@@ -20,6 +20,8 @@ void gl_philox_run(uint64_t seed, uint32_t stream, uint64_t a0, uint32_t b, int 
     for (int i = 0; i < count; i++) gl_philox_words(seed, stream, a0 + (uint64_t)i, b, out + 4 * i);
 }
 
+float gl_u01(uint32_t x) { return gl_philox_u01(x); }
+
 double gl_normal(uint64_t seed, uint32_t stream, uint64_t a, uint32_t b) {
     uint32_t r[4];
     gl_philox(seed, stream, a, b, r);

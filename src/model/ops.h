@@ -146,10 +146,10 @@ GL_HD gl_optim_k gl_optim_consts(int optim, double lr, double wd, double momentu
 
 GL_HD uint64_t gl_dropout_ctr0(uint64_t ex, uint64_t E) { return ex * ((E + 3) / 4); }
 
-/* u >= thr for u = gl_u01(word) (groklab/rng.h: the top 24 bits; spelled
- * out, as the GPU cannot call it), thr = (float)prob */
+/* u >= thr for u = gl_philox_u01(word) (= gl_u01, the top 24 bits),
+ * thr = (float)prob */
 GL_HD uint8_t gl_dropout_kept(uint32_t word, float thr) {
-    return (float)(word >> 8) * (1.0f / 16777216.0f) >= thr;
+    return gl_philox_u01(word) >= thr;
 }
 
 GL_HD double gl_dropout_scale(double prob) { return 1.0 / (1.0 - prob); }

@@ -14,7 +14,7 @@ command -v clang >/dev/null || { echo "run.sh: clang is not installed (see tests
 mkdir -p "$OUT/corpus" "$OUT/crashes"
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$ROOT/include" $(pkg-config --cflags libcjson) \
-  "$ROOT/tests/fuzz/fuzz_safetensors.c" "$ROOT/src/io/safetensors.c" "$ROOT/src/io/files.c" \
+  "$ROOT/tests/fuzz/fuzz_safetensors.c" "$ROOT/src/core/safetensors.c" "$ROOT/src/core/files.c" \
   "$ROOT/src/core/error.c" $(pkg-config --libs libcjson) -o "$OUT/fuzz_safetensors"
 cd "$OUT"
 ./fuzz_safetensors -max_total_time="$SECONDS_TO_RUN" -max_len=16384 -timeout=10 -malloc_limit_mb=512 \

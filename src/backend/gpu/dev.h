@@ -1,10 +1,10 @@
 /* groklab GPU backend: the device a population runs on.
  *
- * Two implementations of one table of operations: CUDA (src/gpu/dev_cuda.cu:
- * cudaMalloc, one stream, the kernels of src/gpu/kernels.h launched over a
+ * Two implementations of one table of operations: CUDA (src/backend/gpu/dev_cuda.cu:
+ * cudaMalloc, one stream, the kernels of src/backend/gpu/kernels.h launched over a
  * grid, cuBLAS strided batched GEMM) and the host emulator
- * (src/gpu/dev_host.c: the same kernel bodies in loops, a plain GEMM), which
- * lets the population code (src/gpu/pop.c) be tested on machines without a
+ * (src/backend/gpu/dev_host.c: the same kernel bodies in loops, a plain GEMM), which
+ * lets the population code (src/backend/gpu/pop.c) be tested on machines without a
  * GPU. Pointers returned by alloc are device pointers: only the kernels and
  * the copies read them. Work is queued in order; download and sync wait. */
 #ifndef GROKLAB_GPU_DEV_H

@@ -1,7 +1,7 @@
 /* groklab GPU backend, kernels: the backward pass through the norms, the
  * activation and dropout, and the embedding (gathered by operand, in example
  * order; the activation's and dropout's backward are folded into it).
- * Included by src/gpu/kernels.h (types, conventions, the kernel list). The
+ * Included by src/backend/gpu/kernels.h (types, conventions, the kernel list). The
  * numerics are the CPU's own functions (model/ops.h). */
 #ifndef GROKLAB_GPU_K_BACKWARD_H
 #define GROKLAB_GPU_K_BACKWARD_H

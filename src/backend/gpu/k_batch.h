@@ -1,6 +1,6 @@
 /* groklab GPU backend, kernels: the batch: its rows per member, gathered from
  * the data or the epoch's permutation, and grouped by operand value for the
- * embedding's backward. Included by src/gpu/kernels.h (types, conventions, the
+ * embedding's backward. Included by src/backend/gpu/kernels.h (types, conventions, the
  * kernel list). */
 #ifndef GROKLAB_GPU_K_BATCH_H
 #define GROKLAB_GPU_K_BATCH_H

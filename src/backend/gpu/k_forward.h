@@ -1,6 +1,6 @@
 /* groklab GPU backend, kernels: the forward pass: the gathered first layer
  * with dropout and the activation, BatchNorm and LayerNorm statistics and the
- * norm. Included by src/gpu/kernels.h (types, conventions, the kernel list).
+ * norm. Included by src/backend/gpu/kernels.h (types, conventions, the kernel list).
  * The numerics are the CPU's own functions (model/ops.h). */
 #ifndef GROKLAB_GPU_K_FORWARD_H
 #define GROKLAB_GPU_K_FORWARD_H

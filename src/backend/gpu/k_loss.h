@@ -1,6 +1,6 @@
 /* groklab GPU backend, kernels: the loss: its gradient (MSE element by
  * element, cross-entropy per row), per-row losses and hits for evaluation, and
- * divergence. Included by src/gpu/kernels.h (types, conventions, the kernel
+ * divergence. Included by src/backend/gpu/kernels.h (types, conventions, the kernel
  * list). The losses are the CPU's own rows (model/ops.h). */
 #ifndef GROKLAB_GPU_K_LOSS_H
 #define GROKLAB_GPU_K_LOSS_H

@@ -1,6 +1,6 @@
 /* groklab GPU backend, kernels: the metrics of a logging step: accuracies and
  * losses on every subset, norms, and the mean IPR from the DFT of the weights.
- * Included by src/gpu/kernels.h (types, conventions, the kernel list). */
+ * Included by src/backend/gpu/kernels.h (types, conventions, the kernel list). */
 #ifndef GROKLAB_GPU_K_METRICS_H
 #define GROKLAB_GPU_K_METRICS_H
 

@@ -1,6 +1,6 @@
 /* groklab GPU backend, kernels: the optimizers: AdamW, Adam and SGD with
  * PyTorch's torch.optim formulas (groklab/optim.h), per member's settings:
- * the CPU's element update (model/ops.h). Included by src/gpu/kernels.h
+ * the CPU's element update (model/ops.h). Included by src/backend/gpu/kernels.h
  * (types, conventions, the kernel list). */
 #ifndef GROKLAB_GPU_K_OPTIM_H
 #define GROKLAB_GPU_K_OPTIM_H

@@ -5,7 +5,7 @@
  * row and a neuron) and the population's view v (device pointers and
  * sizes). The grid's shape spares the kernels 64-bit divisions per element.
  * The bodies are plain C that nvcc compiles as __host__ __device__:
- * src/gpu/dev_cuda.cu launches them over a CUDA grid, src/gpu/dev_host.c
+ * src/backend/gpu/dev_cuda.cu launches them over a CUDA grid, src/backend/gpu/dev_host.c
  * runs them in loops (the emulator the tests use on machines without a GPU). The math is the CPU's:
  * every activation, norm, loss, optimizer and dropout formula is a function
  * of src/model/ops.h that the CPU passes call too, and sums over examples

@@ -64,7 +64,7 @@ static void refresh_perms(gpop *g) {
     gl_gview *v = &g->v;
     for (int i = 0; i < v->M; i++) {
         const gl_config *c = gl_trainer_config(g->t[i]);
-        long n = g->mem[i].n_train, nb = (n + v->batch - 1) / v->batch, e = v->step / nb;
+        long n = g->mem[i].n_train, nb = gl_minibatch_count(n, v->batch), e = v->step / nb;
         if (v->batch >= n || e == g->epoch[i]) continue;
         for (int32_t k = 0; k < n; k++) g->perm[k] = k;
         gl_shuffle(g->perm, (int32_t)n, c->seed, GL_STREAM_MINIBATCH, (uint32_t)e);
