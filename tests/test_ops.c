@@ -15,10 +15,6 @@
 #include "groklab/rng.h"
 #include "model/ops.h"
 
-/* |a - b| <= tol * max(1, |b|) */
-static int close_to(double a, double b, double tol) {
-    return fabs(a - b) <= tol * fmax(1.0, fabs(b));
-}
 
 /* uniform in [0, 1) */
 static double uniform(uint64_t i, uint32_t b) {
@@ -97,8 +93,7 @@ static void test_losses(void) {
     for (int j = 0; j < P; j++) zs += expl((long double)o[j]);
     for (int j = 0; j < P; j++)
         gerr = fmaxl(gerr, fabsl(g1[j] - (expl((long double)o[j]) / zs - (j == y)) / B));
-    CHECK(close_to(l1, (double)(logl(zs) - o[y]), 1e-14),
-          "ce row: loss = log sum exp(o) - o[y]: %.17g", l1);
+    CHECK_REL(l1, (double)(logl(zs) - o[y]), 1e-14, "ce row: loss = log sum exp(o) - o[y]");
     CHECK(gerr < 1e-8, "ce row: gradient (softmax - onehot) / B (max err %.3Lg)", gerr);
 
     /* MSE: the fused pass's row (8 partial sums) against the layered one's */
@@ -110,8 +105,8 @@ static void test_losses(void) {
     for (int j = 0; j < P; j++)
         ref += ((long double)o[j] - (j == y)) * ((long double)o[j] - (j == y));
     CHECK(!memcmp(g1, o8, sizeof g1), "mse rows: the same gradient bytes in order and in 8 sums");
-    CHECK(close_to(s1, (double)ref, 1e-14), "mse row: sum of (o - onehot)^2: %.17g", s1);
-    CHECK(close_to(s8, (double)ref, 1e-14), "mse row8: sum of (o - onehot)^2: %.17g", s8);
+    CHECK_REL(s1, (double)ref, 1e-14, "mse row: sum of (o - onehot)^2");
+    CHECK_REL(s8, (double)ref, 1e-14, "mse row8: sum of (o - onehot)^2");
 }
 
 static void test_dropout(void) {
@@ -150,10 +145,8 @@ static void test_dropout(void) {
 static void test_running_stats(void) {
     float rm = 0.25f, rv = 2.0f;
     gl_bn_running_f32(&rm, &rv, 1.5f, 0.5f, 8, 0.1);
-    CHECK(close_to(rm, 0.9 * 0.25 + 0.1 * 1.5, 1e-7), "bn running mean: (1 - m) r + m mean: %.9g",
-          rm);
-    CHECK(close_to(rv, 0.9 * 2.0 + 0.1 * 0.5 * 8 / 7, 1e-7),
-          "bn running var: unbiased, B / (B - 1): %.9g", rv);
+    CHECK_REL(rm, 0.9 * 0.25 + 0.1 * 1.5, 1e-7, "bn running mean: (1 - m) r + m mean");
+    CHECK_REL(rv, 0.9 * 2.0 + 0.1 * 0.5 * 8 / 7, 1e-7, "bn running var: unbiased, B / (B - 1)");
 }
 
 static void test_chunking(void) {
