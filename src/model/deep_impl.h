@@ -15,9 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CAT_(a, b) a##_##b
-#define CAT(a, b) CAT_(a, b)
-#define FN(name) CAT(name, S)
+#include "model/template.h"
 #define WORK CAT(gl_deep_work, S)
 
 /* gl_deep_work_f32, gl_deep_work_f64 */
@@ -229,8 +227,4 @@ void FN(gl_deep_logits)(WORK *w, R *out, const R *P, const R *run_mean, const R 
 }
 
 #undef WORK
-#undef FN
-#undef CAT
-#undef CAT_
-#undef S
-#undef R
+#include "model/template_end.h"

@@ -12,9 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#define CAT_(a, b) a##_##b
-#define CAT(a, b) CAT_(a, b)
-#define FN(name) CAT(name, S)
+#include "model/template.h"
 
 /* gl_embed_forward_f32, gl_embed_forward_f64 */
 void FN(gl_embed_forward)(R *h, const int32_t *m, const int32_t *n, const R *Ut, const R *Vt, int B,
@@ -253,9 +251,5 @@ void FN(gl_init_normal)(R *dst, int rows, int cols, int transposed, double std, 
         }
 }
 
-#undef FN
-#undef CAT
-#undef CAT_
 #undef GEMM
-#undef S
-#undef R
+#include "model/template_end.h"

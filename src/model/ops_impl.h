@@ -4,9 +4,7 @@
  * ends in _f32 or _f64. Arithmetic written in R is R's; "double" marks what
  * runs in double whatever R is. */
 
-#define CAT_(a, b) a##_##b
-#define CAT(a, b) CAT_(a, b)
-#define FN(name) CAT(name, S)
+#include "model/template.h"
 
 /* ---------------------------------------------------------------------------
  * Activations. act is a gl_act (GL_ACT_AUTO is resolved before any layer
@@ -274,9 +272,5 @@ GL_HD void FN(gl_lanes_sum)(R *GL_RESTRICT g, const R *GL_RESTRICT part, size_t 
     }
 }
 
-#undef FN
-#undef CAT
-#undef CAT_
 #undef RBITS
-#undef S
-#undef R
+#include "model/template_end.h"

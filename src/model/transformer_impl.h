@@ -21,9 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CAT_(a, b) a##_##b
-#define CAT(a, b) CAT_(a, b)
-#define FN(name) CAT(name, S)
+#include "model/template.h"
 #define WORK CAT(gl_tf_work, S)
 
 #include "transformer_layers.h"
@@ -427,9 +425,5 @@ void FN(gl_tf_logits)(WORK *w, R *logits, const R *P, const int32_t *m, const in
 }
 
 #undef WORK
-#undef FN
-#undef CAT
-#undef CAT_
 #undef GEMM
-#undef S
-#undef R
+#include "model/template_end.h"
