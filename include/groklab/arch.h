@@ -73,4 +73,30 @@ const float *gl_net_gains(const gl_net *n, const float *params, int layer);
  *                token embedding again when tied). */
 void gl_net_norms(const gl_net *n, const float *params, double *u, double *v, double *w);
 
+/* ---- every family's float pass behind one interface ----
+ * A gl_net_pass holds the work of net n's training pass for batches of up to
+ * B examples (the two-layer MLP's layered pass with BatchNorm and its fused
+ * pass otherwise, the deep MLP's, the Transformer's; config c gives the
+ * loss, dropout, norm constants and seed) and of its evaluation on up to
+ * eval_rows examples at a time. n must outlive the pass. */
+typedef struct gl_net_pass gl_net_pass;
+
+/* Bytes that gl_net_pass_new allocates for n, c, B and eval_rows. */
+double gl_net_pass_bytes(const gl_net *n, const gl_config *c, int B, int eval_rows);
+/* 0, or GL_E_INPUT (B or eval_rows < 1) / GL_E_NOMEM with *ps NULL. */
+int gl_net_pass_new(gl_net_pass **ps, const gl_net *n, const gl_config *c, int B, int eval_rows, gl_error *err);
+void gl_net_pass_free(gl_net_pass *ps);
+
+/* The loss of batch bt (at most B examples; dropout drawn for step) and its
+ * gradient into grads (n_params, overwritten); with BatchNorm the running
+ * statistics (n_run_layers x run_width each) move as torch.nn.BatchNorm1d's.
+ * A loss that is not finite is returned as it is (NaN for a batch larger
+ * than B); the gradient is then unfinished. */
+double gl_net_pass_loss_grad(gl_net_pass *ps, float *grads, const float *params, float *run_mean, float *run_var,
+                             long step, const gl_batch *bt);
+/* Evaluation-mode logits (B, p) of the pairs (m[b], n[b]), B <= eval_rows
+ * (else NULL), in the pass's own buffer (valid until its next call). */
+const float *gl_net_pass_logits(gl_net_pass *ps, const float *params, const float *run_mean, const float *run_var,
+                                const int32_t *m, const int32_t *n, int B);
+
 #endif

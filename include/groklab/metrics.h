@@ -74,6 +74,11 @@ double gl_ipr_neurons(gl_ipr_plan *plan, double *ipr, const gl_layout *L, const 
 struct gl_net;
 double gl_ipr_layer(gl_ipr_plan *plan, double *ipr, const struct gl_net *net, const float *params,
                     int layer, gl_ipr_conv conv, double r);
+/* The per-unit IPR that metrics.csv logs as mean_ipr, into ipr (n_units),
+ * returning their mean: the two-layer MLP's gl_ipr_neurons, every other
+ * family's input layer (gl_ipr_layer, layer 0, r = 2). */
+double gl_ipr_net(gl_ipr_plan *plan, double *ipr, const struct gl_net *net, const float *params,
+                  gl_ipr_conv conv);
 
 /* Phases of docs/paper.md section 6. */
 typedef enum {

@@ -2,7 +2,8 @@
  *
  * A step is: pick the batch (all of the training set, or the next slice of
  * this epoch's Philox permutation), forward in training mode, loss and its
- * gradient, backward, optimizer. The two-layer MLP runs the fused,
+ * gradient, backward, optimizer. The family's pass (gl_net_pass,
+ * src/model/pass.c) picks the code: for the two-layer MLP the fused,
  * cache-blocked pass (src/model/fused.c), except with BatchNorm, whose batch
  * statistics need the layered pass over whole-batch arrays; the deep MLP and
  * the Transformer run their own passes. Everything is allocated when the
@@ -18,19 +19,13 @@
 #include "groklab/optim.h"
 #include "groklab/rng.h"
 #include "groklab/runtime.h"
-#include "model/ops.h" /* the BatchNorm running statistics */
+#include "model/ops.h" /* gl_minibatch_count */
 
 enum { EVAL_CHUNK = 2048 };
 
 typedef struct cpu_work {
     float *grads;              /* (n_params) */
-    /* the two-layer MLP: */
-    gl_mlp_work work, ework;   /* work: the layered pass (BatchNorm only); ework: evaluation */
-    gl_fused_work fused;       /* the fused pass (every other norm) */
-    /* the other families: */
-    gl_deep_work_f32 *deep;
-    gl_tf_work_f32 *tf;
-    float *logits;             /* (EVAL_CHUNK, p) evaluation output */
+    gl_net_pass *pass;         /* the family's training and evaluation pass */
     int32_t *perm;             /* this epoch's order of the training set */
     long perm_epoch;
     int32_t *bm, *bn, *by, *bid; /* the current minibatch */
@@ -40,31 +35,16 @@ typedef struct cpu_work {
 
 static double cpu_bytes(const gl_config *c, const gl_net *net, int Bi) {
     double pairs = (double)gl_task_pairs(c->task, c->p);
-    double B = Bi, N = net->n_units, p = c->p;
-    double eb = EVAL_CHUNK < pairs ? EVAL_CHUNK : pairs;
-    double pass;
-    if (c->arch == GL_ARCH_DEEP_MLP) {
-        pass = gl_deep_work_bytes(&net->deep, Bi, c->dropout > 0) + 4 * eb * p;
-    } else if (c->arch == GL_ARCH_TRANSFORMER) {
-        pass = gl_tf_work_bytes(&net->tf, Bi, 0, 0) + 4 * eb * p;
-    } else {
-        double per_row = 4 * (N * (c->norm != GL_NORM_NONE ? 4 : 3) + p) + (c->dropout > 0 ? N : 0);
-        pass = (c->norm == GL_NORM_BATCHNORM ? B * per_row : gl_fused_work_bytes(&net->mlp, Bi, c->dropout > 0)) +
-               eb * per_row;
-    }
-    return 4 * (double)net->n_params /* gradients */ + pass + 8 * 3 * N /* IPR scratch */;
+    int eb = EVAL_CHUNK < pairs ? EVAL_CHUNK : (int)pairs;
+    return 4 * (double)net->n_params /* gradients */ + gl_net_pass_bytes(net, c, Bi, eb) +
+           8 * 3 * (double)net->n_units /* IPR scratch */;
 }
 
 static void cpu_detach(gl_trainer *t) {
     cpu_work *w = t->impl;
     if (!w) return;
     free(w->grads);
-    gl_mlp_work_free(&w->work);
-    gl_mlp_work_free(&w->ework);
-    gl_fused_work_free(&w->fused);
-    gl_deep_work_free_f32(w->deep);
-    gl_tf_work_free_f32(w->tf);
-    free(w->logits);
+    gl_net_pass_free(w->pass);
     free(w->perm);
     free(w->bm);
     free(w->bn);
@@ -78,27 +58,17 @@ static void cpu_detach(gl_trainer *t) {
 
 static int cpu_attach(gl_trainer *t, gl_error *err) {
     const gl_config *c = &t->cfg;
-    const gl_layout *L = &t->net.mlp;
     cpu_work *w = calloc(1, sizeof *w);
     if (!w) return gl_fail_nomem(err, "for the CPU pass");
     t->impl = w;
     gl_blas_init(); /* groklab chunks the products itself: the BLAS runs on one thread */
     w->perm_epoch = -1;
-    int N = t->net.n_units, p = c->p, eb = EVAL_CHUNK;
+    int N = t->net.n_units, p = c->p;
     w->grads = calloc(t->net.n_params, sizeof(float));
     w->ipr_buf = calloc((size_t)N, sizeof(double));
     int ok = w->grads && w->ipr_buf;
     gl_error e;
-    if (ok && c->arch == GL_ARCH_MLP)
-        ok = gl_mlp_work_alloc(&w->ework, L, eb, 0) == 0 &&
-             (c->norm == GL_NORM_BATCHNORM ? gl_mlp_work_alloc(&w->work, L, t->B, c->dropout > 0)
-                                           : gl_fused_work_alloc(&w->fused, L, t->B, c->dropout > 0, 0, 0)) == 0;
-    else if (ok) {
-        w->logits = malloc((size_t)eb * (size_t)p * sizeof(float));
-        ok = w->logits && (c->arch == GL_ARCH_DEEP_MLP
-                               ? gl_deep_work_new_f32(&w->deep, &t->net.deep, t->B, c->dropout > 0, &e)
-                               : gl_tf_work_new_f32(&w->tf, &t->net.tf, t->B, 0, 0, &e)) == 0;
-    }
+    if (ok) ok = gl_net_pass_new(&w->pass, &t->net, c, t->B, EVAL_CHUNK, &e) == 0;
     if (ok && t->B < t->data.n_train) {
         size_t n = (size_t)t->data.n_train;
         w->perm = malloc(n * sizeof(int32_t));
@@ -152,56 +122,23 @@ static double cpu_step(gl_trainer *t, int threads) {
     if (threads > 0) omp_set_num_threads(threads);
     cpu_work *w = t->impl;
     const gl_config *c = &t->cfg;
-    const gl_layout *L = &t->net.mlp;
     gl_batch bt;
     select_batch(t, &bt);
-    double loss;
-    gl_error e;
-    if (c->arch == GL_ARCH_DEEP_MLP) {
-        gl_deep_opts o = {c->loss, c->dropout, c->norm_eps, c->bn_momentum, c->seed, t->step};
-        if (gl_deep_loss_grad_f32(w->deep, &loss, w->grads, t->params, &o, &bt, t->run_mean, t->run_var, &e) != 0)
-            loss = NAN; /* cannot happen: the work is sized for this trainer's batches */
-    } else if (c->arch == GL_ARCH_TRANSFORMER) {
-        if (gl_tf_loss_grad_f32(w->tf, &loss, w->grads, t->params, c->loss, c->seed, t->step, &bt, &e) != 0)
-            loss = NAN; /* as above */
-    } else if (L->norm == GL_NORM_BATCHNORM) {
-        loss = gl_mlp_loss_grad(&w->work, w->grads, L, t->params, c, t->step, &bt);
-        /* running statistics as torch.nn.BatchNorm1d (model/ops.h) */
-        for (int k = 0; k < L->N; k++)
-            gl_bn_running_f32(t->run_mean + k, t->run_var + k, w->work.mean[k], w->work.stat[k],
-                              bt.B, c->bn_momentum);
-    } else if (gl_fused_loss_grad(&w->fused, &loss, w->grads, L, t->params, c, t->step, &bt) != 0) {
-        loss = NAN; /* cannot happen: the work is sized for this trainer's batches */
-    }
+    double loss = gl_net_pass_loss_grad(w->pass, w->grads, t->params, t->run_mean, t->run_var, t->step, &bt);
     if (!isfinite(loss)) return loss; /* the caller records the divergence */
     t->step++;
     gl_optim_step(c, t->params, w->grads, t->m1, t->m2, t->net.n_params, t->step);
     return loss;
 }
 
-/* Evaluation-mode outputs (B <= EVAL_CHUNK, p) of the examples (m[b], n[b]). */
-static const float *eval_logits(gl_trainer *t, const int32_t *m, const int32_t *n, int B) {
-    cpu_work *w = t->impl;
-    switch (t->cfg.arch) {
-    case GL_ARCH_DEEP_MLP:
-        gl_deep_logits_f32(w->deep, w->logits, t->params, t->run_mean, t->run_var, t->cfg.norm_eps, m, n, B);
-        return w->logits;
-    case GL_ARCH_TRANSFORMER:
-        gl_tf_logits_f32(w->tf, w->logits, t->params, m, n, B);
-        return w->logits;
-    case GL_ARCH_MLP: break;
-    }
-    gl_mlp_eval(&w->ework, &t->net.mlp, t->params, t->run_mean, t->run_var, t->cfg.norm_eps, m, n, B);
-    return w->ework.out;
-}
-
 /* Loss sum and correct counts over a set, in evaluation mode, in chunks. */
 static void eval_set(gl_trainer *t, const int32_t *m, const int32_t *n, const int32_t *y, const int32_t *y2,
                      long count, long split, gl_eval_counts *ec) {
+    cpu_work *w = t->impl;
     memset(ec, 0, sizeof *ec);
     for (long s = 0; s < count; s += EVAL_CHUNK) {
         int B = (int)(count - s < EVAL_CHUNK ? count - s : EVAL_CHUNK);
-        gl_eval_add(ec, eval_logits(t, m + s, n + s, B), y, y2, s, B, split, t->cfg.p, t->cfg.loss);
+        gl_eval_add(ec, gl_net_pass_logits(w->pass, t->params, t->run_mean, t->run_var, m + s, n + s, B), y, y2, s, B, split, t->cfg.p, t->cfg.loss);
     }
 }
 
@@ -216,9 +153,7 @@ static int cpu_evaluate(gl_trainer *t, gl_metrics *r, int threads, gl_error *err
     gl_eval_metrics(r, &tr, &te, d, t->cfg.p, t->cfg.loss);
     r->step = t->step;
     gl_net_norms(&t->net, t->params, &r->norm_u, &r->norm_v, &r->norm_w);
-    r->mean_ipr = t->cfg.arch == GL_ARCH_MLP
-                      ? gl_ipr_neurons(w->ipr, w->ipr_buf, &t->net.mlp, t->params, t->cfg.ipr)
-                      : gl_ipr_layer(w->ipr, w->ipr_buf, &t->net, t->params, 0, t->cfg.ipr, 2.0);
+    r->mean_ipr = gl_ipr_net(w->ipr, w->ipr_buf, &t->net, t->params, t->cfg.ipr);
     return 0;
 }
 

@@ -168,3 +168,8 @@ double gl_ipr_layer(gl_ipr_plan *P, double *ipr, const gl_net *net, const float 
     free(tmp);
     return mean / K;
 }
+
+double gl_ipr_net(gl_ipr_plan *P, double *ipr, const gl_net *net, const float *params, gl_ipr_conv conv) {
+    return net->arch == GL_ARCH_MLP ? gl_ipr_neurons(P, ipr, &net->mlp, params, conv)
+                                    : gl_ipr_layer(P, ipr, net, params, 0, conv, 2.0);
+}
