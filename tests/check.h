@@ -36,6 +36,11 @@ static int check_failures = 0;
               a_, b_, e_, (double)(tol));                                                 \
     } while (0)
 
+/* The larger of two errors, NaN if either is NaN: fmax drops a NaN, so an
+ * error accumulated with it would pass a check when the code under test
+ * returns NaN. */
+static inline double check_worse(double e, double d) { return isnan(e) || isnan(d) ? NAN : fmax(e, d); }
+
 #define CHECK_DONE() (printf("%d failed\n", check_failures), check_failures ? 1 : 0)
 
 #endif

@@ -98,7 +98,7 @@ static void check_hand(void) {
     gl_deep_work_new_f64(&w, &L, 2, 0, NULL); /* max_B 2: two chunks */
     gl_deep_logits_f64(w, out, prm, NULL, NULL, 1e-5, m, n, 3);
     double worst = 0;
-    for (int i = 0; i < 9; i++) worst = fmax(worst, fabs(out[i] - want[i]));
+    for (int i = 0; i < 9; i++) worst = check_worse(worst, fabs(out[i] - want[i]));
     CHECK(L.n_params == 22 && worst < 1e-15,
           "hand-computed depth-3 network (p 3, N 2, relu): logits max err %.2e", worst);
     gl_deep_work_free_f64(w);
@@ -156,7 +156,7 @@ static void check_case(const gcase *gc) {
     gl_deep_logits_f64(w, out, prm, rm, rv, eps, m_, n_, B);
     double le = 0, ls = 0;
     for (int i = 0; i < B * P; i++) {
-        le = fmax(le, fabs(out[i] - ref[i]));
+        le = check_worse(le, fabs(out[i] - ref[i]));
         ls = fmax(ls, fabs(ref[i]));
     }
 
@@ -201,9 +201,9 @@ static void check_case(const gcase *gc) {
          * gradient element (elements that are zero, or nearly, compare
          * absolutely) */
         double e = fabs(fd - g[i]) / fmax(fmax(fabs(fd), fabs(g[i])), 1e-3 * gmax);
-        worst = fmax(worst, e);
+        worst = check_worse(worst, e);
     }
-    worst_grad_err = fmax(worst_grad_err, worst);
+    worst_grad_err = check_worse(worst_grad_err, worst);
     char kinks[64] = "";
     if (smaller || skipped)
         snprintf(kinks, sizeof kinks, " (near a kink: %d smaller steps, %d skipped)", smaller,
@@ -284,7 +284,7 @@ static void check_two_layer(gl_act act, gl_norm norm, gl_loss loss) {
     gl_deep_loss_grad_f32(w, &ld, gd, prm, &o, &bt, NULL, NULL, NULL);
     double e = 0, s = 0;
     for (size_t i = 0; i < np; i++) {
-        e = fmax(e, fabs((double)gd[i] - gm[i]));
+        e = check_worse(e, fabs((double)gd[i] - gm[i]));
         s = fmax(s, fabs((double)gm[i]));
     }
     CHECK(fabs(ld - lm) <= 1e-5 * fabs(lm) && e <= 1e-5 * s,
@@ -303,7 +303,7 @@ static void check_two_layer(gl_act act, gl_norm norm, gl_loss loss) {
     e = 0;
     s = 0;
     for (int i = 0; i < nb * p; i++) {
-        e = fmax(e, fabs((double)od[i] - mw.out[i]));
+        e = check_worse(e, fabs((double)od[i] - mw.out[i]));
         s = fmax(s, fabs((double)mw.out[i]));
     }
     CHECK(e <= 1e-5 * s, "depth 2 evaluation logits = gl_mlp_eval, %-24s max err %.1e of %.1e",

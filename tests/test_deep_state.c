@@ -4,8 +4,11 @@
  *  - initialization statistics and element values, standard and lazy;
  *  - bit-identical loss, gradient and statistics on 1 and 2 threads (float,
  *    BatchNorm and dropout, a size where the layers run in parallel); the
- *    evaluation pass for batches larger than the work. */
+ *    evaluation pass for batches larger than the work;
+ *  - the family's pass through gl_net_pass (arch.h): loss, running
+ *    statistics and evaluation logits against the reference, its refusals. */
 #include "deep_ref.h"
+#include "groklab/arch.h"
 
 /* ---------------------------------------------------------------------------
  * BatchNorm running statistics. */
@@ -34,7 +37,7 @@ static void check_running_stats(double dropout) {
     for (int i = 0; i < Hn * NW; i++) {
         double wm = (1 - mom) * rm0[i] + mom * bm[i];
         double wv = (1 - mom) * rv0[i] + mom * bv[i] * B / (B - 1.0);
-        e = fmax(e, fmax(fabs(rm[i] - wm), fabs(rv[i] - wv)));
+        e = check_worse(e, fmax(fabs(rm[i] - wm), fabs(rv[i] - wv)));
     }
     CHECK(e < 1e-12, "running statistics (depth %d, momentum %.1f, dropout %.1f) = (1-m) r + m "
                      "batch stat, variance unbiased: max err %.1e",
@@ -170,7 +173,7 @@ static void check_threads(void) {
     ref_forward(ref, &L, pd, m_, n_, ne, &ro, NULL, NULL, NULL);
     double e = 0, s = 0;
     for (int i = 0; i < ne * p; i++) {
-        e = fmax(e, fabs(o1[i] - ref[i]));
+        e = check_worse(e, fabs(o1[i] - ref[i]));
         s = fmax(s, fabs(ref[i]));
     }
     CHECK(!memcmp(o1, o2, sizeof(float) * ne * p) && e <= 1e-5 * s,
@@ -201,6 +204,82 @@ static void check_threads(void) {
     free(ref);
 }
 
+/* ---------------------------------------------------------------------------
+ * The family's pass through gl_net_pass (arch.h), as the CPU backend calls
+ * it: its training loss and running statistics and its evaluation logits
+ * against the double reference, and its refusals. */
+
+static void check_net_pass(void) {
+    enum { depth = 3, Hn = depth - 1 };
+    make_data(MAXB, P);
+    gl_config c;
+    gl_config_default(&c);
+    gl_error e = {{0}, 0};
+    const char *sets[][2] = {{"model", "deep-mlp"}, {"p", "7"},       {"width", "6"},     {"depth", "3"},
+                             {"norm", "batchnorm"}, {"act", "gelu"},  {"dropout", "0.3"}, {"loss", "ce"},
+                             {"bn-momentum", "0.3"}, {"seed", "6"}};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) bad += gl_config_set(&c, sets[i][0], sets[i][1], &e) != 0;
+    gl_config_resolve(&c);
+    gl_net net;
+    bad += gl_net_init(&net, &c, &e) != 0;
+    CHECK(!bad && net.arch == GL_ARCH_DEEP_MLP && net.n_run_layers == Hn && net.run_width == NW,
+          "a deep-MLP net of depth 3 from a config (%s)", bad ? e.msg : "");
+    if (bad) return;
+    float *prm = malloc(net.n_params * sizeof(float)), *g = malloc(net.n_params * sizeof(float));
+    double *pd = malloc(net.n_params * sizeof(double));
+    gl_net_init_params(&net, prm, &c);
+    for (size_t i = 0; i < net.n_params; i++) pd[i] = prm[i];
+    float rm[Hn * NW], rv[Hn * NW];
+    double rm0[Hn * NW], rv0[Hn * NW], bm[Hn * NW], bv[Hn * NW], out[B * P], rmd[Hn * NW], rvd[Hn * NW];
+    for (int i = 0; i < Hn * NW; i++) {
+        rm[i] = (float)(rm0[i] = 0.1 * i - 0.5);
+        rv[i] = (float)(rv0[i] = 1.0 + 0.05 * i);
+    }
+
+    gl_net_pass *ps = NULL;
+    int rc = gl_net_pass_new(&ps, &net, &c, B, 4, &e);
+    CHECK(rc == 0 && ps, "gl_net_pass_new for batches of %d, evaluation rows 4 (%s)", B, rc ? e.msg : "");
+    if (rc) return;
+    gl_batch bt = {m_, n_, y_, id_, B};
+    double loss = gl_net_pass_loss_grad(ps, g, prm, rm, rv, 17, &bt);
+    ref_opts ro = {1, 0.3, c.norm_eps, 6, 17, id_, NULL, NULL};
+    ref_forward(out, &net.deep, pd, m_, n_, B, &ro, bm, bv, NULL);
+    double want = ref_loss(out, y_, B, P, GL_LOSS_CE), es = 0;
+    for (int i = 0; i < Hn * NW; i++) {
+        es = check_worse(es, fabs(rm[i] - ((1 - 0.3) * rm0[i] + 0.3 * bm[i])));
+        es = check_worse(es, fabs(rv[i] - ((1 - 0.3) * rv0[i] + 0.3 * bv[i] * B / (B - 1.0))));
+    }
+    CHECK(fabs(loss - want) <= 1e-5 * fabs(want) && es < 1e-5,
+          "pass loss (dropout 0.3, CE, BatchNorm) %.9g = reference %.9g; running statistics max err %.1e", loss, want,
+          es);
+
+    const float *lg = gl_net_pass_logits(ps, prm, rm, rv, m_, n_, 4);
+    for (int i = 0; i < Hn * NW; i++) rmd[i] = rm[i], rvd[i] = rv[i];
+    ref_opts ev = {0, 0, c.norm_eps, 6, 0, NULL, rmd, rvd};
+    ref_forward(out, &net.deep, pd, m_, n_, 4, &ev, NULL, NULL, NULL);
+    double el = 0;
+    for (int i = 0; lg && i < 4 * P; i++) {
+        double d = fabs(lg[i] - out[i]) / fmax(1.0, fabs(out[i]));
+        el = isfinite(d) ? fmax(el, d) : INFINITY; /* fmax would drop a NaN */
+    }
+    CHECK(lg && el < 1e-5, "pass evaluation logits (4 rows, running statistics) = reference (max err %.1e)", el);
+    CHECK(gl_net_pass_logits(ps, prm, rm, rv, m_, n_, 5) == NULL, "logits of 5 rows past the 4 it was made for: NULL");
+    bt.B = B + 1;
+    CHECK(isnan(gl_net_pass_loss_grad(ps, g, prm, rm, rv, 17, &bt)), "a batch of %d past the %d it was made for: NaN",
+          B + 1, B);
+    gl_net_pass_free(ps);
+
+    gl_net_pass *ps2 = NULL;
+    rc = gl_net_pass_new(&ps2, &net, &c, 0, 4, &e);
+    CHECK(rc == GL_E_INPUT && !ps2 && strstr(e.msg, "batch"), "a pass for batches of 0 is refused: %s", e.msg);
+    CHECK(gl_net_pass_bytes(&net, &c, B, 4) >= gl_deep_work_bytes(&net.deep, B, 1) + 4.0 * 4 * P,
+          "its bytes cover the deep work and the evaluation logits (%.0f)", gl_net_pass_bytes(&net, &c, B, 4));
+    free(prm);
+    free(g);
+    free(pd);
+}
+
 int main(void) {
     make_data(MAXB, P);
     check_running_stats(0);
@@ -208,5 +287,6 @@ int main(void) {
     check_init(GL_PARAM_STANDARD);
     check_init(GL_PARAM_LAZY);
     check_threads();
+    check_net_pass();
     return CHECK_DONE();
 }

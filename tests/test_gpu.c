@@ -114,10 +114,10 @@ static void compare(const gpu_case *k, int i, gl_trainer *gpu, gl_trainer *cpu) 
     for (long r = 0; r < ng && r < nc; r++) {
         const gl_metrics *a = &rg[r], *b = &rc[r];
         steps_ok &= a->step == b->step;
-        e_loss = fmax(e_loss, fmax(rel(a->train_loss, b->train_loss), rel(a->test_loss, b->test_loss)));
-        e_norm = fmax(e_norm, fmax(rel(a->norm_u, b->norm_u),
+        e_loss = check_worse(e_loss, fmax(rel(a->train_loss, b->train_loss), rel(a->test_loss, b->test_loss)));
+        e_norm = check_worse(e_norm, fmax(rel(a->norm_u, b->norm_u),
                                    fmax(rel(a->norm_v, b->norm_v), rel(a->norm_w, b->norm_w))));
-        if (isfinite(b->mean_ipr)) e_ipr = fmax(e_ipr, fabs(a->mean_ipr - b->mean_ipr));
+        if (isfinite(b->mean_ipr)) e_ipr = check_worse(e_ipr, fabs(a->mean_ipr - b->mean_ipr));
         /* accuracies as example counts */
         double acc[][3] = {{a->train_acc, b->train_acc, d->n_train},
                            {a->test_acc, b->test_acc, d->n_test},
@@ -145,7 +145,7 @@ static void compare(const gpu_case *k, int i, gl_trainer *gpu, gl_trainer *cpu) 
         double e = (double)pg[j] - pc[j];
         sq += (double)pc[j] * pc[j];
         dsq += e * e;
-        worst = fmax(worst, fabs(e));
+        worst = check_worse(worst, fabs(e));
     }
     if (gl_trainer_diverged_at(cpu) < 0)
         CHECK(sqrt(dsq) <= 1e-3 * sqrt(sq),

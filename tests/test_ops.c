@@ -30,7 +30,7 @@ static void test_activations(void) {
                    h = 1e-6;
             if (act == GL_ACT_RELU && fabs(x) < 1e-3) continue; /* the kink */
             double fd = g * (gl_act_f64(x + h, act) - gl_act_f64(x - h, act)) / (2 * h);
-            worst = fmax(worst, fabs(gl_act_back_f64(g, x, act) - fd));
+            worst = check_worse(worst, fabs(gl_act_back_f64(g, x, act) - fd));
         }
         CHECK(worst < 1e-8, "%s: g phi'(x) against finite differences (max err %.3g)", names[act],
               worst);
@@ -38,7 +38,7 @@ static void test_activations(void) {
     double worst = 0;
     for (int i = 0; i < 200; i++) {
         double x = 8 * uniform((uint64_t)i, 3) - 4;
-        worst = fmax(worst, fabs(gl_gelu_f64(x) - x * 0.5 * erfc(-x / sqrt(2.0))));
+        worst = check_worse(worst, fabs(gl_gelu_f64(x) - x * 0.5 * erfc(-x / sqrt(2.0))));
     }
     CHECK(worst < 1e-15, "gelu: x Phi(x) with Phi from erfc (max err %.3g)", worst);
 }
@@ -59,7 +59,7 @@ static void test_layernorm_row(void) {
     for (int k = 0; k < N; k++) mu += a[k] / N;
     for (int k = 0; k < N; k++) var += (a[k] - mu) * (a[k] - mu) / N;
     for (int k = 0; k < N; k++)
-        zerr = fmax(zerr, fabs(z[k] - ((a[k] - mu) / sqrt(var + 1e-5) * gam[k] + bet[k])));
+        zerr = check_worse(zerr, fabs(z[k] - ((a[k] - mu) / sqrt(var + 1e-5) * gam[k] + bet[k])));
     CHECK(zerr < 1e-13, "layernorm row: z against (a - mean) / sqrt(var + eps) gamma + beta (%.3g)",
           zerr);
     gl_ln_back_row_f64(da, w, a, mean, rstd, gam, N);
@@ -72,7 +72,7 @@ static void test_layernorm_row(void) {
         gl_ln_row_f64(zm, &mp, &rp, a, gam, bet, N, 1e-5);
         a[k] = keep;
         for (int j = 0; j < N; j++) lp += w[j] * zp[j], lm += w[j] * zm[j];
-        worst = fmax(worst, fabs(da[k] - (lp - lm) / (2 * h)));
+        worst = check_worse(worst, fabs(da[k] - (lp - lm) / (2 * h)));
     }
     CHECK(worst < 1e-7, "layernorm row: dL/da against finite differences (max err %.3g)", worst);
 }
@@ -92,7 +92,7 @@ static void test_losses(void) {
     long double zs = 0, gerr = 0;
     for (int j = 0; j < P; j++) zs += expl((long double)o[j]);
     for (int j = 0; j < P; j++)
-        gerr = fmaxl(gerr, fabsl(g1[j] - (expl((long double)o[j]) / zs - (j == y)) / B));
+        gerr = check_worse(gerr, fabsl(g1[j] - (expl((long double)o[j]) / zs - (j == y)) / B));
     CHECK_REL(l1, (double)(logl(zs) - o[y]), 1e-14, "ce row: loss = log sum exp(o) - o[y]");
     CHECK(gerr < 1e-8, "ce row: gradient (softmax - onehot) / B (max err %.3Lg)", gerr);
 

@@ -47,7 +47,7 @@ int main(void) {
             }
             const char *names[] = {"adamw", "adam", "sgd"};
             double worst = 0;
-            for (int i = 0; i < n; i++) worst = fmax(worst, fabs(pf[i] - ref[i]));
+            for (int i = 0; i < n; i++) worst = check_worse(worst, fabs(pf[i] - ref[i]));
             CHECK(worst < 2e-6, "%s step %d: max |param - formula| %.2e", names[opt], t, worst);
         }
     }

@@ -214,7 +214,7 @@ static void check_summary(const char *dir, gl_trainer *t, const gl_config *c) {
     for (int k = 0; k < 11; k++) {
         double x = num(o, keys[k]);
         if (isnan(x)) missing++;
-        else worst = fmax(worst, fabs(x - v[k + 1]) / fmax(fabs(v[k + 1]), 1e-300));
+        else worst = check_worse(worst, fabs(x - v[k + 1]) / fmax(fabs(v[k + 1]), 1e-300));
     }
     CHECK(missing == 0 && worst < 1e-14, "summary's final metrics are the last row's (worst relative error %.3g, %d missing)",
           worst, missing);

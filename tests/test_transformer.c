@@ -143,7 +143,7 @@ static void check_reference(const gl_tf_spec *sp, const char *name) {
     for (int b = 0; b < B; b++) {
         ref_logits(ref, &L, w, m_[b], n_[b]);
         for (int j = 0; j < sp->p; j++) {
-            worst = fmax(worst, fabs(out[b * sp->p + j] - ref[j]));
+            worst = check_worse(worst, fabs(out[b * sp->p + j] - ref[j]));
             scale = fmax(scale, fabs(ref[j]));
         }
     }
@@ -223,7 +223,7 @@ static void check_gradient(const gcase *gc) {
             double lm = loss_of(wk, scratch, w, gc->loss);
             *x = x0;
             double fd = (lp - lm) / (2 * h);
-            worst[gi] = fmax(worst[gi], fabs(fd - g[t.off + e]));
+            worst[gi] = check_worse(worst[gi], fabs(fd - g[t.off + e]));
             scale[gi] = fmax(scale[gi], fabs(fd));
         }
     }
@@ -262,7 +262,7 @@ static void check_float_double(const gl_tf_spec *sp, gl_loss loss, const char *n
     gl_tf_loss_grad_f32(w32, &l32, gf, wf, loss, 1, 0, &bt, NULL);
     double worst = 0, scale = 0;
     for (size_t i = 0; i < L.n_params; i++) {
-        worst = fmax(worst, fabs(gf[i] - g[i]));
+        worst = check_worse(worst, fabs(gf[i] - g[i]));
         scale = fmax(scale, fabs(g[i]));
     }
     CHECK(fabs(l32 - l64) <= 1e-5 * fabs(l64) && worst <= 1e-4 * scale,
