@@ -94,7 +94,7 @@ def main():
             want["ipr_init"] = ipr0[k]
         for col, w in want.items():
             d = abs(float(row[col]) - w)
-            worst = max(worst, d)
+            worst = glio.worse(worst, d)
             if not d < TOL_ROW:
                 errs.append("neuron %d %s %s, numpy %.9g" % (k, col, row[col], w))
         if not has_init and row["ipr_init"] != "nan":

@@ -28,6 +28,12 @@ _DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
 _MAX_HEADER = 100_000_000
 
 
+def worse(a, b):
+    """The larger of two errors, NaN if either is NaN (max(0.0, nan) is 0.0,
+    so an error accumulated with max would pass when the code returns NaN)."""
+    return math.nan if math.isnan(a) or math.isnan(b) else max(a, b)
+
+
 def _no_duplicates(pairs):
     """object_pairs_hook for json.loads that rejects repeated keys."""
     out = {}

@@ -168,7 +168,7 @@ def check_case(binary, workdir, name):
         row = rows[s]
         assert int(row["step"]) == s
         for k in ("train_loss", "test_loss"):
-            worst = max(worst, abs(float(row[k]) - ref[k]) / abs(ref[k]))
+            worst = glio.worse(worst, abs(float(row[k]) - ref[k]) / abs(ref[k]))
         for k, n in (("train_acc", n_train), ("test_acc", len(ey))):
             bad_acc += abs(float(row[k]) - ref[k]) * n > 1.5
         if s == STEPS:
@@ -204,7 +204,9 @@ def check_case(binary, workdir, name):
             ours["norm.running_mean"] = np.stack([n.running_mean.numpy() for n in model.norms])
             ours["norm.running_var"] = np.stack([n.running_var.numpy() for n in model.norms])
         ipr_ref = 0.5 * (ipr_rfft(final["U"].T) + ipr_rfft(final["V"].T)).mean()
-    werr = max(np.linalg.norm(final[k] - v) / max(np.linalg.norm(v), 1e-30) for k, v in ours.items())
+    werr = 0.0
+    for k, v in ours.items():
+        werr = glio.worse(werr, np.linalg.norm(final[k] - v) / max(np.linalg.norm(v), 1e-30))
     missing = sorted(set(final) ^ set(ours))
     report(not missing, "model.safetensors holds exactly the model's tensors%s"
            % (": differs in %s" % missing if missing else ""))

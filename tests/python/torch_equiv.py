@@ -324,7 +324,7 @@ def check_case(name, run_dir):
                 worst[col] = (rel, s)
         for col in ("train_acc", "test_acc"):
             if col in row:
-                worst_acc = max(worst_acc, abs(row[col] - ref[col]))
+                worst_acc = glio.worse(worst_acc, abs(row[col] - ref[col]))
 
     for s, col, ours, ref, rel in bad_steps[:5]:
         report(False, "step=%d %s ours=%.9g torch=%.9g rel=%.3g" % (s, col, ours, ref, rel))
