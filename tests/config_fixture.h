@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "config_diff.h"
 #include "groklab/config.h"
 
 
@@ -69,17 +70,6 @@ static inline double rnd01(void) { return (double)(rnd64() >> 11) * 0x1.0p-53; }
 
 /* field i of c as text (the library's gl_config_field_text), for comparing */
 static inline void text_of(const gl_config *c, int i, char *buf, size_t cap) { gl_config_field_text(c, i, buf, cap); }
-
-/* Index of the first field where a and b differ, or -1. */
-static inline int first_difference(const gl_config *a, const gl_config *b) {
-    char x[256], y[256];
-    for (int i = 0; i < gl_config_nfields(); i++) {
-        text_of(a, i, x, sizeof x);
-        text_of(b, i, y, sizeof y);
-        if (strcmp(x, y)) return i;
-    }
-    return -1;
-}
 
 /* A random valid value of field s as text; full: doubles with all 53 bits
  * (else 12 significant digits); seeds avoid (2^52, 2^53] unless full. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "config_diff.h"
 #include "groklab/sweep.h"
 
 
@@ -26,16 +27,6 @@ static inline void path_in(char *out, size_t cap, const char *name) { snprintf(o
 static inline int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st, (void)flag, (void)ftw;
     return remove(p);
-}
-
-static inline int first_difference(const gl_config *a, const gl_config *b) {
-    char x[256], y[256];
-    for (int i = 0; i < gl_config_nfields(); i++) {
-        gl_config_field_text(a, i, x, sizeof x);
-        gl_config_field_text(b, i, y, sizeof y);
-        if (strcmp(x, y)) return i;
-    }
-    return -1;
 }
 
 /* ---- SQL helpers (the test's own reading of the file) ---- */

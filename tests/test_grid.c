@@ -11,19 +11,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "config_diff.h"
 #include "groklab/sweep.h"
 
-
-/* Index of the first config field where a and b differ, or -1. */
-static int first_difference(const gl_config *a, const gl_config *b) {
-    char x[256], y[256];
-    for (int i = 0; i < gl_config_nfields(); i++) {
-        gl_config_field_text(a, i, x, sizeof x);
-        gl_config_field_text(b, i, y, sizeof y);
-        if (strcmp(x, y)) return i;
-    }
-    return -1;
-}
 
 static int add(gl_grid *g, const char *name, const char *spec) {
     gl_error e = {{0}, 0};

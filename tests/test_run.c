@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "config_diff.h"
 #include "groklab/io.h"
 #include "groklab/metrics.h"
 #include "groklab/train.h"
@@ -82,16 +83,6 @@ static void run_config(gl_config *c) {
                                     {"noise", "0.2"},   {"frac", "0.6"},   {"seed", "3"},   {"split_seed", "4"},
                                     {"noise_seed", "5"}, {"threads", "1"}};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) gl_config_set(c, sets[i][0], sets[i][1], NULL);
-}
-
-static int first_difference(const gl_config *a, const gl_config *b) {
-    char x[256], y[256];
-    for (int i = 0; i < gl_config_nfields(); i++) {
-        gl_config_field_text(a, i, x, sizeof x);
-        gl_config_field_text(b, i, y, sizeof y);
-        if (strcmp(x, y)) return i;
-    }
-    return -1;
 }
 
 static void values_of(const gl_metrics *m, double v[12]) {
