@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "config_diff.h"
+#include "read_bytes.h"
 #include "groklab/sweep.h"
 
 
@@ -92,18 +93,6 @@ static inline char *sql_dump(sqlite3 *db, const char *sql) {
     }
     sqlite3_finalize(q);
     return out;
-}
-
-static inline char *read_bytes(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
 }
 
 static inline int exists(const char *path) {

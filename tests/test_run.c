@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "config_diff.h"
+#include "read_bytes.h"
 #include "groklab/io.h"
 #include "groklab/metrics.h"
 #include "groklab/train.h"
@@ -32,20 +33,6 @@ static void path_in(char *out, size_t cap, const char *d, const char *name) { sn
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st, (void)flag, (void)ftw;
     return remove(p);
-}
-
-static char *read_bytes(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = 0;
-    if (len) *len = got;
-    fclose(f);
-    return b;
 }
 
 /* Every file of a directory (names and bytes) in one buffer, for before/after
