@@ -18,7 +18,7 @@ OLD=$(realpath "$1") NEW=$(realpath "$2") W=${3:-$(mktemp -d /tmp/groklab-compar
 for b in "$OLD" "$NEW"; do [ -x "$b" ] || { echo "compare_builds: $b is not an executable" >&2; exit 2; }; done
 mkdir -p "$W"
 
-jobs() { # BIN OUT
+run_jobs() { # BIN OUT
     local G=$1 O=$2
     rm -rf "$O"
     mkdir -p "$O"
@@ -100,7 +100,7 @@ for side in old new; do
     bin=$OLD
     [ $side = new ] && bin=$NEW
     echo "compare_builds: running the jobs with $bin into $W/$side" >&2
-    jobs "$bin" "$W/$side"
+    run_jobs "$bin" "$W/$side"
     canonical "$W/$side" >"$W/$side.txt" || { echo "compare_builds: could not read $W/$side" >&2; exit 2; }
 done
 if cmp -s "$W/old.txt" "$W/new.txt"; then

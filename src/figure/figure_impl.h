@@ -8,7 +8,4 @@
 /* Runs the script body (freed) into DIR/NAME.png and .svg (gl_gnuplot). */
 int gl_figure_draw(const char *dir, const char *name, int width, int height, gl_text *body, gl_error *err);
 
-/* The six phases' colours, in gl_phase order. */
-extern const char *const gl_figure_phase_colors[6];
-
 #endif

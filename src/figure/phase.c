@@ -4,10 +4,11 @@
 
 #include "figure/figure_impl.h"
 
-const char *const gl_figure_phase_colors[6] = {"#2ca02c", "#1f77b4", "#9467bd", "#d62728", "#ff7f0e", "#7f7f7f"};
+/* The six phases' colours, in gl_phase order. */
+static const char *const phase_colors[6] = {"#2ca02c", "#1f77b4", "#9467bd", "#d62728", "#ff7f0e", "#7f7f7f"};
 
 int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title, gl_error *err) {
-    const char *const *col = gl_figure_phase_colors;
+    const char *const *col = phase_colors;
     int nf = pg->n_facets, cols = nf < 4 ? nf : 4, rows = (nf + cols - 1) / cols;
     const double *xs = pg->xs, *ys = pg->ys;
     int nx = pg->nx, ny = pg->ny;

@@ -173,40 +173,26 @@ void gl_tf_tensor_at(const gl_tf_layout *L, int i, gl_tf_tensor *t) {
         gl_tf_block o = gl_tf_block_at(L, l);
         uint32_t id = 32 + 4 * (uint32_t)l;
         if (!sp->layernorm) k = (int[]){2, 3, 6, 7}[k]; /* skip the LayerNorm entries */
-        switch (k) {
-        case 0:
-            snprintf(name, sizeof name, "transformer.h.%d.ln_1.weight", l);
-            set_tensor(t, name, o.ln1_w, d, 0, GL_TF_INIT_ONE, 0);
-            break;
-        case 1:
-            snprintf(name, sizeof name, "transformer.h.%d.ln_1.bias", l);
-            set_tensor(t, name, o.ln1_b, d, 0, GL_TF_INIT_ZERO, 0);
-            break;
-        case 2:
-            snprintf(name, sizeof name, "transformer.h.%d.attn.c_attn.weight", l);
-            set_tensor(t, name, o.qkv, 3 * d, d, GL_TF_INIT_LINEAR, id);
-            break;
-        case 3:
-            snprintf(name, sizeof name, "transformer.h.%d.attn.c_proj.weight", l);
-            set_tensor(t, name, o.proj, d, d, GL_TF_INIT_LINEAR, id + 1);
-            break;
-        case 4:
-            snprintf(name, sizeof name, "transformer.h.%d.ln_2.weight", l);
-            set_tensor(t, name, o.ln2_w, d, 0, GL_TF_INIT_ONE, 0);
-            break;
-        case 5:
-            snprintf(name, sizeof name, "transformer.h.%d.ln_2.bias", l);
-            set_tensor(t, name, o.ln2_b, d, 0, GL_TF_INIT_ZERO, 0);
-            break;
-        case 6:
-            snprintf(name, sizeof name, "transformer.h.%d.mlp.c_fc.weight", l);
-            set_tensor(t, name, o.fc, F, d, GL_TF_INIT_LINEAR, id + 2);
-            break;
-        default:
-            snprintf(name, sizeof name, "transformer.h.%d.mlp.c_proj.weight", l);
-            set_tensor(t, name, o.fcproj, d, F, GL_TF_INIT_LINEAR, id + 3);
-            break;
-        }
+        /* a block's tensors in state_dict order, with their init stream id
+         * (0 for the LayerNorm tensors, which draw nothing) */
+        const struct {
+            const char *part;
+            size_t off;
+            int rows, cols;
+            gl_tf_init init;
+            uint32_t id;
+        } e[8] = {
+            {"ln_1.weight", o.ln1_w, d, 0, GL_TF_INIT_ONE, 0},
+            {"ln_1.bias", o.ln1_b, d, 0, GL_TF_INIT_ZERO, 0},
+            {"attn.c_attn.weight", o.qkv, 3 * d, d, GL_TF_INIT_LINEAR, id},
+            {"attn.c_proj.weight", o.proj, d, d, GL_TF_INIT_LINEAR, id + 1},
+            {"ln_2.weight", o.ln2_w, d, 0, GL_TF_INIT_ONE, 0},
+            {"ln_2.bias", o.ln2_b, d, 0, GL_TF_INIT_ZERO, 0},
+            {"mlp.c_fc.weight", o.fc, F, d, GL_TF_INIT_LINEAR, id + 2},
+            {"mlp.c_proj.weight", o.fcproj, d, F, GL_TF_INIT_LINEAR, id + 3},
+        };
+        snprintf(name, sizeof name, "transformer.h.%d.%s", l, e[k].part);
+        set_tensor(t, name, e[k].off, e[k].rows, e[k].cols, e[k].init, e[k].id);
         return;
     }
     i -= nb;
