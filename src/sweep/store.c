@@ -174,6 +174,19 @@ static int insert_point(gl_store *s, sqlite3_stmt *ins, const gl_grid *g, long i
     return 0;
 }
 
+/* *def: the grid's JSON the store was defined with (to free), or NULL if it
+ * has none yet. 0, or GL_E_NOMEM. */
+static int stored_definition(gl_store *s, char **def, gl_error *err) {
+    sqlite3_stmt *q = NULL;
+    int rc = 0;
+    *def = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM sweep WHERE key = 'definition'", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW && !(*def = strdup((const char *)sqlite3_column_text(q, 0))))
+        rc = gl_fail_nomem(err, "reading the sweep's definition");
+    sqlite3_finalize(q);
+    return rc;
+}
+
 int gl_store_define(gl_store *s, const gl_grid *g, int extend, long *added, gl_error *err) {
     char *def = gl_grid_to_json(g);
     if (!def) return gl_fail_nomem(err, "");
@@ -182,14 +195,9 @@ int gl_store_define(gl_store *s, const gl_grid *g, int extend, long *added, gl_e
         free(def);
         return -1;
     }
-    sqlite3_stmt *q = NULL;
-    char *old = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM sweep WHERE key = 'definition'", -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        old = strdup((const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
-    int rc = 0;
-    if (old && strcmp(old, def) != 0 && !extend)
+    char *old;
+    int rc = stored_definition(s, &old, err);
+    if (!rc && old && strcmp(old, def) != 0 && !extend)
         rc = gl_fail(err, "%s holds a different sweep (other axes, values or knobs); use --extend to add "
                           "the new points to it, or another --out", s->path);
     if (!rc && (!old || strcmp(old, def) != 0)) {
@@ -235,14 +243,10 @@ int gl_store_define(gl_store *s, const gl_grid *g, int extend, long *added, gl_e
 }
 
 int gl_store_grid(gl_store *s, gl_grid *g, gl_error *err) {
-    sqlite3_stmt *q = NULL;
-    int rc = -1;
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM sweep WHERE key = 'definition'", -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        rc = gl_grid_from_json(g, (const char *)sqlite3_column_text(q, 0), err);
-    else
-        rc = gl_fail(err, "%s has no sweep definition yet", s->path);
-    sqlite3_finalize(q);
+    char *def;
+    int rc = stored_definition(s, &def, err);
+    if (!rc) rc = def ? gl_grid_from_json(g, def, err) : gl_fail(err, "%s has no sweep definition yet", s->path);
+    free(def);
     return rc;
 }
 
