@@ -42,6 +42,12 @@ typedef struct gl_model {
 int gl_run_load_model(const char *dir, const char *which, const gl_config *c, gl_model *m,
                       gl_error *err);
 void gl_model_free(gl_model *m);
+/* A finished run's weights: DIR/model.safetensors into *m (refused, naming
+ * the missing file, when the run has none) and, when m0 is not NULL, the
+ * initial weights into *m0 if DIR/init.safetensors is there (*has_init 1)
+ * or nothing (*has_init 0, *m0 zeroed). On failure both are freed. */
+int gl_run_load_weights(const char *dir, const gl_config *c, gl_model *m, gl_model *m0, int *has_init,
+                        gl_error *err);
 /* Reads DIR/data.safetensors (labels checked against c->p). */
 int gl_run_load_data(const char *dir, const gl_config *c, gl_dataset *d, gl_error *err);
 

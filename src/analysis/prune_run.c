@@ -92,11 +92,9 @@ int gl_prune_run(const char *dir, const gl_prune_opts *po, gl_prune_result *res,
     if (c.arch != GL_ARCH_MLP)
         return gl_fail(err, "%s is a %s run: pruning is built for --model mlp (neurons of the two-layer MLP)", dir,
                        gl_arch_name(c.arch));
-    if (!gl_run_has(dir, "model.safetensors"))
-        return gl_fail(err, "%s has no weights (model.safetensors is missing)", dir);
     gl_model m;
     gl_dataset d;
-    if ((rc = gl_run_load_model(dir, "model", &c, &m, err)) != 0) return rc;
+    if ((rc = gl_run_load_weights(dir, &c, &m, NULL, NULL, err)) != 0) return rc;
     if ((rc = gl_run_load_data(dir, &c, &d, err)) != 0) {
         gl_model_free(&m);
         return rc;

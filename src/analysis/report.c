@@ -35,13 +35,7 @@ int gl_run_view_load(gl_run_view *v, const char *dir, const gl_ipr_opts *o, gl_e
     if (v->c.arch != GL_ARCH_MLP)
         return gl_fail(err, "%s is a %s run: per-neuron spectra, pruning and the figures of `groklab plot` are built for --model mlp (groklab ipr works for every model)",
                        dir, gl_arch_name(v->c.arch));
-    if (!gl_run_has(dir, "model.safetensors"))
-        return gl_fail(err, "%s has no weights (model.safetensors is missing: did the run finish? groklab train --resume %s)", dir, dir);
-    if ((rc = gl_run_load_model(dir, "model", &v->c, &v->model, err)) != 0) return rc;
-    if (gl_run_has(dir, "init.safetensors")) {
-        if ((rc = gl_run_load_model(dir, "init", &v->c, &v->init, err)) != 0) return rc;
-        v->has_init = 1;
-    }
+    if ((rc = gl_run_load_weights(dir, &v->c, &v->model, &v->init, &v->has_init, err)) != 0) return rc;
     gl_basis basis = o->basis == GL_BASIS_AUTO ? gl_config_basis(&v->c) : o->basis;
     if ((rc = gl_neurons_compute(&v->nr, &v->c, &v->model.L, v->model.params, basis, o->conv, o->r, err)) != 0)
         return rc;

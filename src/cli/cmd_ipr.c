@@ -33,17 +33,8 @@ static void ipr_help(FILE *f) {
 static int ipr_units(const char *dir, const gl_config *c, const gl_ipr_opts *o, int plot, int quiet) {
     gl_error err;
     gl_model m, m0;
-    memset(&m0, 0, sizeof m0);
-    if (!gl_run_has(dir, "model.safetensors")) {
-        cli_error("%s has no weights (model.safetensors is missing: did the run finish? groklab train --resume %s)", dir, dir);
-        return EXIT_USAGE;
-    }
-    if (gl_run_load_model(dir, "model", c, &m, &err) != 0) return cli_fail(&err);
-    int has_init = gl_run_has(dir, "init.safetensors");
-    if (has_init && gl_run_load_model(dir, "init", c, &m0, &err) != 0) {
-        gl_model_free(&m);
-        return cli_fail(&err);
-    }
+    int has_init;
+    if (gl_run_load_weights(dir, c, &m, &m0, &has_init, &err) != 0) return cli_fail(&err);
     gl_basis basis = o->basis == GL_BASIS_AUTO ? gl_config_basis(c) : o->basis;
     gl_units u;
     int rc = gl_units_compute(&u, &m, has_init ? &m0 : NULL, basis, o, &err);

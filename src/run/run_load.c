@@ -86,6 +86,21 @@ int gl_run_load_model(const char *dir, const char *which, const gl_config *cfg, 
     return rc;
 }
 
+int gl_run_load_weights(const char *dir, const gl_config *c, gl_model *m, gl_model *m0, int *has_init,
+                        gl_error *err) {
+    memset(m, 0, sizeof *m);
+    if (m0) memset(m0, 0, sizeof *m0), *has_init = 0;
+    if (!gl_run_has(dir, "model.safetensors"))
+        return gl_fail(err, "%s has no weights (model.safetensors is missing: did the run finish? groklab train --resume %s)",
+                       dir, dir);
+    int rc = gl_run_load_model(dir, "model", c, m, err);
+    if (rc == 0 && m0 && gl_run_has(dir, "init.safetensors")) {
+        if ((rc = gl_run_load_model(dir, "init", c, m0, err)) != 0) gl_model_free(m);
+        else *has_init = 1;
+    }
+    return rc;
+}
+
 int gl_run_load_data(const char *dir, const gl_config *c, gl_dataset *d, gl_error *err) {
     memset(d, 0, sizeof *d);
     char path[4096];
