@@ -381,6 +381,37 @@ int main(void) {
     CHECK(memcmp(gl_trainer_params(t), gl_trainer_init_params(t), net->n_params * sizeof(float)) != 0,
           "(training moved the weights)");
 
+    /* gl_run_load_weights: both files; only the final one; none */
+    gl_model m0;
+    int has_init = -1;
+    rc = gl_run_load_weights(dir, tc, &m, &m0, &has_init, &e);
+    CHECK(rc == 0 && has_init == 1 && !memcmp(m.params, gl_trainer_params(t), net->n_params * sizeof(float)) &&
+              !memcmp(m0.params, gl_trainer_init_params(t), net->n_params * sizeof(float)),
+          "gl_run_load_weights gives the final and the initial parameters bit for bit (%s)", rc ? e.msg : "");
+    if (rc == 0) gl_model_free(&m), gl_model_free(&m0);
+    char only[1024], src[1100], dst[1100];
+    path_in(only, sizeof only, dir, "only-model");
+    mkdir(only, 0755);
+    path_in(src, sizeof src, dir, "model.safetensors");
+    path_in(dst, sizeof dst, only, "model.safetensors");
+    size_t nb = 0;
+    char *mb = read_bytes(src, &nb);
+    FILE *mf = fopen(dst, "wb");
+    if (mf && mb) fwrite(mb, 1, nb, mf);
+    if (mf) fclose(mf);
+    free(mb);
+    rc = gl_run_load_weights(only, tc, &m, &m0, &has_init, &e);
+    CHECK(rc == 0 && has_init == 0 && m0.params == NULL &&
+              !memcmp(m.params, gl_trainer_params(t), net->n_params * sizeof(float)),
+          "without init.safetensors: the final parameters, no initial ones (%s)", rc ? e.msg : "");
+    if (rc == 0) gl_model_free(&m);
+    remove(dst);
+    rc = gl_run_load_weights(only, tc, &m, &m0, &has_init, &e);
+    CHECK(rc == GL_E_INPUT && m.params == NULL && strstr(e.msg, "only-model has no weights") &&
+              strstr(e.msg, "model.safetensors is missing") && strstr(e.msg, "--resume"),
+          "without model.safetensors: refused, naming the file and how to resume: %s", e.msg);
+    remove(only);
+
     /* data */
     gl_dataset d;
     rc = gl_run_load_data(dir, tc, &d, &e);
