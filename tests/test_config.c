@@ -359,7 +359,60 @@ static void test_resolve(void) {
     CHECK(gl_config_basis(&c) == GL_BASIS_ADDITIVE, "an explicit basis wins over auto");
 }
 
+/* The data file: none by default and then absent from the JSON (a config
+ * without one reads and writes as before the field existed); set, it
+ * round-trips; too long a path is refused. */
+static void test_data_path(void) {
+    gl_config c, b;
+    gl_config_default(&c);
+    CHECK(c.data[0] == 0, "no data file by default");
+    char *j = gl_config_to_json_compact(&c);
+    CHECK(j && !strstr(j, "\"data\""), "a config without a data file has no data key in its JSON");
+    free(j);
+    gl_error e = {{0}, 0};
+    CHECK(gl_config_set(&c, "data", "/tmp/x y/data.safetensors", &e) == 0, "a data path is accepted (%s)", e.msg);
+    j = gl_config_to_json(&c);
+    gl_config_default(&b);
+    CHECK(j && gl_config_from_json(&b, j, &e) == 0 && !strcmp(b.data, c.data), "the data path round-trips through JSON");
+    free(j);
+    CHECK(gl_config_set(&c, "data", "", &e) == 0 && c.data[0] == 0, "an empty data path means none");
+    char longpath[GL_PATH_LEN + 2];
+    memset(longpath, 'a', sizeof longpath - 1);
+    longpath[sizeof longpath - 1] = 0;
+    CHECK(gl_config_set(&c, "data", longpath, &e) == GL_E_INPUT && strstr(e.msg, "too long"),
+          "a path over %d characters is refused (%s)", GL_PATH_LEN - 1, e.msg);
+    CHECK(gl_config_set(&c, "p", "", &e) == GL_E_INPUT && strstr(e.msg, "missing value"), "other fields still need a value");
+}
+
+/* What --help prints, field by field, for other front ends. */
+static void test_field_info(void) {
+    int n = gl_config_nfields(), ok = 1;
+    for (int i = 0; i < n; i++) {
+        const char *k = gl_config_field_kind(i);
+        if (!gl_config_field_help(i) || !gl_config_field_default(i) || !k) ok = 0;
+        else if (gl_config_field_numeric(i) != (!strcmp(k, "int") || !strcmp(k, "float"))) ok = 0;
+    }
+    CHECK(ok, "every field has a help line, a default and a kind that agrees with gl_config_field_numeric");
+    CHECK(gl_config_field_help(n) == NULL && gl_config_field_kind(-1) == NULL, "no field info outside 0..nfields-1");
+    char buf[96];
+    for (int i = 0; i < n; i++) {
+        const char *name = gl_config_field_name(i);
+        gl_config_field_allowed(i, buf, sizeof buf);
+        if (!strcmp(name, "loss")) CHECK(!strcmp(buf, "mse|ce"), "loss allows mse|ce (got '%s')", buf);
+        if (!strcmp(name, "dropout")) CHECK(!strcmp(buf, "0..1 (excl.)"), "dropout allows 0..1 exclusive (got '%s')", buf);
+        if (!strcmp(name, "p")) CHECK(!strcmp(buf, "2..4096"), "p allows 2..4096 (got '%s')", buf);
+        if (!strcmp(name, "lr")) CHECK(!strcmp(gl_config_field_kind(i), "float") && !strcmp(gl_config_field_default(i), "0.01"),
+                                       "lr is a float with default 0.01");
+    }
+    gl_config *h = gl_config_new(), d;
+    gl_config_default(&d);
+    CHECK(h && !memcmp(h, &d, sizeof d), "gl_config_new gives the defaults");
+    gl_config_free(h);
+}
+
 int main(void) {
+    test_data_path();
+    test_field_info();
     test_defaults();
     test_set();
     test_validate();

@@ -17,14 +17,14 @@ static void test_json(void) {
         for (int i = 0; i < n; i++) {
             const spec *s = spec_of(gl_config_field_name(i));
             if (!s) continue;
-            char v[256];
+            char v[GL_PATH_LEN + 8];
             draw(s, 0, v, sizeof v);
             gl_error e;
             if (gl_config_set(&a, gl_config_field_name(i), v, &e) != 0) {
                 if (set_fail++ < 3) printf("  set %s '%s': %s\n", gl_config_field_name(i), v, e.msg);
             }
             /* field_text reads back what was set, and setting it again is a no-op */
-            char back[256];
+            char back[GL_PATH_LEN + 8];
             text_of(&a, i, back, sizeof back);
             gl_config a2 = a;
             if (gl_config_set(&a2, gl_config_field_name(i), back, &e) != 0 || first_difference(&a, &a2) >= 0)
@@ -37,7 +37,7 @@ static void test_json(void) {
         int d = first_difference(&a, &b);
         if (rc != 0 || d >= 0) {
             if (json_fail++ < 3) {
-                char x[256] = "", y[256] = "";
+                char x[GL_PATH_LEN + 8] = "", y[GL_PATH_LEN + 8] = "";
                 if (d >= 0) text_of(&a, d, x, sizeof x), text_of(&b, d, y, sizeof y);
                 printf("  trial %d: rc %d (%s), field %s: %s -> %s\n", t, rc, e.msg, d >= 0 ? gl_config_field_name(d) : "-",
                        x, y);

@@ -11,6 +11,10 @@
 
 #include "groklab/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* GL_ACT_AUTO resolves per family (gl_config_resolve): quadratic for the
  * two-layer MLP, ReLU for the deep MLP and the Transformer. */
 typedef enum { GL_ACT_QUADRATIC, GL_ACT_RELU, GL_ACT_GELU, GL_ACT_IDENTITY, GL_ACT_AUTO } gl_act;
@@ -30,6 +34,7 @@ typedef enum { GL_PARAM_STANDARD, GL_PARAM_LAZY } gl_param;
 
 #define GL_TASK_LEN 32
 #define GL_DEVICE_LEN 8
+#define GL_PATH_LEN 512
 
 typedef struct gl_config {
     /* task and data */
@@ -40,6 +45,7 @@ typedef struct gl_config {
     uint64_t split_seed;    /* shuffle of pairs -> train/test          */
     uint64_t noise_seed;    /* corrupted labels                        */
     uint64_t seed;          /* model: init, dropout, minibatch order   */
+    char data[GL_PATH_LEN]; /* a dataset file used instead of the split above ("" = none) */
     /* model */
     gl_arch arch;           /* family: --model mlp|deep-mlp|transformer   */
     int width;              /* N (both MLPs)                              */
@@ -107,6 +113,21 @@ const char *gl_config_field_name(int i);
 int gl_config_field_numeric(int i);
 void gl_config_field_text(const gl_config *c, int i, char *buf, size_t cap);
 
+/* Field i's help line, its default as text, its kind ("int", "float",
+ * "str", "enum", "path": a file name, "" for none) and its allowed values
+ * as text ("0..1 (excl.)", "mse|ce", "" when any value is allowed): what
+ * --help prints, for other front ends (the Python package). */
+const char *gl_config_field_help(int i);
+const char *gl_config_field_default(int i);
+const char *gl_config_field_kind(int i);
+void gl_config_field_allowed(int i, char *buf, size_t cap);
+
+/* A config on the heap at its defaults (NULL when out of memory), for
+ * programs that cannot embed the struct (language bindings); free with
+ * gl_config_free. */
+gl_config *gl_config_new(void);
+void gl_config_free(gl_config *c);
+
 /* Prints the flag list with defaults and allowed values. */
 void gl_config_print_help(FILE *f);
 
@@ -129,5 +150,9 @@ const char *gl_param_name(gl_param p);
 
 /* The initialization std actually used (resolves init_std == 0). */
 double gl_config_init_std(const gl_config *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -18,7 +18,9 @@
 #include "groklab/modular.h"
 #include "groklab/version.h"
 
-typedef enum { F_INT, F_LONG, F_U64, F_DOUBLE, F_STRING, F_ENUM } field_kind;
+/* F_PATH: a file name that may be empty (none); written to JSON only when
+ * set, so configs without one read and write as before it existed. */
+typedef enum { F_INT, F_LONG, F_U64, F_DOUBLE, F_STRING, F_ENUM, F_PATH } field_kind;
 
 typedef struct field {
     const char *name; /* JSON spelling; the flag uses '-' for '_' */
@@ -41,6 +43,7 @@ static const field fields[] = {
     {"split_seed", "0", F_U64, OFF(split_seed), 0, 0, 0, NULL, 0, "seed of the train/test split"},
     {"noise_seed", "0", F_U64, OFF(noise_seed), 0, 0, 0, NULL, 0, "seed of the corrupted labels"},
     {"seed", "0", F_U64, OFF(seed), 0, 0, 0, NULL, 0, "model seed: init, dropout, minibatch order"},
+    {"data", "", F_PATH, OFF(data), 0, 0, 0, NULL, 0, "a dataset file (a run's data.safetensors, or one written by groklab import) used instead of the generated split; frac and noise are then the file's"},
     {"model", "mlp", F_ENUM, OFF(arch), 0, 0, 0, "mlp|deep-mlp|transformer", 0, "model family: the paper's two-layer MLP, a deep MLP, or the encoder-only Transformer"},
     {"width", "500", F_INT, OFF(width), 1, 1 << 20, 0, NULL, 0, "hidden width N (mlp, deep-mlp)"},
     {"depth", "0", F_INT, OFF(depth), 0, 64, 0, NULL, 0, "deep-mlp: weight layers (0 = 3; at 2 it is not --model mlp: its own init, and dropout after each activation from its own stream); transformer: blocks (0 = 1)"},
@@ -150,7 +153,7 @@ int gl_config_set(gl_config *c, const char *name, const char *value, gl_error *e
     flag_name(f, fl, sizeof fl);
     char *base = (char *)c + f->offset;
     char *end = NULL;
-    if (!value || !*value) return gl_fail(err, "%s: missing value", fl);
+    if (!value || (!*value && f->kind != F_PATH)) return gl_fail(err, "%s: missing value", fl);
     switch (f->kind) {
     case F_INT:
     case F_LONG: {
@@ -184,10 +187,12 @@ int gl_config_set(gl_config *c, const char *name, const char *value, gl_error *e
         *(double *)base = v;
         return 0;
     }
-    case F_STRING: {
-        size_t cap = f->offset == OFF(task) ? GL_TASK_LEN : GL_DEVICE_LEN;
+    case F_STRING:
+    case F_PATH: {
+        size_t cap = f->kind == F_PATH ? GL_PATH_LEN : f->offset == OFF(task) ? GL_TASK_LEN : GL_DEVICE_LEN;
         if (strlen(value) >= cap)
-            return gl_fail(err, "%s: '%s' is too long (at most %zu characters)", fl, value, cap - 1);
+            return gl_fail(err, "%s: '%.60s...' is too long (%zu characters; at most %zu)", fl, value, strlen(value),
+                           cap - 1);
         strcpy(base, value);
         return 0;
     }
@@ -297,6 +302,9 @@ static cJSON *config_object(const gl_config *c) {
             cJSON_AddRawToObject(o, f->name, buf);
             break;
         case F_STRING: cJSON_AddStringToObject(o, f->name, base); break;
+        case F_PATH:
+            if (*base) cJSON_AddStringToObject(o, f->name, base);
+            break;
         case F_ENUM:
             cJSON_AddStringToObject(o, f->name, word_at(f->words, *(const int *)base, buf, sizeof buf));
             break;
@@ -324,7 +332,8 @@ char *gl_config_to_json_compact(const gl_config *c) {
 int gl_config_nfields(void) { return (int)NFIELDS; }
 const char *gl_config_field_name(int i) { return i >= 0 && i < (int)NFIELDS ? fields[i].name : NULL; }
 int gl_config_field_numeric(int i) {
-    return i >= 0 && i < (int)NFIELDS && fields[i].kind != F_STRING && fields[i].kind != F_ENUM;
+    return i >= 0 && i < (int)NFIELDS && fields[i].kind != F_STRING && fields[i].kind != F_ENUM &&
+           fields[i].kind != F_PATH;
 }
 
 void gl_config_field_text(const gl_config *c, int i, char *buf, size_t cap) {
@@ -335,7 +344,8 @@ void gl_config_field_text(const gl_config *c, int i, char *buf, size_t cap) {
     case F_LONG: snprintf(buf, cap, "%ld", *(const long *)base); break;
     case F_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)base); break;
     case F_DOUBLE: snprintf(buf, cap, "%.17g", *(const double *)base); break;
-    case F_STRING: snprintf(buf, cap, "%s", base); break;
+    case F_STRING:
+    case F_PATH: snprintf(buf, cap, "%s", base); break;
     case F_ENUM: word_at(f->words, *(const int *)base, buf, cap); break;
     }
 }
@@ -352,8 +362,9 @@ int gl_config_from_cjson(gl_config *c, const cJSON *o, gl_error *err) {
             break;
         }
         char buf[128];
+        const char *text = buf;
         if (cJSON_IsString(it)) {
-            snprintf(buf, sizeof buf, "%s", it->valuestring);
+            text = it->valuestring; /* gl_config_set checks its length */
         } else if (cJSON_IsNumber(it)) {
             if (f->kind == F_DOUBLE)
                 snprintf(buf, sizeof buf, "%.17g", it->valuedouble);
@@ -366,7 +377,7 @@ int gl_config_from_cjson(gl_config *c, const cJSON *o, gl_error *err) {
             rc = gl_fail(err, "key '%s': expected a number or a string", it->string);
             break;
         }
-        if (gl_config_set(&tmp, f->name, buf, err) != 0) rc = GL_E_INPUT;
+        if (gl_config_set(&tmp, f->name, text, err) != 0) rc = GL_E_INPUT;
     }
     if (rc == 0) *c = tmp;
     return rc;
@@ -395,18 +406,38 @@ int gl_config_resume_safe(const char *name) {
     return f && f->resume_safe;
 }
 
+const char *gl_config_field_help(int i) { return i >= 0 && i < (int)NFIELDS ? fields[i].help : NULL; }
+const char *gl_config_field_default(int i) { return i >= 0 && i < (int)NFIELDS ? fields[i].def : NULL; }
+
+const char *gl_config_field_kind(int i) {
+    static const char *const kinds[] = {"int", "int", "int", "float", "str", "enum", "path"};
+    return i >= 0 && i < (int)NFIELDS ? kinds[fields[i].kind] : NULL;
+}
+
+void gl_config_field_allowed(int i, char *buf, size_t cap) {
+    const field *f = &fields[i];
+    if (f->kind == F_ENUM) snprintf(buf, cap, "%s", f->words);
+    else if (f->kind == F_DOUBLE) snprintf(buf, cap, "%g..%g%s", f->lo, f->hi, f->hi_open ? " (excl.)" : "");
+    else if (f->kind == F_INT || f->kind == F_LONG) snprintf(buf, cap, "%.0f..%.0f", f->lo, f->hi);
+    else if (cap) buf[0] = 0;
+}
+
+gl_config *gl_config_new(void) {
+    gl_config *c = malloc(sizeof *c);
+    if (c) gl_config_default(c);
+    return c;
+}
+
+void gl_config_free(gl_config *c) { free(c); }
+
 void gl_config_print_help(FILE *out) {
     for (size_t i = 0; i < NFIELDS; i++) {
         const field *f = &fields[i];
         char fl[64], allowed[96];
         flag_name(f, fl, sizeof fl);
-        if (f->kind == F_ENUM) snprintf(allowed, sizeof allowed, "%s", f->words);
-        else if (f->kind == F_DOUBLE)
-            snprintf(allowed, sizeof allowed, "%g..%g%s", f->lo, f->hi, f->hi_open ? " (excl.)" : "");
-        else if (f->kind == F_INT || f->kind == F_LONG)
-            snprintf(allowed, sizeof allowed, "%.0f..%.0f", f->lo, f->hi);
-        else allowed[0] = 0;
-        fprintf(out, "  %-20s %s [default %s%s%s]\n", fl, f->help, f->def, allowed[0] ? "; " : "", allowed);
+        gl_config_field_allowed((int)i, allowed, sizeof allowed);
+        fprintf(out, "  %-20s %s [default %s%s%s]\n", fl, f->help, f->kind == F_PATH ? "none" : f->def,
+                allowed[0] ? "; " : "", allowed);
     }
     fprintf(out, "\n  tasks: %s\n", gl_task_names());
 }
