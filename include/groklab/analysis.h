@@ -19,6 +19,10 @@
 #include "groklab/io.h"
 #include "groklab/model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- neurons ---- */
 
 enum { GL_VEC_U, GL_VEC_V, GL_VEC_W, GL_NVEC }; /* row k of U, row k of V, column k of W */
@@ -205,5 +209,9 @@ void gl_prune_prunable(const double *test_acc, int n, double threshold, int *pru
  * DIR/prune.csv (order, pruned, fraction, seeds, the columns, their _std)
  * and, with the low order, DIR/prune_summary.json. */
 int gl_prune_run(const char *dir, const gl_prune_opts *po, gl_prune_result *res, gl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #include "groklab/model.h"
 #include "groklab/transformer.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct gl_net {
     gl_arch arch;
     int p;
@@ -98,5 +102,9 @@ double gl_net_pass_loss_grad(gl_net_pass *ps, float *grads, const float *params,
  * (else NULL), in the pass's own buffer (valid until its next call). */
 const float *gl_net_pass_logits(gl_net_pass *ps, const float *params, const float *run_mean, const float *run_var,
                                 const int32_t *m, const int32_t *n, int B);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

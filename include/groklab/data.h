@@ -13,6 +13,10 @@
 #include "groklab/config.h"
 #include "groklab/task.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct gl_dataset {
     int p;
     int32_t n_train, n_test, n_corrupt;
@@ -24,5 +28,9 @@ typedef struct gl_dataset {
 
 int gl_dataset_create(gl_dataset *d, const gl_config *c, gl_error *err);
 void gl_dataset_free(gl_dataset *d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

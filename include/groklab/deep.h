@@ -49,6 +49,10 @@
 #include "groklab/error.h"
 #include "groklab/model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define GL_DEEP_MAX_DEPTH 16
 
 typedef struct gl_deep_layout {
@@ -121,5 +125,9 @@ GL_DEEP_DECLARE(double, f64)
 
 /* Bytes that gl_deep_work_new_f32 allocates. */
 double gl_deep_work_bytes(const gl_deep_layout *L, int max_B, int dropout);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

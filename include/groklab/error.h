@@ -9,6 +9,10 @@
 #ifndef GROKLAB_ERROR_H
 #define GROKLAB_ERROR_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define GL_ERRLEN 512
 
 typedef enum gl_status {
@@ -48,5 +52,9 @@ int gl_fail_nomem(gl_error *err, const char *what);
 
 /* A word for a code ("bad input", "out of memory", ...). */
 const char *gl_status_name(int code);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

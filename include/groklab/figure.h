@@ -11,6 +11,10 @@
 #include "groklab/analysis.h"
 #include "groklab/sweep.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Writes DIR/NAME.gp (a header, then body for the PNG and again for the
  * SVG terminal) and runs it. */
 int gl_gnuplot(const char *dir, const char *name, int width, int height, const char *body, gl_error *err);
@@ -51,5 +55,9 @@ int gl_figure_fig32(const char *dir, double threshold, gl_error *err);
 
 /* DIR/phase.png from DIR/phase.csv (gl_phase_grid_write) (Figure 3). */
 int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title, gl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

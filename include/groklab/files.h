@@ -12,6 +12,10 @@
 
 #include "groklab/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 int gl_write_atomic(const char *path, const void *data, size_t len, gl_error *err);
 /* Reads a whole file (NUL-terminated); caller frees. */
 int gl_read_file(const char *path, char **data, size_t *len, gl_error *err);
@@ -56,5 +60,9 @@ int gl_st_get(gl_st_file *f, const char *name, gl_st_dtype dt, int64_t numel,
               gl_st_tensor *out, gl_error *err);
 const char *gl_st_meta_get(gl_st_file *f, const char *key); /* NULL if absent */
 void gl_st_close(gl_st_file *f);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #include "groklab/config.h"
 #include "groklab/train.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* 1 if this build has the CUDA backend and a GPU is usable; otherwise 0 with
  * the reason in why (found once per process). gl_runtime's gpu_emulate makes
  * the backend run on the host emulator instead (1: tests without a GPU; 2:
@@ -65,5 +69,9 @@ typedef struct gl_gpu_profile {
  * of its products, and *peak is its FP32 peak in FLOP/s (0 if unknown). */
 int gl_gpu_bench(gl_trainer **members, int M, int warmup, int steps, double *ms, char *device,
                  size_t cap, double *peak, gl_gpu_profile *prof, gl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

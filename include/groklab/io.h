@@ -6,6 +6,10 @@
 #include "groklab/files.h"
 #include "groklab/train.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Whether DIR/name exists. */
 int gl_run_has(const char *dir, const char *name);
 /* Checks that dir is a run directory and reads its validated config.json. */
@@ -50,5 +54,9 @@ int gl_run_load_weights(const char *dir, const gl_config *c, gl_model *m, gl_mod
                         gl_error *err);
 /* Reads DIR/data.safetensors (labels checked against c->p). */
 int gl_run_load_data(const char *dir, const gl_config *c, gl_dataset *d, gl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

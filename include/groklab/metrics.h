@@ -6,6 +6,10 @@
 #include "groklab/model.h"
 #include "groklab/modular.h" /* gl_primitive_root */
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* One logged row. Accuracies are fractions in [0, 1]; an accuracy over an
  * empty subset is NaN (e.g. corrupted_acc when noise = 0). */
 typedef struct gl_metrics {
@@ -107,5 +111,9 @@ void gl_milestones_compute(gl_milestones *ms, const gl_metrics *rows, long n_row
  * *last (if non-NULL) is set to the row the phase was read from, or NULL. */
 gl_phase gl_phase_of_run(const gl_metrics *rows, long n_rows, double noise, int diverged,
                          gl_milestones *ms, const gl_metrics **last);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
 
 #include "groklab/config.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct gl_layout {
     int p, N;
     gl_act act;
@@ -160,5 +164,9 @@ void gl_mlp_eval(gl_mlp_work *w, const gl_layout *L, const float *params, const 
 void gl_blas_init(void);
 /* Name of the BLAS compiled in. */
 const char *gl_blas_name(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,6 +3,10 @@
 #ifndef GROKLAB_MODULAR_H
 #define GROKLAB_MODULAR_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Whether p is prime. */
 int gl_is_prime(long p);
 /* b^e mod m (m >= 1). */
@@ -13,5 +17,9 @@ long gl_inverse_mod(long n, long p);
 long gl_mod(long x, long p);
 /* The smallest primitive root of p, or -1 if p is not a prime >= 3. */
 int gl_primitive_root(int p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

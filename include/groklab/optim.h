@@ -12,10 +12,18 @@
 
 #include "groklab/config.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 void gl_optim_step(const gl_config *c, float *params, const float *grads, float *m1, float *m2,
                    size_t n, long t);
 /* double version for tests of the formulas */
 void gl_optim_step_f64(const gl_config *c, double *params, const double *grads, double *m1,
                        double *m2, size_t n, long t);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum gl_stream {
     GL_STREAM_SPLIT = 1,     /* a: shuffle position                      */
     GL_STREAM_CORRUPT = 2,   /* a: training example index                */
@@ -41,5 +45,9 @@ uint32_t gl_uniform_int(uint64_t seed, uint32_t stream, uint64_t a, uint32_t b, 
 /* Fisher-Yates shuffle of perm[0..n): for i = n-1 down to 1, swap i with
  * j = gl_uniform_int(seed, stream, i, b, i + 1). */
 void gl_shuffle(int32_t *perm, int32_t n, uint64_t seed, uint32_t stream, uint32_t b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 #ifndef GROKLAB_RUNTIME_H
 #define GROKLAB_RUNTIME_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct gl_runtime {
     double memory_limit;  /* bytes runs may use; > 80% of it is refused (0: physical memory) */
     int gpu;              /* the GPU to use (-1: local_rank modulo the GPUs present, or 0) */
@@ -40,5 +44,9 @@ double gl_now(void);
 void gl_stop_request(void);
 int gl_stop_requested(void);
 void gl_stop_clear(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #include "groklab/error.h"
 #include "groklab/metrics.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define GL_MAX_AXES 16
 #define GL_AXIS_VALUE_LEN 160
 
@@ -213,5 +217,9 @@ int gl_sweep_train_one(const gl_config *c, int keep_weights, gl_trainer **t, gl_
  * an error, and nothing in r to record, when keep_weights cannot be served. */
 int gl_sweep_result(gl_trainer *t, const gl_config *c, int keep_weights, gl_run_result *r,
                     double **ipr_buf, float **wbuf, gl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

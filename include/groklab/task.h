@@ -2,6 +2,10 @@
 #ifndef GROKLAB_TASK_H
 #define GROKLAB_TASK_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Whether name is a task; fills *needs_prime when the task requires p prime. */
 int gl_task_lookup(const char *name, int *needs_prime);
 /* Comma-separated list of every task name (static string). */
@@ -11,5 +15,9 @@ int gl_task_label(const char *name, int p, int m, int n);
 
 /* Number of (m, n) pairs of the task at modulus p. */
 long gl_task_pairs(const char *name, int p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 
 #include "groklab/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct gl_text {
     char *data;
     size_t len, cap;
@@ -26,5 +30,9 @@ void gl_text_free(gl_text *b);
 /* Writes the buffer to path (or dir/name) atomically (groklab/files.h). */
 int gl_text_write(const gl_text *b, const char *path, gl_error *err);
 int gl_text_save(const gl_text *b, const char *dir, const char *name, gl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

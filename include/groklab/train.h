@@ -17,6 +17,10 @@
 #include "groklab/metrics.h"
 #include "groklab/model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct gl_trainer gl_trainer;
 typedef struct gl_backend gl_backend; /* opaque: src/train/backend.h */
 
@@ -103,5 +107,9 @@ typedef struct gl_plan {
 } gl_plan;
 int gl_plan_begin(gl_plan *pl, const gl_config *c, int max, gl_error *err);
 int gl_plan_accepts(gl_plan *pl, const gl_config *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

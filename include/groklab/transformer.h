@@ -86,6 +86,10 @@
 #include "groklab/error.h"
 #include "groklab/model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The Philox stream of the Transformer's dropout masks (see rng.h). */
 #define GL_STREAM_TF_DROPOUT 7
 
@@ -211,5 +215,9 @@ double gl_tf_work_bytes(const gl_tf_layout *L, int max_B, int rows, int lanes);
 
 GL_TF_DECLARE(float, f32)
 GL_TF_DECLARE(double, f64)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
