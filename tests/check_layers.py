@@ -4,7 +4,7 @@
 groklab is a one-way stack of layers, one folder of src/ each:
 
     core <- data <- model <- metrics <- train <- backend <- run <- analysis
-         <- sweep <- figure <- cli
+         <- sweep <- figure <- bind <- cli
 
 A file may use what its own layer and the layers before it define, never a
 layer after it. This reads every object file of the library and the program
@@ -21,7 +21,7 @@ import subprocess
 import sys
 
 LAYERS = ["core", "data", "model", "metrics", "train", "backend", "run", "analysis", "sweep",
-          "figure", "cli"]
+          "figure", "bind", "cli"]
 
 # The layer whose files implement each public header (include/groklab/).
 HEADERS = {
@@ -36,6 +36,7 @@ HEADERS = {
     "analysis.h": "analysis",
     "sweep.h": "sweep",
     "figure.h": "figure",
+    "bind.h": "bind",
     "groklab.h": "cli",  # the umbrella: everything
 }
 

@@ -110,6 +110,11 @@ int gl_analytic_weights(const gl_layout *L, float *params, uint64_t seed, gl_err
 /* The fraction of the p^2 pairs whose argmax is (m + n) mod p for the
  * two-layer MLP params of layout L (no norm); a negative status on error. */
 int gl_analytic_accuracy(const gl_layout *L, const float *params, double *acc, gl_error *err);
+/* groklab analytic: the run directory dir (gl_run_prepare with force) of
+ * the analytic weights for config c (two-layer MLP, quadratic, no norm; the
+ * seed draws the frequencies and phases) with one logged row, m; all_acc
+ * (may be NULL): the accuracy over all pairs of the task. */
+int gl_analytic_run(const char *dir, const gl_config *c, int force, gl_metrics *m, double *all_acc, gl_error *err);
 
 /* ---- a run directory's reports ---- */
 
@@ -150,6 +155,12 @@ int gl_best_neuron(const gl_neurons *nr);
  * dominant frequency), DIR/neuron_K.csv (its weights along the basis, at
  * init and now) and DIR/neuron_K_spectrum.csv for K = neuron. */
 int gl_spectrum_write(const char *dir, const gl_run_view *v, int neuron, gl_error *err);
+/* The tables of groklab ipr for run dir (any family: gl_ipr_write for the
+ * two-layer MLP, gl_units_write otherwise), without its report and figures. */
+int gl_ipr_run(const char *dir, const gl_ipr_opts *o, gl_error *err);
+/* The tables of groklab spectrum for run dir (the two-layer MLP) for neuron
+ * (< 0: the one with the highest IPR; *chosen, if not NULL, gets it). */
+int gl_spectrum_run(const char *dir, const gl_ipr_opts *o, int neuron, int *chosen, gl_error *err);
 
 /* The IPR of the units of any family's input (0) and output (1) layers
  * (arch.h, gl_net_ipr_units), final and initial, with the adjacent gains. */

@@ -31,6 +31,14 @@ int gl_run_read_config(const char *path, gl_config *c, gl_error *err);
 int gl_run_resume(const char *dir, gl_trainer *t, gl_error *err);
 /* Writes everything of a finished (or checkpointed) run. */
 int gl_run_save_all(const char *dir, gl_trainer *t, gl_error *err);
+/* Trains t (created from the run's config; resumed: loaded with
+ * gl_run_resume) to its configured steps into dir (ready: gl_run_prepare):
+ * config.json, and for a new run data and initial weights, first; then
+ * stretches of checkpoint_every steps, each followed by metrics.csv and a
+ * checkpoint; then every file (gl_run_save_all). GL_E_INTERRUPTED after
+ * gl_stop_request, with the checkpoint of the step it stopped after
+ * written. Progress: gl_trainer_set_progress before the call. */
+int gl_run_train(const char *dir, gl_trainer *t, int resumed, int threads, gl_error *err);
 
 /* A model read back from a run directory, in the internal layout. */
 typedef struct gl_model {
@@ -54,6 +62,26 @@ int gl_run_load_weights(const char *dir, const gl_config *c, gl_model *m, gl_mod
                         gl_error *err);
 /* Reads DIR/data.safetensors (labels checked against c->p). */
 int gl_run_load_data(const char *dir, const gl_config *c, gl_dataset *d, gl_error *err);
+
+/* Writes the run directory dir from outside files, so that every analysis
+ * of a run works on a network trained by other code (docs/byo.md):
+ *   c           the knobs (any subset set over gl_config_default); c->data
+ *               names the dataset file (gl_dataset_load), whose frac and
+ *               noise the run takes (gl_config_adopt_data)
+ *   model_path  the final weights, init_path the initial ones (NULL: none):
+ *               safetensors files, named *.safetensors, holding c's family's
+ *               tensors as gl_net_tensor_at names and shapes them (BatchNorm:
+ *               also norm.running_mean and norm.running_var); a shape that
+ *               differs is refused naming the tensor, its shape and c's
+ *   step        the step the weights stand for (>= 0)
+ * Writes config.json, data.safetensors (corrupted examples first),
+ * model.safetensors (and init.safetensors), and the library's evaluation of
+ * the network on the data (gl_trainer_evaluate, on the CPU whatever c's
+ * device) as a one-row metrics.csv and summary.json. Every input is checked
+ * before dir is touched; an existing non-empty dir is refused unless force
+ * (gl_run_prepare), and a write that fails leaves none of these files. */
+int gl_run_import(const char *dir, const gl_config *c, const char *model_path, const char *init_path, long step,
+                  int force, gl_error *err);
 
 #ifdef __cplusplus
 }

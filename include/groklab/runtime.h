@@ -44,6 +44,9 @@ double gl_now(void);
 void gl_stop_request(void);
 int gl_stop_requested(void);
 void gl_stop_clear(void);
+/* A signal handler that calls gl_stop_request: programs that have no
+ * handler of their own (a Python session) install it while training. */
+void gl_stop_signal_handler(int sig);
 
 #ifdef __cplusplus
 }

@@ -67,3 +67,22 @@ int gl_analytic_accuracy(const gl_layout *L, const float *params, double *acc, g
     *acc = (double)hit / total;
     return 0;
 }
+
+int gl_analytic_run(const char *dir, const gl_config *c, int force, gl_metrics *m, double *all_acc, gl_error *err) {
+    gl_trainer *t;
+    int rc = gl_trainer_create(&t, c, err);
+    if (rc != 0) return rc;
+    rc = gl_run_prepare(dir, force, err);
+    if (rc == 0) rc = gl_analytic_weights(gl_trainer_layout(t), gl_trainer_params(t), c->seed, err);
+    if (rc == 0) rc = gl_trainer_evaluate(t, m, c->threads, err);
+    if (rc == 0) rc = gl_trainer_restore(t, 0, m, 1, 0.0, err);
+    if (rc == 0) rc = gl_run_write_config(dir, c, err);
+    if (rc == 0) rc = gl_run_write_data(dir, gl_trainer_data(t), err);
+    if (rc == 0) rc = gl_run_save_all(dir, t, err);
+    if (rc == 0 && all_acc) {
+        const gl_dataset *d = gl_trainer_data(t);
+        *all_acc = (m->train_acc * d->n_train + m->test_acc * d->n_test) / (d->n_train + d->n_test);
+    }
+    gl_trainer_free(t);
+    return rc;
+}

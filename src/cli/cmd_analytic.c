@@ -72,27 +72,15 @@ static int set_knob(void *ctx, const char *name, const char *value, gl_error *er
 /* The analytic solution as a run directory: its config, data, weights,
  * and one logged row; the accuracy over all pairs. */
 static int analytic_run(const char *out, const gl_config *c, int force, int quiet) {
-    gl_trainer *t;
     gl_error err;
-    if (gl_trainer_create(&t, c, &err) != 0) return cli_fail(&err);
     gl_metrics m;
-    int rc = gl_run_prepare(out, force, &err);
-    if (rc == 0) rc = gl_analytic_weights(gl_trainer_layout(t), gl_trainer_params(t), c->seed, &err);
-    if (rc == 0) rc = gl_trainer_evaluate(t, &m, c->threads, &err);
-    if (rc == 0) rc = gl_trainer_restore(t, 0, &m, 1, 0.0, &err);
-    if (rc == 0) rc = gl_run_write_config(out, c, &err);
-    if (rc == 0) rc = gl_run_write_data(out, gl_trainer_data(t), &err);
-    if (rc == 0) rc = gl_run_save_all(out, t, &err);
-    if (rc == 0) {
-        const gl_dataset *d = gl_trainer_data(t);
-        double all = (m.train_acc * d->n_train + m.test_acc * d->n_test) / (d->n_train + d->n_test);
-        printf("analytic solution of addition mod %d, width %d, seed %llu: accuracy over all %d pairs %.6f\n", c->p,
-               c->width, (unsigned long long)c->seed, d->n_train + d->n_test, all);
-        printf("  mean IPR %.4f (rfft, additive basis); MSE loss %.4g\n", m.mean_ipr, m.train_loss);
-        if (!quiet) printf("  wrote the run directory %s (groklab ipr|spectrum|prune|plot %s)\n", out, out);
-    }
-    gl_trainer_free(t);
-    return rc ? cli_fail(&err) : EXIT_OK;
+    double all;
+    if (gl_analytic_run(out, c, force, &m, &all, &err) != 0) return cli_fail(&err);
+    printf("analytic solution of addition mod %d, width %d, seed %llu: accuracy over all %ld pairs %.6f\n", c->p,
+           c->width, (unsigned long long)c->seed, gl_task_pairs(c->task, c->p), all);
+    printf("  mean IPR %.4f (rfft, additive basis); MSE loss %.4g\n", m.mean_ipr, m.train_loss);
+    if (!quiet) printf("  wrote the run directory %s (groklab ipr|spectrum|prune|plot %s)\n", out, out);
+    return EXIT_OK;
 }
 
 int cmd_analytic(int argc, char **argv) {

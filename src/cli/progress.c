@@ -43,40 +43,17 @@ void cli_progress_done(cli_progress *pg) {
 
 int cli_train_run(const char *dir, gl_trainer *t, int resumed, int threads, int quiet, gl_error *err) {
     const gl_config *c = gl_trainer_config(t);
-    int rc = gl_run_write_config(dir, c, err);
-    if (rc == 0 && !resumed) rc = gl_run_write_data(dir, gl_trainer_data(t), err);
-    if (rc == 0 && !resumed) rc = gl_run_write_weights(dir, "init", t, err);
-    if (rc != 0) return rc;
     cli_progress pg;
     cli_progress_init(&pg, quiet, NULL);
     gl_trainer_set_progress(t, cli_progress_cb, &pg);
-    while (rc == 0 && gl_trainer_step_count(t) < c->steps && gl_trainer_diverged_at(t) < 0) {
-        long s = gl_trainer_step_count(t), until = c->steps;
-        if (c->checkpoint_every > 0) {
-            long next = (s / c->checkpoint_every + 1) * c->checkpoint_every;
-            if (next < until) until = next;
-        }
-        rc = gl_trainer_advance(t, until, threads, err);
-        if ((rc == 0 && until < c->steps && gl_trainer_diverged_at(t) < 0) || rc == GL_E_INTERRUPTED) {
-            /* a checkpoint (interrupted: the step it stopped after) */
-            gl_error e;
-            int wc = gl_run_write_metrics(dir, t, &e);
-            if (wc == 0) wc = gl_run_write_checkpoint(dir, t, &e);
-            if (wc != 0) {
-                if (err) *err = e;
-                rc = wc;
-            }
-        }
-    }
-    if (rc == 0 && gl_trainer_step_count(t) == 0 && gl_trainer_diverged_at(t) < 0)
-        rc = gl_trainer_advance(t, 0, threads, err); /* steps = 0: log the initial state */
+    int rc = gl_run_train(dir, t, resumed, threads, err);
     cli_progress_done(&pg);
     if (rc == GL_E_INTERRUPTED)
         return gl_failc(err, GL_E_INTERRUPTED, "%s at step %ld of %ld: checkpoint and metrics written; continue with "
                                                "groklab train --resume %s",
                         cli_signal() == SIGTERM ? "stopped by SIGTERM" : "interrupted", gl_trainer_step_count(t),
                         c->steps, dir);
-    return rc ? rc : gl_run_save_all(dir, t, err);
+    return rc;
 }
 
 /* ---- sweeps ---- */

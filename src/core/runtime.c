@@ -37,3 +37,7 @@ static volatile sig_atomic_t stop_flag;
 void gl_stop_request(void) { stop_flag = 1; }
 int gl_stop_requested(void) { return stop_flag != 0; }
 void gl_stop_clear(void) { stop_flag = 0; }
+void gl_stop_signal_handler(int sig) {
+    (void)sig;
+    stop_flag = 1;
+}
