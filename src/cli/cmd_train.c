@@ -19,6 +19,9 @@ static void train_help(FILE *f) {
             "  --quiet              no progress line\n"
             "  --config FILE        read knobs from a config.json; flags override it\n"
             "  --resume DIR         continue the run in DIR from its checkpoint\n\n"
+            "With --data FILE the dataset is read from FILE (a run's data.safetensors or\n"
+            "one written by other code, docs/byo.md) instead of being generated: frac and\n"
+            "noise are then the file's. A resumed run reads its own RUN/data.safetensors.\n\n"
             "SIGINT or SIGTERM (Ctrl-C, a scheduler's time limit) stops a run after its\n"
             "current step with a checkpoint written; --resume continues it bit for bit.\n\n");
     gl_config_print_help(f);
@@ -102,6 +105,22 @@ int cmd_train(int argc, char **argv) {
             return EXIT_USAGE;
         }
         if (gl_config_set(&c, k.name[i], k.value[i], &err) != 0) return cli_fail(&err);
+    }
+    if (c.data[0]) {
+        for (int i = 0; i < k.n; i++)
+            if (!strcmp(k.name[i], "frac") || !strcmp(k.name[i], "noise")) {
+                cli_error("--%s cannot be combined with --data (the file's training set fixes frac and noise)",
+                          k.name[i]);
+                return EXIT_USAGE;
+            }
+        /* a resumed run reads its own copy, which stays when the file it came from moves */
+        if (resume && (size_t)snprintf(c.data, sizeof c.data, "%s/data.safetensors", resume) >= sizeof c.data) {
+            cli_error("--resume: the path %s/data.safetensors is too long (at most %zu characters)", resume,
+                      sizeof c.data - 1);
+            return EXIT_USAGE;
+        }
+        /* config.json, summary.json and phases then carry the file's frac and noise */
+        if (gl_config_adopt_data(&c, &err) != 0) return cli_fail(&err);
     }
     if (gl_config_validate(&c, &err) != 0) return cli_fail(&err);
     /* create the trainer (backend and memory checks) before touching the disk */

@@ -4,12 +4,13 @@
  * outside the task), shuffled by Philox (split_seed), and the first
  * floor(frac * total) form the training set. The first floor(noise * n_train)
  * training examples get a label uniform in [0, p) (noise_seed); it may equal
- * the true one, as in the paper. */
+ * the true one, as in the paper. A config with a data file reads the dataset
+ * from it instead (dataset_file.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "groklab/data.h"
+#include "data/dataset_impl.h"
 #include "groklab/rng.h"
 
 void gl_dataset_free(gl_dataset *d) {
@@ -23,8 +24,21 @@ void gl_dataset_free(gl_dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
-int gl_dataset_create(gl_dataset *d, const gl_config *c, gl_error *err) {
-    memset(d, 0, sizeof *d);
+int gl_dataset_alloc(gl_dataset *d, gl_error *err) {
+    size_t ntr = (size_t)d->n_train + 1, nte = (size_t)d->n_test + 1; /* + 1: never malloc(0) */
+    d->train_m = malloc(sizeof(int32_t) * ntr);
+    d->train_n = malloc(sizeof(int32_t) * ntr);
+    d->train_y = malloc(sizeof(int32_t) * ntr);
+    d->train_true = malloc(sizeof(int32_t) * ntr);
+    d->test_m = malloc(sizeof(int32_t) * nte);
+    d->test_n = malloc(sizeof(int32_t) * nte);
+    d->test_y = malloc(sizeof(int32_t) * nte);
+    if (d->train_m && d->train_n && d->train_y && d->train_true && d->test_m && d->test_n && d->test_y) return 0;
+    gl_dataset_free(d);
+    return gl_failc(err, GL_E_NOMEM, "out of memory for the dataset");
+}
+
+static int generate(gl_dataset *d, const gl_config *c, gl_error *err) {
     int p = c->p;
     long total = gl_task_pairs(c->task, p);
     if (total <= 0) return gl_fail(err, "--task: '%s' is not a task", c->task);
@@ -46,20 +60,10 @@ int gl_dataset_create(gl_dataset *d, const gl_config *c, gl_error *err) {
     d->n_train = (int32_t)floor(c->frac * (double)total);
     d->n_test = (int32_t)(total - d->n_train);
     d->n_corrupt = (int32_t)floor(c->noise * (double)d->n_train);
-    size_t ntr = (size_t)d->n_train, nte = (size_t)d->n_test;
-    d->train_m = malloc(sizeof(int32_t) * (ntr ? ntr : 1));
-    d->train_n = malloc(sizeof(int32_t) * (ntr ? ntr : 1));
-    d->train_y = malloc(sizeof(int32_t) * (ntr ? ntr : 1));
-    d->train_true = malloc(sizeof(int32_t) * (ntr ? ntr : 1));
-    d->test_m = malloc(sizeof(int32_t) * (nte ? nte : 1));
-    d->test_n = malloc(sizeof(int32_t) * (nte ? nte : 1));
-    d->test_y = malloc(sizeof(int32_t) * (nte ? nte : 1));
-    if (!d->train_m || !d->train_n || !d->train_y || !d->train_true || !d->test_m || !d->test_n ||
-        !d->test_y) {
+    if (gl_dataset_alloc(d, err) != 0) {
         free(pair);
         free(perm);
-        gl_dataset_free(d);
-        return gl_failc(err, GL_E_NOMEM, "out of memory for the dataset");
+        return GL_E_NOMEM;
     }
     for (long i = 0; i < total; i++) {
         int32_t q = pair[perm[i]], m = q / p, n = q % p;
@@ -82,4 +86,16 @@ int gl_dataset_create(gl_dataset *d, const gl_config *c, gl_error *err) {
     free(pair);
     free(perm);
     return 0;
+}
+
+int gl_dataset_create(gl_dataset *d, const gl_config *c, gl_error *err) {
+    memset(d, 0, sizeof *d);
+    if (!c->data[0]) return generate(d, c, err);
+    int rc = gl_dataset_load(d, c->data, c, err);
+    if (rc == 0 && c->batch > d->n_train) {
+        rc = gl_fail(err, "--batch: %d is larger than the training set of %s (%d examples; 0 = full batch)",
+                     c->batch, c->data, d->n_train);
+        gl_dataset_free(d);
+    }
+    return rc;
 }
