@@ -31,6 +31,7 @@ int cmd_sweep(int argc, char **argv);
 int cmd_phase(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* ---- failures and exit codes (main.c) ---- */
 

@@ -87,6 +87,7 @@ static const struct command {
     {"prune", cmd_prune, "prune neurons by IPR and measure what is left (groklab prune RUN)"},
     {"analytic", cmd_analytic, "the analytic solution of addition as a run (groklab analytic --p 97)"},
     {"plot", cmd_plot, "every figure that applies to a run (groklab plot RUN)"},
+    {"import", cmd_import, "a run from a network and dataset made elsewhere (groklab import --help)"},
     {"sweep", cmd_sweep, "a grid of runs into a crash-safe SQLite store (groklab sweep --help)"},
     {"phase", cmd_phase, "the phase diagram of a sweep (groklab phase DIR)"},
     {"export", cmd_export, "a sweep's runs as CSV (groklab export DIR --csv runs.csv)"},
