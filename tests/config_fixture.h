@@ -1,4 +1,4 @@
-/* What the config tests share: their own table of the fields (README
+/* What the config tests share: their own table of the fields (docs/commands.md,
  * "groklab train") with a range of valid values to draw for each, a seeded
  * generator, and the first field in which two configs differ. Functions are
  * static inline so that a test that does not use one does not warn. */
@@ -16,7 +16,7 @@
 #include "groklab/config.h"
 
 
-/* ---- the test's own knowledge of the fields (README "groklab train") ---- */
+/* ---- the test's own knowledge of the fields (docs/commands.md, "groklab train") ---- */
 
 typedef enum { K_INT, K_LONG, K_U64, K_DOUBLE, K_STRING, K_ENUM } kind;
 typedef struct {

@@ -1,4 +1,4 @@
-/* The run configuration (groklab/config.h) against what README.md and the
+/* The run configuration (groklab/config.h) against what docs/commands.md and the
  * header document: the defaults are the paper's setting; gl_config_set takes
  * the flag spelling (split-seed) and the JSON one (split_seed) and refuses
  * every bad value with -1 and a message naming the flag and the allowed

@@ -1,4 +1,4 @@
-/* Sweep grids (groklab/sweep.h) against what the header and README.md say,
+/* Sweep grids (groklab/sweep.h) against what the header and docs/commands.md say,
  * recomputed here: lists; ranges lo:hi:count, inclusive and evenly spaced,
  * printed with %.12g; log ranges lo:hi:count:log; a single value sets the
  * base and adds no axis; replicate sets seed, split_seed and noise_seed;

@@ -102,7 +102,7 @@ static void check_metrics_csv(const char *dir, gl_trainer *t) {
     }
     CHECK(nl >= 1 && !strcmp(lines[0], "step,train_loss,test_loss,train_acc,test_acc,corrupted_acc,corrupted_true_acc,"
                                         "clean_acc,norm_u,norm_v,norm_w,mean_ipr"),
-          "metrics.csv's header is README's column list: %s", nl ? lines[0] : "");
+          "metrics.csv's header is docs/outputs.md's column list: %s", nl ? lines[0] : "");
     CHECK(nl - 1 == n && n == 5, "metrics.csv has one line per logged row (%d lines, %ld rows, steps 0 5 10 15 20)", nl - 1,
           n);
     int bad_fields = 0, bad_num = 0, bad_text = 0, bad_step = 0;

@@ -26,7 +26,7 @@ static void ipr_help(FILE *f) {
             "Writes RUN/ipr.csv (one row per neuron), RUN/ipr_summary.json and the histogram\n"
             "RUN/ipr_hist.png (initial weights overlaid); with a norm layer also\n"
             "RUN/ipr_gain.png (IPR against |gamma|, Figure 5 right). For the deep MLP and the\n"
-            "Transformer: the units of the input and the output layer (README, groklab ipr).\n");
+            "Transformer: the units of the input and the output layer (docs/commands.md, groklab ipr).\n");
 }
 
 /* The deep MLP and the Transformer: the units of the input and output layers. */

@@ -52,7 +52,7 @@ static void on_signal(int sig) {
     signal(sig, SIG_DFL);
 }
 
-/* The library's runtime settings from the environment (README, "Environment"). */
+/* The library's runtime settings from the environment (docs/commands.md, "Exit codes and environment"). */
 static void runtime_from_env(void) {
     gl_runtime rt;
     gl_runtime_default(&rt);
