@@ -89,13 +89,16 @@ static int check_set(const char *path, const gl_config *c, int s, const int32_t 
                            path, kk, Y[k], T[k]);
         int32_t *at = &seen[(size_t)m * (size_t)p + (size_t)q];
         if (*at > 0 && s == 0)
-            return gl_fail(err, "%s: pair (m, n) = (%d, %d) is twice in the training set (train examples %d and %lld; allowed: each pair once)",
+            return gl_fail(err, "%s: pair (m, n) = (%d, %d) is twice in the training set (train examples %d "
+                                "and %lld; allowed: each pair once)",
                            path, m, q, *at - 1, kk);
         if (*at > 0)
-            return gl_fail(err, "%s: pair (m, n) = (%d, %d) is in both the training set (train example %d) and the test set (test example %lld; allowed: each pair in one set)",
+            return gl_fail(err, "%s: pair (m, n) = (%d, %d) is in both the training set (train example %d) "
+                                "and the test set (test example %lld; allowed: each pair in one set)",
                            path, m, q, *at - 1, kk);
         if (*at < 0)
-            return gl_fail(err, "%s: pair (m, n) = (%d, %d) is twice in the test set (test examples %d and %lld; allowed: each pair once)",
+            return gl_fail(err, "%s: pair (m, n) = (%d, %d) is twice in the test set (test examples %d and "
+                                "%lld; allowed: each pair once)",
                            path, m, q, -*at - 1, kk);
         *at = s ? (int32_t)-(k + 1) : (int32_t)(k + 1);
     }
