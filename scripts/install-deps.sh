@@ -13,6 +13,7 @@ pkgs=(
   libsqlite3-dev                         # sweep stores (sweep.db)
   libopenmpi-dev openmpi-bin             # sweeps over MPI (optional at build time)
   gnuplot-nox                            # figures (PNG/SVG)
+  help2man                               # the man page groklab.1 (skipped without it)
   python3 python3-numpy                  # reading outputs in tests
 )
 if [ "${1:-}" != "--no-torch" ]; then
