@@ -7,6 +7,10 @@ if(TARGET groklab_shared)
 else()
   set(gl_docs_lib ${CMAKE_BINARY_DIR}/libgroklab.so)
 endif()
+set(gl_docs_only "")
+if(GL_SANITIZE) # a sanitized library loads only into a sanitized program, not python3
+  set(gl_docs_only --only sh)
+endif()
 add_test(NAME docs COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/docs_examples.py
-         --groklab $<TARGET_FILE:groklab> --lib ${gl_docs_lib} --source ${CMAKE_SOURCE_DIR})
-set_tests_properties(docs PROPERTIES LABELS "cli" TIMEOUT 600)
+         --groklab $<TARGET_FILE:groklab> --lib ${gl_docs_lib} --source ${CMAKE_SOURCE_DIR} ${gl_docs_only})
+set_tests_properties(docs PROPERTIES LABELS "cli" TIMEOUT 900)
