@@ -4,8 +4,8 @@
 # the libraries are defined.
 include(CMakePackageConfigHelpers)
 
-# Link items as pkg-config flags: a library file /dir/libX.so as -L/dir -lX,
-# a flag as itself, a bare name as -lNAME.
+# Link items as pkg-config flags: a library file /dir/libX.so as -L/dir -lX
+# (each -L once), a flag as itself, a bare name as -lNAME.
 function(gl_pc_flags out)
   set(flags)
   foreach(item ${ARGN})
@@ -15,7 +15,10 @@ function(gl_pc_flags out)
       get_filename_component(dir "${item}" DIRECTORY)
       get_filename_component(name "${item}" NAME_WE)
       string(REGEX REPLACE "^lib" "" name "${name}")
-      list(APPEND flags "-L${dir}" "-l${name}")
+      if(NOT "-L${dir}" IN_LIST flags)
+        list(APPEND flags "-L${dir}")
+      endif()
+      list(APPEND flags "-l${name}")
     elseif(item)
       list(APPEND flags "-l${item}")
     endif()
