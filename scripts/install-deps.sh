@@ -15,6 +15,11 @@ pkgs=(
   gnuplot-nox                            # figures (PNG/SVG)
   help2man                               # the man page groklab.1 (skipped without it)
   python3 python3-numpy                  # reading outputs in tests
+  python3-venv                           # the .venv that scripts/setup.sh installs groklab into
+  python3-pandas python3-matplotlib python3-tqdm  # the Python package's tables, plots, progress
+  python3-pytest                         # the Python package's tests
+  python3-nbconvert python3-ipykernel    # running the example notebook
+  python3-cffi                           # bench/py_overhead.py (the binding's call overhead)
 )
 if [ "${1:-}" != "--no-torch" ]; then
   pkgs+=(python3-torch)                  # PyTorch equivalence tests

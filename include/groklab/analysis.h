@@ -197,6 +197,9 @@ typedef struct gl_prune_opts {
     double threshold;
     int threads;
 } gl_prune_opts;
+/* groklab prune's defaults: every order, 20 random draws from seed 0, all
+ * pairs, threshold 0.9, all cores. */
+void gl_prune_opts_default(gl_prune_opts *po);
 extern const char *const gl_prune_order_names[3]; /* "low", "high", "random" */
 /* "low,high", "all", ...: the orders bit mask. */
 int gl_prune_parse_orders(const char *v, int *mask, gl_error *err);

@@ -135,6 +135,7 @@ for name, res, args in [
     ("gl_ipr_opts_default", None, [P(IprOpts)]),
     ("gl_ipr_run", c_int, [c_char_p, P(IprOpts), E]),
     ("gl_spectrum_run", c_int, [c_char_p, P(IprOpts), c_int, P(c_int), E]),
+    ("gl_prune_opts_default", None, [P(PruneOpts)]),
     ("gl_prune_run", c_int, [c_char_p, P(PruneOpts), P(PruneResult), E]),
     ("gl_prune_parse_orders", c_int, [c_char_p, P(c_int), E]),
     ("gl_analytic_run", c_int, [c_char_p, c_void_p, c_int, c_void_p, P(c_double), E]),
@@ -162,14 +163,14 @@ for name, res, args in [
     ("gl_phase_cells", c_int, [c_void_p, c_char_p, c_char_p, c_char_p, c_void_p, E]),
     ("gl_phase_grid_write", c_int, [c_void_p, c_char_p, E]),
     ("gl_phase_grid_free", None, [c_void_p]),
+    # bring your own model and data
+    ("gl_run_import", c_int, [c_char_p, c_void_p, c_char_p, c_char_p, c_long, c_int, E]),
+    ("gl_config_adopt_data", c_int, [c_void_p, E]),
     # stopping
     ("gl_stop_clear", None, []),
     ("gl_stop_requested", c_int, []),
 ]:
     _sig(name, res, *args)
-
-# groklab import and --data (present in libraries that have them)
-HAS_IMPORT = hasattr(lib, "gl_run_import")
 
 for _name, _mirror in [("gl_error", Error), ("gl_ipr_opts", IprOpts), ("gl_prune_opts", PruneOpts),
                        ("gl_prune_point", PrunePoint), ("gl_prune_result", PruneResult), ("gl_sweep_opts", SweepOpts)]:

@@ -168,20 +168,33 @@ class Run:
         self.spectrum_neuron = chosen.value
         return read_table(self.path / "spectrum.csv")
 
-    def prune(self, order="low", seeds=5, seed=0, on="train", threshold=0.9, threads=0):
+    def prune(self, order="all", seeds=None, seed=None, on=None, threshold=None, threads=None):
         """groklab prune (two-layer MLP): remove neurons one at a time in the
         given order(s) ('low' IPR first, 'high', 'random', a comma list or
         'all') and measure the network after each; writes prune.csv and
         prune_summary.json and returns prune.csv's table. seeds: random
-        orders averaged; on: 'train' (the training set) or 'all' (every
-        pair); threshold: the test accuracy counted as kept."""
+        orders averaged; on: 'all' (every pair) or 'train' (the training
+        set); threshold: the test accuracy counted as kept (.prunable gets
+        the count). Options left None take groklab prune's defaults."""
         po = PruneOpts()
+        lib.gl_prune_opts_default(ctypes.byref(po))
         mask = ctypes.c_int(0)
         call(lib.gl_prune_parse_orders, b(order), ctypes.byref(mask))
-        if on not in ("train", "all"):
-            raise ValueError(f"on: '{on}' is not allowed (allowed: train, all)")
-        po.orders, po.seeds, po.seed, po.on_all = mask.value, int(seeds), int(seed), on == "all"
-        po.threshold, po.threads = float(threshold), int(threads)
+        po.orders = mask.value
+        if on is not None:
+            if on not in ("train", "all"):
+                raise ValueError(f"on: '{on}' is not allowed (allowed: all, train)")
+            po.on_all = on == "all"
+        if seeds is not None:
+            if not 1 <= int(seeds) <= 100000:
+                raise ValueError(f"seeds: {seeds} is out of range (allowed: 1 to 100000)")
+            po.seeds = int(seeds)
+        if seed is not None:
+            po.seed = int(seed)
+        if threshold is not None:
+            po.threshold = float(threshold)
+        if threads is not None:
+            po.threads = int(threads)
         res = PruneResult()
         call(lib.gl_prune_run, b(self.path), ctypes.byref(po), ctypes.byref(res))
         self.prunable = res.prunable
@@ -191,7 +204,7 @@ class Run:
 
     @classmethod
     def from_arrays(cls, out, weights, train_pairs, train_labels, test_pairs, train_true_labels=None,
-                    test_labels=None, init_weights=None, step=0, force=False, **knobs):
+                    test_labels=None, corrupted=None, init_weights=None, step=0, force=False, **knobs):
         """A run directory from outside weights and an outside dataset, so
         every analysis works on a network trained by other code.
 
@@ -201,12 +214,12 @@ class Run:
         and the second layer's weight is W). train_pairs, test_pairs: (n, 2)
         integer operand pairs; train_labels: the labels trained on (corrupted
         ones included); train_true_labels: the task's labels (default: equal
-        to train_labels); test_labels (default: the task's). knobs: the run's
+        to train_labels); corrupted: the examples whose labels were redrawn
+        (default: those whose given label is not the true one; a redrawn
+        label can equal the true one); test_labels (default: the task's).
+        knobs: the run's
         config (task, p, width, ...). The library checks shapes, ranges and
         labels against the task, evaluates the network and writes the run."""
-        from ._lib import HAS_IMPORT
-        if not HAS_IMPORT:
-            raise RuntimeError("groklab: this library has no gl_run_import (rebuild groklab)")
         train_pairs = np.asarray(train_pairs)
         test_pairs = np.asarray(test_pairs)
         for name, a in (("train_pairs", train_pairs), ("test_pairs", test_pairs)):
@@ -217,7 +230,8 @@ class Run:
         with tempfile.TemporaryDirectory(prefix="groklab-import-") as tmp:
             tmp = pathlib.Path(tmp)
             data = {"train_m": train_pairs[:, 0], "train_n": train_pairs[:, 1], "train_label": given,
-                    "train_true_label": true, "train_corrupted": (given != true).astype(np.uint8),
+                    "train_true_label": true,
+                    "train_corrupted": (given != true if corrupted is None else np.asarray(corrupted)).astype(np.uint8),
                     "test_m": test_pairs[:, 0], "test_n": test_pairs[:, 1]}
             if test_labels is not None:
                 data["test_label"] = np.asarray(test_labels)
@@ -271,7 +285,7 @@ def _make_trainer(cfg):
 
 
 def _adopt_data(cfg):
-    if cfg.get("data") and hasattr(lib, "gl_config_adopt_data"):
+    if cfg.get("data"):
         call(lib.gl_config_adopt_data, cfg.ptr)
 
 

@@ -145,3 +145,7 @@ int gl_prune_run(const char *dir, const gl_prune_opts *po, gl_prune_result *res,
     gl_dataset_free(&d);
     return rc;
 }
+
+void gl_prune_opts_default(gl_prune_opts *po) {
+    *po = (gl_prune_opts){.orders = 7, .seeds = 20, .seed = 0, .on_all = 1, .threshold = 0.9, .threads = 0};
+}

@@ -47,7 +47,8 @@ void cli_prune_print(const char *label, const gl_prune_result *r, const gl_prune
 }
 
 int cmd_prune(int argc, char **argv) {
-    gl_prune_opts po = {.orders = 7, .seeds = 20, .seed = 0, .on_all = 1, .threshold = 0.9, .threads = 0};
+    gl_prune_opts po;
+    gl_prune_opts_default(&po);
     int no_plot = 0, quiet = 0;
     const char *dir = NULL, *orders = NULL;
     const cli_opt opts[] = {

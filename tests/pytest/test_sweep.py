@@ -1,0 +1,33 @@
+"""groklab.sweep and open_sweep against groklab sweep, export and phase."""
+import numpy as np
+
+import groklab
+from groklab._core import read_table
+
+
+def test_sweep_equals_the_cli_sweep(cli, tmp_path):
+    s = groklab.sweep(tmp_path / "py", p=11, steps=100, wd=[0, 5], noise=[0, 0.2], progress=False)
+    cli("sweep", "--out", tmp_path / "cli", "--p", 11, "--steps", 100, "--wd", "0,5", "--noise", "0,0.2", "--quiet")
+    assert s.counts()["done"] == 4
+    cli("export", tmp_path / "cli", "--csv", tmp_path / "runs.csv", "--metrics", tmp_path / "metrics.csv")
+    runs = s.runs
+    cli_runs = read_table(tmp_path / "runs.csv")
+    np.testing.assert_array_equal(np.asarray(runs["test_acc"], float), cli_runs["test_acc"])
+    m = s.metrics
+    cli_m = read_table(tmp_path / "metrics.csv")
+    np.testing.assert_array_equal(np.asarray(m["train_loss"], float), cli_m["train_loss"])
+    cli("phase", tmp_path / "cli", "--x", "wd", "--y", "noise", "--quiet")
+    cells = s.phase(x="wd", y="noise")
+    cli_cells = read_table(tmp_path / "cli" / "phase.csv")
+    assert list(cells["phase"]) == list(cli_cells["phase"])
+
+
+def test_open_sweep_resumes_and_refuses_another_grid(tmp_path):
+    groklab.sweep(tmp_path / "s", p=11, steps=50, wd=[0, 1], progress=False)
+    s = groklab.open_sweep(tmp_path / "s").resume(progress=False)
+    assert s.counts()["done"] == 2
+    import pytest
+    with pytest.raises(ValueError, match="extend"):
+        groklab.sweep(tmp_path / "s", p=11, steps=50, wd=[0, 1, 2], progress=False)
+    groklab.sweep(tmp_path / "s", p=11, steps=50, wd=[0, 1, 2], extend=True, progress=False)
+    assert groklab.open_sweep(tmp_path / "s").counts()["done"] == 3
