@@ -3,6 +3,7 @@ configs: the same files, byte for byte; knobs, errors and help from the
 library's field table."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -71,6 +72,13 @@ def test_resume_continues_bit_for_bit(cli, tmp_path):
     assert same_file(tmp_path / "whole" / "metrics.csv", tmp_path / "part" / "metrics.csv")
     with pytest.raises(ValueError, match="cannot change when resuming"):
         groklab.train(tmp_path / "part", resume=True, wd=1, progress=False)
+    # it continues from the checkpoint, not from the start: another seed's
+    # checkpoint in its place changes where it ends
+    groklab.train(tmp_path / "other", p=23, steps=100, seed=9, progress=False)
+    groklab.train(tmp_path / "swap", p=23, steps=100, progress=False)
+    shutil.copy(tmp_path / "other" / "checkpoint.safetensors", tmp_path / "swap" / "checkpoint.safetensors")
+    groklab.train(tmp_path / "swap", resume=True, steps=200, progress=False)
+    assert not same_file(tmp_path / "whole" / "model.safetensors", tmp_path / "swap" / "model.safetensors")
 
 
 @pytest.mark.parametrize("knobs", [dict(p=1), dict(frac=2), dict(loss="hinge"), dict(model="cnn"),
