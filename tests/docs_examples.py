@@ -10,15 +10,18 @@ so a block may use what an earlier block of its page wrote:
   python  /usr/bin/python3 (or $GROKLAB_PYTHON), with PYTHONPATH=<source>/python
           and GROKLAB_LIB=<the shared library>, where the groklab package
           finds its library
+  c       a whole program (one with a main function): compiled as C11 with
+          -Wall -Wextra -pedantic -Werror against <source>/include and the
+          shared library, and run; a c block without main is shown, not run
 
-Every other block (text, console, c, ...) is shown, not run. Each block is
+Every other block (text, console, cmake, ...) is shown, not run. Each block is
 reported as `ok PAGE:LINE` or `FAIL PAGE:LINE` followed by its output; the
 exit status is 1 if any block failed. A python block that needs a module
 other than groklab that is not installed (pandas, say) is reported as
 `skip` and does not fail the run.
 
 usage: docs_examples.py --groklab PATH --lib PATH [--source DIR]
-                        [--only sh|python] [--timeout S] [--keep] [PAGE ...]
+                        [--only sh|python|c] [--timeout S] [--keep] [PAGE ...]
 """
 import argparse
 import glob
@@ -30,7 +33,8 @@ import sys
 import tempfile
 import time
 
-RUN = ("sh", "python")
+RUN = ("sh", "python", "c")
+MAIN = re.compile(r"^int main\(", re.M)
 FENCE = re.compile(r"^( *)(`{3,}|~{3,})(.*)$")
 MISSING = re.compile(r"ModuleNotFoundError: No module named '([^'.]+)")
 MAX_LINES = 200  # of a failing block's output
@@ -64,10 +68,17 @@ def blocks(path):
 
 def run_block(info, text, cwd, env, args):
     """(status, seconds, output, exit status): status ok, FAIL or skip."""
-    name = os.path.join(cwd, ".docs-block." + ("sh" if info == "sh" else "py"))
+    name = os.path.join(cwd, ".docs-block." + {"sh": "sh", "python": "py", "c": "c"}[info])
     with open(name, "w", encoding="utf-8") as f:
         f.write(text)
-    cmd = ["bash", "-e", "-o", "pipefail", name] if info == "sh" else [args.python, name]
+    if info == "c":
+        libdir = os.path.dirname(os.path.abspath(args.lib))
+        exe = os.path.join(cwd, ".docs-block")
+        cc = (f"cc -std=c11 -Wall -Wextra -pedantic -Werror -I {args.include} {name} -o {exe} "
+              f"-L {libdir} -lgroklab -Wl,-rpath,{libdir} && {exe}; rc=$?; rm -f {exe}; exit $rc")
+        cmd = ["bash", "-c", cc]
+    else:
+        cmd = ["bash", "-e", "-o", "pipefail", name] if info == "sh" else [args.python, name]
     t0 = time.monotonic()
     try:
         p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -88,7 +99,7 @@ def run_block(info, text, cwd, env, args):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="Run the sh and python blocks of groklab's docs.")
+    ap = argparse.ArgumentParser(description="Run the sh, python and c blocks of groklab's docs.")
     ap.add_argument("--groklab", required=True, help="the built groklab program")
     ap.add_argument("--lib", required=True, help="the built shared library (GROKLAB_LIB)")
     ap.add_argument("--source", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -99,6 +110,7 @@ def main():
     ap.add_argument("pages", nargs="*", help="pages to run (default README.md and docs/*.md)")
     args = ap.parse_args()
     args.python = os.environ.get("GROKLAB_PYTHON", "/usr/bin/python3")
+    args.include = os.path.join(os.path.abspath(args.source), "include")
 
     source = os.path.abspath(args.source)
     groklab = os.path.abspath(args.groklab)
@@ -115,7 +127,7 @@ def main():
     t_all = time.monotonic()
     for page in pages:
         rel = os.path.relpath(os.path.abspath(page), source)
-        todo = [b for b in blocks(page) if b[1] in RUN]
+        todo = [b for b in blocks(page) if b[1] in RUN and (b[1] != "c" or MAIN.search(b[2]))]
         if not todo:
             continue
         cwd = tempfile.mkdtemp(prefix="groklab-docs-")
