@@ -2,7 +2,7 @@
 """py_overhead.py -- what the Python package's ctypes binding costs.
 
     GROKLAB_LIB=build/libgroklab.so PYTHONPATH=python /usr/bin/python3 bench/py_overhead.py \\
-        [--groklab build/groklab] [--steps 2000] [--reps 3]
+        [--groklab build/groklab] [--steps 2000] [--reps 3] [--threads 0] [--only a|b|c]
 
 Prints, with the CPU model and load average:
   (a) ns per call of one trivial library function, gl_phase_classify(train,
@@ -162,9 +162,9 @@ def part_b(env):
     print("    %-24s %10.1f %14.1f" % ("import groklab", gi, gw))
 
 
-def part_c(cli, steps, reps):
+def part_c(cli, steps, reps, threads):
     import groklab
-    knobs = {"steps": steps, "checkpoint_every": 0}
+    knobs = {"steps": steps, "checkpoint_every": 0, "threads": threads}
     py_wall, py_loop, cli_wall, cli_loop = [], [], [], []
     root = pathlib.Path(tempfile.mkdtemp(prefix="py-overhead-"))
     try:
@@ -172,7 +172,7 @@ def part_c(cli, steps, reps):
             d = root / f"cli{i}"
             t0 = time.perf_counter()
             subprocess.run([cli, "train", "--out", str(d), "--steps", str(steps), "--checkpoint-every", "0",
-                            "--quiet"], check=True, stdout=subprocess.DEVNULL)
+                            "--threads", str(threads), "--quiet"], check=True, stdout=subprocess.DEVNULL)
             cli_wall.append(time.perf_counter() - t0)
             cli_loop.append(json.load(open(d / "summary.json"))["wall_seconds"])
             d = root / f"py{i}"
@@ -185,7 +185,8 @@ def part_c(cli, steps, reps):
     finally:
         shutil.rmtree(root, ignore_errors=True)
     ms = lambda v: statistics.median(v) / steps * 1e3
-    print(f"(c) the default run (add mod 97, width 500), {steps} steps, ms per step (median of {reps}, alternating)")
+    print(f"(c) the default run (add mod 97, width 500), {steps} steps, threads {threads or 'all'}, "
+          f"ms per step (median of {reps}, alternating)")
     print("    %-22s %12s %16s" % ("", "whole call", "training loop"))
     print("    %-22s %12.2f %16.2f" % ("groklab train (CLI)", ms(cli_wall), ms(cli_loop)))
     print("    %-22s %12.2f %16.2f" % ("groklab.train()", ms(py_wall), ms(py_loop)))
@@ -197,6 +198,7 @@ def main():
     ap.add_argument("--groklab", help="the groklab program (default: beside $GROKLAB_LIB, else on PATH)")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="(c): cores per run (0: all)")
     ap.add_argument("--only", choices=["a", "b", "c"], action="append", help="run only these parts")
     a = ap.parse_args()
     src = pathlib.Path(__file__).resolve().parent.parent
@@ -213,7 +215,7 @@ def main():
     if "b" in parts:
         part_b(dict(os.environ))
     if "c" in parts:
-        part_c(cli, a.steps, a.reps)
+        part_c(cli, a.steps, a.reps, a.threads)
     print(f"load average at the end {load_avg()}")
 
 
