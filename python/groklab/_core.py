@@ -13,10 +13,17 @@ import numpy as np
 
 from ._lib import Error as _Err, lib, libc, STOP_HANDLER
 
-try:
-    import pandas as _pd
-except ImportError:  # tables are then dicts of numpy arrays
-    _pd = None
+_pandas = []  # [module or None] once looked up: pandas is imported on the first table, not with groklab
+
+
+def _pd():
+    if not _pandas:
+        try:
+            import pandas
+        except ImportError:  # tables are then dicts of numpy arrays
+            pandas = None
+        _pandas.append(pandas)
+    return _pandas[0]
 
 
 class GroklabError(Exception):
@@ -242,8 +249,9 @@ def _column(values):
 def read_table(path):
     """A CSV file groklab wrote: a pandas DataFrame when pandas is installed,
     else a dict of numpy arrays (numbers as float64, other columns as str)."""
-    if _pd is not None:
-        return _pd.read_csv(path, float_precision="round_trip")
+    pd = _pd()
+    if pd is not None:
+        return pd.read_csv(path, float_precision="round_trip")
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     header, body = rows[0], rows[1:]
