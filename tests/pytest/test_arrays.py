@@ -101,3 +101,14 @@ def test_run_data_and_weights(trained):
     assert np.all(data["train_labels"][~data["corrupted"]] == data["train_true_labels"][~data["corrupted"]])
     w = run.weights
     assert w["U"].shape == (500, 23) and w["W"].shape == (23, 500) and not w["U"].flags.writeable
+
+
+def test_tables_without_pandas_are_dicts_of_the_same_numbers(trained, monkeypatch):
+    d, run = trained
+    with_pandas = run.metrics
+    from groklab import _core
+    monkeypatch.setattr(_core, "_pandas", [None])
+    plain = run.metrics
+    assert isinstance(plain, dict) and list(plain) == list(with_pandas.columns)
+    for col in plain:
+        np.testing.assert_array_equal(plain[col], np.asarray(with_pandas[col], float))
