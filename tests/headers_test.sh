@@ -11,13 +11,7 @@ LIB=$(readlink -f "$2")
 shift 2
 CC=${CC:-cc}
 CXX=${CXX:-c++}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T"
-fails=0
-passes=0
-ok() { echo "OK      $*"; passes=$((passes + 1)); }
-notok() { echo "NOT OK  $*"; fails=$((fails + 1)); }
+. "$(dirname "$(readlink -f "$0")")/cli_lib.sh" # scratch directory $T (removed at exit), ok / notok
 
 # compiles LABEL COMPILER ARGS...: OK when the compiler accepts, else its first lines
 compiles() {
