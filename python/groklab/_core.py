@@ -122,8 +122,6 @@ def text(value):
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, (float, np.floating)):
-        if not math.isfinite(value):
-            return repr(float(value))
         return repr(float(value))
     if isinstance(value, (int, np.integer)):
         return str(int(value))
