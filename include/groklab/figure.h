@@ -56,6 +56,22 @@ int gl_figure_fig32(const char *dir, double threshold, gl_error *err);
 /* DIR/phase.png from DIR/phase.csv (gl_phase_grid_write) (Figure 3). */
 int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title, gl_error *err);
 
+/* The figures of groklab dynamics in DIR, from its tables there
+ * (progress.csv, neuron_ipr.csv, neuron_power.csv) and the run's
+ * metrics.csv and examples.csv (run: the run directory, relative to DIR):
+ * dynamics_accuracy (accuracy on each subset of the full, restricted and
+ * excluded logits against step), dynamics_times (histograms of the
+ * examples' memorization and unlearning steps over the accuracy curves),
+ * dynamics_ipr (per-neuron IPR, sorted, against step: a heat map) and
+ * dynamics_power (the neurons' Fourier power per frequency against step).
+ * logx: logarithmic step axes. A figure whose table is absent is skipped. */
+int gl_figure_dynamics(const char *dir, const char *run, int logx, gl_error *err);
+/* The restricted and excluded accuracies of n runs' dynamics directories
+ * (relative to DIR) as panels, one per run, with log step axes
+ * (reproduce dynamics). */
+int gl_figure_dynamics_panels(const char *dir, const char *name, int n, const char *const *dyn_dirs,
+                              const char *const *labels, gl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

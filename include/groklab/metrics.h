@@ -112,6 +112,65 @@ void gl_milestones_compute(gl_milestones *ms, const gl_metrics *rows, long n_row
 gl_phase gl_phase_of_run(const gl_metrics *rows, long n_rows, double noise, int diverged,
                          gl_milestones *ms, const gl_metrics **last);
 
+/* ---- progress measures: the logits split by Fourier content ----
+ *
+ * For a task whose answer is linear in a Fourier basis (add, sub: residues;
+ * mul, div: discrete logs of the nonzero residues, as gl_config_basis
+ * resolves), the generalizing solution's logit of class c is a function of
+ * t = a + s b (s = +1 for add and mul, -1 for sub and div; a, b the
+ * operands' positions in the basis, n = p or p - 1 values). Of the 2-D
+ * Fourier modes (k1, k2) of each class's logits over the n x n grid of
+ * pairs, those on the line k2 = s k1 are exactly the functions of t. The
+ * key frequencies are the k = 1..n/2 whose line power P_k (over every
+ * class, modes k and -k together) is at least key_threshold times the
+ * largest P_k. The restricted logits are the projection of each class's
+ * logits onto the modes (k, s k) and (-k, -s k) of the key frequencies; the
+ * excluded logits are the rest (full - restricted, the constant mode
+ * included). Pairs outside the grid (mul: an operand 0) have restricted
+ * logits 0. */
+typedef struct gl_progress_plan gl_progress_plan;
+enum { GL_PM_FULL, GL_PM_RESTRICTED, GL_PM_EXCLUDED, GL_PM_NLOGITS };
+/* Subsets: clean training examples, corrupted ones against their given
+ * labels, the same against their true labels, the test set. */
+enum { GL_PM_CLEAN, GL_PM_CORRUPTED, GL_PM_CORRUPTED_TRUE, GL_PM_TEST, GL_PM_NSETS };
+typedef struct gl_progress {
+    long step;
+    int n_key;        /* key frequencies (gl_progress_plan_keys lists them) */
+    double key_share; /* ||restricted||^2 / ||full - its per-class mean over pairs||^2 */
+    double loss[GL_PM_NLOGITS][GL_PM_NSETS]; /* the run's loss, mean over the subset (MSE: and outputs) */
+    double acc[GL_PM_NLOGITS][GL_PM_NSETS];  /* argmax accuracy; NaN over an empty subset */
+} gl_progress;
+/* The logits of pairs (m[i], n[i]), i < B, into out (B, p) row-major; 0 or
+ * a negative status. */
+typedef int (*gl_logits_fn)(void *ctx, const int32_t *m, const int32_t *n, int B, float *out, gl_error *err);
+/* A plan for task (add, sub, mul, div; others are refused with a message
+ * that names the allowed tasks) at modulus p in basis (GL_BASIS_AUTO
+ * resolves as gl_config_basis: dlog for mul and div), for the examples of
+ * dataset d, scored with loss; key_threshold in (0, 1]. */
+struct gl_dataset;
+int gl_progress_plan_create(gl_progress_plan **pp, const char *task, int p, gl_basis basis,
+                            const struct gl_dataset *d, gl_loss loss, double key_threshold, gl_error *err);
+void gl_progress_plan_free(gl_progress_plan *pp);
+/* The measures of the network whose logits fn gives (called on chunks of
+ * at most 2048 pairs, every pair of the task once or twice). pm->step is
+ * left to the caller. */
+int gl_progress_compute(gl_progress_plan *pp, gl_logits_fn fn, void *ctx, gl_progress *pm, gl_error *err);
+/* After gl_progress_compute: the key frequencies, in decreasing power
+ * (*n of them), and the line power of every frequency k = 0..n/2 as a
+ * share of the logits' power (constant per class removed; k = 0 is the
+ * constant line mode), *n_bins = n/2 + 1. Valid until the next compute. */
+const int *gl_progress_plan_keys(const gl_progress_plan *pp, int *n);
+const double *gl_progress_plan_power(const gl_progress_plan *pp, int *n_bins);
+/* After gl_progress_compute: the restricted logits of pair (m, n) into
+ * out (p), for tests and per-example tables; 0 or GL_E_INPUT for a pair
+ * outside the task. */
+int gl_progress_restricted(const gl_progress_plan *pp, int m, int n, float *out, gl_error *err);
+/* Column names of a progress row in CSV order after step, key_frequencies
+ * and key_share: {full,restricted,excluded}_{clean,corrupted,
+ * corrupted_true,test}_{loss,acc}, logits-major, then subset, loss before
+ * acc (24 names). */
+extern const char *const gl_progress_columns[2 * GL_PM_NLOGITS * GL_PM_NSETS];
+
 #ifdef __cplusplus
 }
 #endif
