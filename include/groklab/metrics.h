@@ -127,7 +127,15 @@ gl_phase gl_phase_of_run(const gl_metrics *rows, long n_rows, double noise, int 
  * logits onto the modes (k, s k) and (-k, -s k) of the key frequencies; the
  * excluded logits are the rest (full - restricted, the constant mode
  * included). Pairs outside the grid (mul: an operand 0) have restricted
- * logits 0. */
+ * logits 0.
+ *
+ * The basis may also be chosen against the task (additive for mul and div,
+ * dlog for add and sub), which measures the logits in a basis that the
+ * solution is not linear in. In the additive basis, div's grid has cells
+ * that are not pairs (n = 0): they count as logits 0, so the projection is
+ * that of the zero-filled grid; restricted + excluded = full still holds
+ * on the pairs, but projecting the restricted logits again does not give
+ * them back. */
 typedef struct gl_progress_plan gl_progress_plan;
 enum { GL_PM_FULL, GL_PM_RESTRICTED, GL_PM_EXCLUDED, GL_PM_NLOGITS };
 /* Subsets: clean training examples, corrupted ones against their given
@@ -144,26 +152,37 @@ typedef struct gl_progress {
  * a negative status. */
 typedef int (*gl_logits_fn)(void *ctx, const int32_t *m, const int32_t *n, int B, float *out, gl_error *err);
 /* A plan for task (add, sub, mul, div; others are refused with a message
- * that names the allowed tasks) at modulus p in basis (GL_BASIS_AUTO
- * resolves as gl_config_basis: dlog for mul and div), for the examples of
- * dataset d, scored with loss; key_threshold in (0, 1]. */
+ * that names the allowed tasks) at modulus p (2..4096; prime for div) in
+ * basis (GL_BASIS_AUTO resolves as gl_config_basis: dlog for mul and div
+ * at a prime p; dlog needs a prime p >= 3), for the examples of dataset d
+ * (its p must be p; NULL: no examples, every score NaN), scored with loss;
+ * key_threshold in (0, 1]. Allocates everything compute needs. */
 struct gl_dataset;
 int gl_progress_plan_create(gl_progress_plan **pp, const char *task, int p, gl_basis basis,
                             const struct gl_dataset *d, gl_loss loss, double key_threshold, gl_error *err);
 void gl_progress_plan_free(gl_progress_plan *pp);
-/* The measures of the network whose logits fn gives (called on chunks of
- * at most 2048 pairs, every pair of the task once or twice). pm->step is
- * left to the caller. */
+/* The measures of the network whose logits fn gives, called on chunks of
+ * at most 2048 pairs in a fixed order (m-major): every pair of the task
+ * once when the (pairs, p) floats fit in 64 MiB (they are kept for the
+ * second pass), else twice, so fn must give the same logits each time. A
+ * failure of fn (a negative status) is returned as it is. Losses are the
+ * model's (gl_mse_loss_f32, gl_ce_loss_f32) per example, averaged in
+ * double; sums run in a fixed order, so the result is deterministic.
+ * pm->step is left to the caller. */
 int gl_progress_compute(gl_progress_plan *pp, gl_logits_fn fn, void *ctx, gl_progress *pm, gl_error *err);
-/* After gl_progress_compute: the key frequencies, in decreasing power
- * (*n of them), and the line power of every frequency k = 0..n/2 as a
- * share of the logits' power (constant per class removed; k = 0 is the
- * constant line mode), *n_bins = n/2 + 1. Valid until the next compute. */
+/* After a gl_progress_compute that returned 0: the key frequencies, in
+ * decreasing power (*n of them; none when every line power is 0), and the
+ * line power of every frequency k = 0..n/2 as a share of the logits' power
+ * over the n x n grid (each class's mean removed), *n_bins = n/2 + 1. The
+ * k = 0 entry, the constant mode, is that mean, so it is always 0; the
+ * shares sum to at most 1, and key_share is the key frequencies' sum (NaN
+ * when every class's logits are constant over the grid). Valid until the
+ * next compute. */
 const int *gl_progress_plan_keys(const gl_progress_plan *pp, int *n);
 const double *gl_progress_plan_power(const gl_progress_plan *pp, int *n_bins);
 /* After gl_progress_compute: the restricted logits of pair (m, n) into
- * out (p), for tests and per-example tables; 0 or GL_E_INPUT for a pair
- * outside the task. */
+ * out (p), for tests and per-example tables; 0, or GL_E_INPUT for a pair
+ * outside the task or when the last compute failed or none ran. */
 int gl_progress_restricted(const gl_progress_plan *pp, int m, int n, float *out, gl_error *err);
 /* Column names of a progress row in CSV order after step, key_frequencies
  * and key_share: {full,restricted,excluded}_{clean,corrupted,
