@@ -47,7 +47,8 @@ static const spec specs[] = {
     {"eps", K_DOUBLE, 0, 1, NULL},           {"momentum", K_DOUBLE, 0, 0.999, NULL},
     {"batch", K_INT, 0, 2000000000, NULL},   {"steps", K_LONG, 0, 1e12, NULL},
     {"log_every", K_LONG, 1, 1e12, NULL},    {"log_points", K_INT, 0, 1000000, NULL},
-    {"checkpoint_every", K_LONG, 0, 1e12, NULL}, {"ipr", K_ENUM, 0, 0, "rfft|full"},
+    {"checkpoint_every", K_LONG, 0, 1e12, NULL}, {"snapshots", K_INT, 0, 100000, NULL},
+    {"progress_measures", K_ENUM, 0, 0, "off|on"}, {"ipr", K_ENUM, 0, 0, "rfft|full"},
     {"ipr_basis", K_ENUM, 0, 0, "auto|additive|dlog"}, {"device", K_STRING, 0, 0, "7"},
     {"threads", K_INT, 0, 4096, NULL},
 };

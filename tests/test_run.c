@@ -72,9 +72,11 @@ static void run_config(gl_config *c) {
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) gl_config_set(c, sets[i][0], sets[i][1], NULL);
 }
 
-static void values_of(const gl_metrics *m, double v[12]) {
-    double t[12] = {(double)m->step, m->train_loss, m->test_loss, m->train_acc, m->test_acc, m->corrupted_acc,
-                    m->corrupted_true_acc, m->clean_acc, m->norm_u, m->norm_v, m->norm_w, m->mean_ipr};
+enum { NCOL = 18 };
+static void values_of(const gl_metrics *m, double v[NCOL]) {
+    double t[NCOL] = {(double)m->step, m->train_loss, m->test_loss, m->train_acc, m->test_acc, m->corrupted_acc,
+                      m->corrupted_true_acc, m->clean_acc, m->norm_u, m->norm_v, m->norm_w, m->mean_ipr,
+                      m->ipr_u, m->ipr_v, m->ipr_w, m->grad_norm, m->gamma_mean, m->gamma_std};
     memcpy(v, t, sizeof t);
 }
 
@@ -101,31 +103,31 @@ static void check_metrics_csv(const char *dir, gl_trainer *t) {
         lines[nl++] = q;
     }
     CHECK(nl >= 1 && !strcmp(lines[0], "step,train_loss,test_loss,train_acc,test_acc,corrupted_acc,corrupted_true_acc,"
-                                        "clean_acc,norm_u,norm_v,norm_w,mean_ipr"),
+                                        "clean_acc,norm_u,norm_v,norm_w,mean_ipr,ipr_u,ipr_v,ipr_w,grad_norm,gamma_mean,gamma_std"),
           "metrics.csv's header is docs/outputs.md's column list: %s", nl ? lines[0] : "");
     CHECK(nl - 1 == n && n == 5, "metrics.csv has one line per logged row (%d lines, %ld rows, steps 0 5 10 15 20)", nl - 1,
           n);
     int bad_fields = 0, bad_num = 0, bad_text = 0, bad_step = 0;
     double worst = 0;
     for (long i = 0; i < n && i + 1 < nl; i++) {
-        char *fields[16];
+        char *fields[NCOL + 4];
         int nf = 0;
         for (char *q = lines[i + 1];; q++) {
             fields[nf++] = q;
             q = strchr(q, ',');
-            if (!q || nf == 16) break;
+            if (!q || nf == NCOL + 4) break;
             *q = 0;
         }
-        if (nf != 12) {
+        if (nf != NCOL) {
             bad_fields++;
             continue;
         }
-        double v[12];
+        double v[NCOL];
         values_of(&rows[i], v);
         char want[64];
         snprintf(want, sizeof want, "%ld", rows[i].step);
         if (strcmp(fields[0], want)) bad_step++;
-        for (int c = 1; c < 12; c++) {
+        for (int c = 1; c < NCOL; c++) {
             char *end;
             double x = strtod(fields[c], &end);
             if (*end) bad_fields++;
@@ -143,7 +145,7 @@ static void check_metrics_csv(const char *dir, gl_trainer *t) {
             }
         }
     }
-    CHECK(bad_fields == 0 && bad_step == 0, "every row has 12 numeric fields and its step (%d bad fields, %d bad steps)",
+    CHECK(bad_fields == 0 && bad_step == 0, "every row has 18 numeric fields and its step (%d bad fields, %d bad steps)",
           bad_fields, bad_step);
     CHECK(bad_num == 0, "every value equals gl_trainer_rows to 9 significant digits (worst relative error %.3g, %d off)",
           worst, bad_num);
@@ -185,7 +187,7 @@ static void check_summary(const char *dir, gl_trainer *t, const gl_config *c) {
     CHECK(last == &rows[n - 1], "(the phase of a run that did not diverge is read from its last row)");
     static const char *const keys[] = {"train_loss", "test_loss", "train_acc", "test_acc", "corrupted_acc",
                                        "corrupted_true_acc", "clean_acc", "norm_u", "norm_v", "norm_w", "mean_ipr"};
-    double v[12];
+    double v[NCOL];
     values_of(&rows[n - 1], v);
     double worst = 0;
     int missing = 0;
@@ -451,10 +453,10 @@ int main(void) {
     const gl_metrics *r2 = rc == 0 ? gl_trainer_rows(t2, &n2) : NULL;
     int hist_ok = rc == 0 && gl_trainer_step_count(t2) == 10 && n2 == 3;
     for (long i = 0; hist_ok && i < n2; i++) {
-        double a[12], b[12];
+        double a[NCOL], b[NCOL];
         values_of(&r1[i], a);
         values_of(&r2[i], b);
-        for (int k = 0; k < 12; k++)
+        for (int k = 0; k < NCOL; k++)
             hist_ok &= isnan(a[k]) ? isnan(b[k]) : fabs(a[k] - b[k]) <= 5.0000001e-9 * fabs(a[k]);
     }
     CHECK(hist_ok, "gl_run_resume restores step 10 and the 3 logged rows (to 9 digits) (%s)", rc ? e.msg : "");
@@ -463,10 +465,10 @@ int main(void) {
         r2 = gl_trainer_rows(t2, &n2);
         int same = rc == 0 && n2 == n1 && gl_trainer_step_count(t2) == 20;
         for (long i = 3; same && i < n1; i++) {
-            double a[12], b[12];
+            double a[NCOL], b[NCOL];
             values_of(&r1[i], a);
             values_of(&r2[i], b);
-            for (int k = 0; k < 12; k++) same &= (isnan(a[k]) && isnan(b[k])) || a[k] == b[k];
+            for (int k = 0; k < NCOL; k++) same &= (isnan(a[k]) && isnan(b[k])) || a[k] == b[k];
         }
         CHECK(same, "the resumed run logs steps 15 and 20 exactly as the uninterrupted one");
         CHECK(rc == 0 && !memcmp(gl_trainer_params(t2), gl_trainer_params(t), net->n_params * sizeof(float)),

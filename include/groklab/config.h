@@ -68,6 +68,8 @@ typedef struct gl_config {
     long log_every;         /* linear schedule (used when log_points == 0) */
     int log_points;         /* > 0: about this many log-spaced steps        */
     long checkpoint_every;  /* 0 = only at the end                          */
+    int snapshots;          /* > 0: weights at about this many log-spaced steps and the milestones */
+    int progress_measures;  /* 1: progress.csv at the logging steps         */
     gl_ipr_conv ipr;
     gl_basis ipr_basis;
     /* execution (does not change results) */

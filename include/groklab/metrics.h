@@ -21,11 +21,19 @@ typedef struct gl_metrics {
     double clean_acc;          /* uncorrupted training examples            */
     double norm_u, norm_v, norm_w;
     double mean_ipr;
+    /* mean IPR of U, V and W apart (two-layer MLP: its neurons' rows and
+     * columns; other families: the input layer's groups (ipr_v NaN with
+     * one group) and the output layer, as gl_ipr_layer) */
+    double ipr_u, ipr_v, ipr_w;
+    double grad_norm;              /* L2 norm of the step's loss gradient (NaN at step 0) */
+    double gamma_mean, gamma_std;  /* mean and standard deviation of |gamma| of the
+                                      first norm layer (NaN without one) */
 } gl_metrics;
 
-/* Column names of metrics.csv, in the order of gl_metrics. */
+/* Column names of metrics.csv, in the order of gl_metrics (the first 12
+ * are those of groklab before 0.5; readers look columns up by name). */
 extern const char *const gl_metrics_columns[];
-#define GL_METRICS_NCOLS 12
+#define GL_METRICS_NCOLS 18
 void gl_metrics_to_array(const gl_metrics *m, double out[GL_METRICS_NCOLS]);
 void gl_metrics_from_array(gl_metrics *m, const double in[GL_METRICS_NCOLS]);
 
@@ -38,9 +46,10 @@ typedef struct gl_eval_counts {
     long correct, correct_lo, correct2_lo, correct_hi;
 } gl_eval_counts;
 /* Adds rows s..s+B-1 of a set whose outputs are out (B, p). y, y2: the
- * whole set's labels (y2 may be NULL). */
+ * whole set's labels (y2 may be NULL); pred (may be NULL): the whole set's
+ * argmax predictions, rows s..s+B-1 written. */
 void gl_eval_add(gl_eval_counts *ec, const float *out, const int32_t *y, const int32_t *y2, long s, int B,
-                 long split, int p, gl_loss loss);
+                 long split, int p, gl_loss loss, int32_t *pred);
 /* The metrics of a dataset's training and test sums (step, norms and IPR
  * are the caller's). */
 struct gl_dataset;
@@ -83,6 +92,13 @@ double gl_ipr_layer(gl_ipr_plan *plan, double *ipr, const struct gl_net *net, co
  * family's input layer (gl_ipr_layer, layer 0, r = 2). */
 double gl_ipr_net(gl_ipr_plan *plan, double *ipr, const struct gl_net *net, const float *params,
                   gl_ipr_conv conv);
+/* gl_ipr_net, and the means of metrics.csv's ipr_u, ipr_v, ipr_w into
+ * parts[3]. */
+double gl_ipr_net_parts(gl_ipr_plan *plan, double *ipr, const struct gl_net *net, const float *params,
+                        gl_ipr_conv conv, double parts[3]);
+/* Mean and standard deviation of |gamma| of net's first norm layer
+ * (gl_net_gains layer 0) into m->gamma_mean, gamma_std; NaN without one. */
+void gl_metrics_gains(gl_metrics *m, const struct gl_net *net, const float *params);
 
 /* Phases of docs/paper.md section 6. */
 typedef enum {
@@ -105,6 +121,19 @@ typedef struct gl_milestones {
     long unlearn;  /* first step with corrupted_acc < 0.1 after it was > 0.5 */
 } gl_milestones;
 void gl_milestones_compute(gl_milestones *ms, const gl_metrics *rows, long n_rows);
+
+/* Memorization and unlearning times of a run's corrupted examples (the
+ * first n_corrupt of gl_trainer_story's arrays): how many memorized (a
+ * first step at their given label) and unlearned (a later step at their
+ * true label), and the median and interquartile range (linear
+ * interpolation) of those steps; NaN when none did. */
+typedef struct gl_story_stats {
+    long n_memorized, n_unlearned;
+    double mem_median, mem_iqr, unl_median, unl_iqr;
+} gl_story_stats;
+/* scratch: n_corrupt doubles (the steps are sorted there). */
+void gl_story_stats_compute(gl_story_stats *st, const int64_t *first_given, const int64_t *unlearned, long n_corrupt,
+                            double *scratch);
 
 /* The phase of a logged run and its milestones (ms may be NULL); a diverged
  * run's last row is non-finite, so its phase comes from the row before.

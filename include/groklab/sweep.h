@@ -93,6 +93,8 @@ typedef struct gl_run_result {
     long n_rows;
     long steps, diverged_at;
     double wall_seconds;
+    int has_story;         /* the examples' story was recorded (the CPU) */
+    gl_story_stats story;  /* the corrupted examples' memorization and unlearning steps */
     /* optional (--keep-weights): per-neuron IPR and the final weights */
     int N, p;
     const double *ipr;     /* (N) */

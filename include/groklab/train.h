@@ -58,8 +58,41 @@ double gl_trainer_step(gl_trainer *t, int threads);
  * NaN when the backend evaluates only inside gl_trainer_advance (the GPU). */
 int gl_trainer_evaluate(gl_trainer *t, gl_metrics *m, int threads, gl_error *err);
 
-/* Whether step s is on the logging schedule of config c. */
+/* Whether step s is on the logging schedule of config c: step 0, the last
+ * step, every log_every-th step (or the log_points log-spaced steps), and
+ * with snapshots the snapshot steps (gl_snapshot_due), so that every
+ * snapshot has its row. */
 int gl_log_due(const gl_config *c, long s);
+/* Whether s is one of the P log-spaced steps round(steps^(i / (P-1))),
+ * i < P, of a run of `steps` steps (step 0 is not among them). */
+int gl_log_spaced(long steps, int P, long s);
+/* Whether the weights of step s are kept as a snapshot on c's schedule
+ * (step 0 and the c->snapshots log-spaced steps; the milestones are added
+ * as they happen, by the run directory's hook). */
+int gl_snapshot_due(const gl_config *c, long s);
+
+/* Called by the backend after each logged row (the last of
+ * gl_trainer_rows), from the thread that advances t: a run directory keeps
+ * snapshots and progress measures this way. A nonzero return stops the
+ * advance with that status (err filled). */
+typedef int (*gl_log_hook)(void *ctx, gl_trainer *t, gl_error *err);
+void gl_trainer_set_log_hook(gl_trainer *t, gl_log_hook fn, void *ctx);
+
+/* The evaluation-mode logits (no dropout, BatchNorm's running statistics)
+ * of pairs (m[i], n[i]), i < B <= 2048, into out (B, p). GL_E_NODEVICE when
+ * the backend has no separate evaluation (the GPU). Matches gl_logits_fn
+ * with t as the context. */
+int gl_trainer_logits(void *t, const int32_t *m, const int32_t *n, int B, float *out, gl_error *err);
+
+/* Each training example's story over the logged steps (n_train entries,
+ * example order of gl_trainer_data): which 0, the first logged step at
+ * which the argmax was its given label; 1, the last such step; 2, for a
+ * corrupted example, the first logged step after its first at which the
+ * argmax was its true label (unlearned). -1: never. NULL when the backend
+ * records no predictions (the GPU). */
+const int64_t *gl_trainer_story(const gl_trainer *t, int which);
+/* Restores the story (3 arrays of n_train) on resume. */
+void gl_trainer_restore_story(gl_trainer *t, const int64_t *first, const int64_t *last, const int64_t *unlearned);
 
 /* Access. */
 const gl_config *gl_trainer_config(const gl_trainer *t);

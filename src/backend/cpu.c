@@ -31,13 +31,15 @@ typedef struct cpu_work {
     int32_t *bm, *bn, *by, *bid; /* the current minibatch */
     gl_ipr_plan *ipr;
     double *ipr_buf;           /* (n_units) */
+    int32_t *pred;             /* (n_train) argmax of the last evaluation */
+    long grads_step;           /* the step whose gradient grads holds (0: none) */
 } cpu_work;
 
 static double cpu_bytes(const gl_config *c, const gl_net *net, int Bi) {
     double pairs = (double)gl_task_pairs(c->task, c->p);
     int eb = EVAL_CHUNK < pairs ? EVAL_CHUNK : (int)pairs;
     return 4 * (double)net->n_params /* gradients */ + gl_net_pass_bytes(net, c, Bi, eb) +
-           8 * 3 * (double)net->n_units /* IPR scratch */;
+           8 * 3 * (double)net->n_units /* IPR scratch */ + 4 * pairs /* predictions */;
 }
 
 static void cpu_detach(gl_trainer *t) {
@@ -52,6 +54,7 @@ static void cpu_detach(gl_trainer *t) {
     free(w->bid);
     gl_ipr_plan_free(w->ipr);
     free(w->ipr_buf);
+    free(w->pred);
     free(w);
     t->impl = NULL;
 }
@@ -66,7 +69,8 @@ static int cpu_attach(gl_trainer *t, gl_error *err) {
     int N = t->net.n_units, p = c->p;
     w->grads = calloc(t->net.n_params, sizeof(float));
     w->ipr_buf = calloc((size_t)N, sizeof(double));
-    int ok = w->grads && w->ipr_buf;
+    w->pred = malloc(((size_t)t->data.n_train + 1) * sizeof(int32_t));
+    int ok = w->grads && w->ipr_buf && w->pred;
     gl_error e;
     if (ok) ok = gl_net_pass_new(&w->pass, &t->net, c, t->B, EVAL_CHUNK, &e) == 0;
     if (ok && t->B < t->data.n_train) {
@@ -127,18 +131,19 @@ static double cpu_step(gl_trainer *t, int threads) {
     double loss = gl_net_pass_loss_grad(w->pass, w->grads, t->params, t->run_mean, t->run_var, t->step, &bt);
     if (!isfinite(loss)) return loss; /* the caller records the divergence */
     t->step++;
+    w->grads_step = t->step;
     gl_optim_step(c, t->params, w->grads, t->m1, t->m2, t->net.n_params, t->step);
     return loss;
 }
 
 /* Loss sum and correct counts over a set, in evaluation mode, in chunks. */
 static void eval_set(gl_trainer *t, const int32_t *m, const int32_t *n, const int32_t *y, const int32_t *y2,
-                     long count, long split, gl_eval_counts *ec) {
+                     long count, long split, gl_eval_counts *ec, int32_t *pred) {
     cpu_work *w = t->impl;
     memset(ec, 0, sizeof *ec);
     for (long s = 0; s < count; s += EVAL_CHUNK) {
         int B = (int)(count - s < EVAL_CHUNK ? count - s : EVAL_CHUNK);
-        gl_eval_add(ec, gl_net_pass_logits(w->pass, t->params, t->run_mean, t->run_var, m + s, n + s, B), y, y2, s, B, split, t->cfg.p, t->cfg.loss);
+        gl_eval_add(ec, gl_net_pass_logits(w->pass, t->params, t->run_mean, t->run_var, m + s, n + s, B), y, y2, s, B, split, t->cfg.p, t->cfg.loss, pred);
     }
 }
 
@@ -148,12 +153,29 @@ static int cpu_evaluate(gl_trainer *t, gl_metrics *r, int threads, gl_error *err
     if (threads > 0) omp_set_num_threads(threads);
     const gl_dataset *d = &t->data;
     gl_eval_counts tr, te;
-    eval_set(t, d->train_m, d->train_n, d->train_y, d->train_true, d->n_train, d->n_corrupt, &tr);
-    eval_set(t, d->test_m, d->test_n, d->test_y, NULL, d->n_test, 0, &te);
+    eval_set(t, d->train_m, d->train_n, d->train_y, d->train_true, d->n_train, d->n_corrupt, &tr, w->pred);
+    eval_set(t, d->test_m, d->test_n, d->test_y, NULL, d->n_test, 0, &te, NULL);
     gl_eval_metrics(r, &tr, &te, d, t->cfg.p, t->cfg.loss);
     r->step = t->step;
     gl_net_norms(&t->net, t->params, &r->norm_u, &r->norm_v, &r->norm_w);
-    r->mean_ipr = gl_ipr_net(w->ipr, w->ipr_buf, &t->net, t->params, t->cfg.ipr);
+    double parts[3];
+    r->mean_ipr = gl_ipr_net_parts(w->ipr, w->ipr_buf, &t->net, t->params, t->cfg.ipr, parts);
+    r->ipr_u = parts[0], r->ipr_v = parts[1], r->ipr_w = parts[2];
+    r->grad_norm = NAN;
+    if (w->grads_step > 0 && w->grads_step == t->step) {
+        double g2 = 0;
+        for (size_t i = 0; i < t->net.n_params; i++) g2 += (double)w->grads[i] * w->grads[i];
+        r->grad_norm = sqrt(g2);
+    }
+    gl_metrics_gains(r, &t->net, t->params);
+    return 0;
+}
+
+static int cpu_logits(gl_trainer *t, const int32_t *m, const int32_t *n, int B, float *out, gl_error *err) {
+    if (B < 0 || B > EVAL_CHUNK) return gl_failc(err, GL_E_INTERNAL, "logits of %d pairs at once (at most %d)", B, EVAL_CHUNK);
+    cpu_work *w = t->impl;
+    memcpy(out, gl_net_pass_logits(w->pass, t->params, t->run_mean, t->run_var, m, n, B),
+           (size_t)B * (size_t)t->cfg.p * sizeof(float));
     return 0;
 }
 
@@ -162,7 +184,8 @@ static int log_now(gl_trainer *t, int threads, gl_error *err) {
     if (t->n_rows > 0 && t->rows[t->n_rows - 1].step == t->step) return 0;
     gl_metrics r;
     int rc = cpu_evaluate(t, &r, threads, err);
-    return rc ? rc : gl_trainer_push_row(t, &r, err);
+    if (rc == 0) rc = gl_trainer_push_row(t, &r, err);
+    return rc ? rc : gl_trainer_record(t, t->impl ? ((cpu_work *)t->impl)->pred : NULL, err);
 }
 
 static int advance_one(gl_trainer *t, long until, int threads, gl_error *err) {
@@ -240,7 +263,7 @@ const gl_backend *gl_backend_cpu(void) {
     static const gl_backend be = {
         .name = "cpu", .check = cpu_check, .bytes = cpu_bytes, .attach = cpu_attach, .detach = cpu_detach,
         .advance = cpu_advance, .compatible = cpu_compatible, .fit = cpu_fit, .step = cpu_step,
-        .evaluate = cpu_evaluate, .packs = 0,
+        .evaluate = cpu_evaluate, .logits = cpu_logits, .packs = 0,
     };
     return &be;
 }

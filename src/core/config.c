@@ -32,51 +32,57 @@ typedef struct field {
     const char *words;   /* F_ENUM: allowed values, '|'-separated, in enum order */
     int resume_safe;     /* may change on --resume */
     const char *help;
+    /* 1: left out of JSON at its default, so configs of runs that did not
+     * use the knob read and write (and sweep points match) as before it
+     * existed */
+    int quiet_default;
 } field;
 
 #define OFF(f) offsetof(gl_config, f)
 static const field fields[] = {
-    {"task", "add", F_STRING, OFF(task), 0, 0, 0, NULL, 0, "operation (see the task list below)"},
-    {"p", "97", F_INT, OFF(p), 2, 4096, 0, NULL, 0, "modulus"},
-    {"frac", "0.5", F_DOUBLE, OFF(frac), 0, 1, 0, NULL, 0, "data fraction alpha: share of pairs trained on"},
-    {"noise", "0", F_DOUBLE, OFF(noise), 0, 1, 0, NULL, 0, "corruption fraction xi of the training set"},
-    {"split_seed", "0", F_U64, OFF(split_seed), 0, 0, 0, NULL, 0, "seed of the train/test split"},
-    {"noise_seed", "0", F_U64, OFF(noise_seed), 0, 0, 0, NULL, 0, "seed of the corrupted labels"},
-    {"seed", "0", F_U64, OFF(seed), 0, 0, 0, NULL, 0, "model seed: init, dropout, minibatch order"},
-    {"data", "", F_PATH, OFF(data), 0, 0, 0, NULL, 0, "a dataset file (a run's data.safetensors, or one written by groklab import) used instead of the generated split; frac and noise are then the file's"},
-    {"model", "mlp", F_ENUM, OFF(arch), 0, 0, 0, "mlp|deep-mlp|transformer", 0, "model family: the paper's two-layer MLP, a deep MLP, or the encoder-only Transformer"},
-    {"width", "500", F_INT, OFF(width), 1, 1 << 20, 0, NULL, 0, "hidden width N (mlp, deep-mlp)"},
-    {"depth", "0", F_INT, OFF(depth), 0, 64, 0, NULL, 0, "deep-mlp: weight layers (0 = 3; at 2 it is not --model mlp: its own init, and dropout after each activation from its own stream); transformer: blocks (0 = 1)"},
-    {"param", "standard", F_ENUM, OFF(param), 0, 0, 0, "standard|lazy", 0, "deep-mlp init: N(0, 2/fan_in) or N(0, 2/N^(2/3))"},
-    {"embed", "128", F_INT, OFF(embed), 1, 65536, 0, NULL, 0, "transformer: embedding dimension n_embd"},
-    {"heads", "4", F_INT, OFF(heads), 1, 1024, 0, NULL, 0, "transformer: attention heads (divides --embed)"},
-    {"mlp_factor", "4", F_INT, OFF(mlp_factor), 1, 64, 0, NULL, 0, "transformer: MLP width = factor x --embed"},
-    {"tie", "0", F_INT, OFF(tie), 0, 1, 0, NULL, 0, "transformer: 1 = the head is the token embedding"},
-    {"mu", "1", F_DOUBLE, OFF(mu), -1e3, 1e3, 0, NULL, 0, "transformer: residual scale mu"},
-    {"scale_s", "1", F_DOUBLE, OFF(scale_s), -1e3, 1e3, 0, NULL, 0, "transformer: s of the scalings d_head^(-(1+s)/2) (scores) and n_embd^(-(1+s)/2) (logits)"},
-    {"act", "auto", F_ENUM, OFF(act), 0, 0, 0, "quadratic|relu|gelu|identity|auto", 0, "activation phi (auto: quadratic for mlp, relu otherwise)"},
-    {"norm", "none", F_ENUM, OFF(norm), 0, 0, 0, "none|batchnorm|layernorm", 0, "norm after the activation (mlp, deep-mlp: every hidden layer); transformer: layernorm or none"},
-    {"dropout", "0", F_DOUBLE, OFF(dropout), 0, 1, 1, NULL, 0, "dropout probability: mlp first layer's output; deep-mlp every hidden layer; transformer embeddings, attention and residual"},
-    {"init_std", "0", F_DOUBLE, OFF(init_std), 0, 1e3, 0, NULL, 0, "init std (0 = paper: 0.5*(2N)^(-1/3))"},
-    {"bn_momentum", "0.1", F_DOUBLE, OFF(bn_momentum), 0, 1, 0, NULL, 0, "BatchNorm running-stat momentum"},
-    {"norm_eps", "1e-5", F_DOUBLE, OFF(norm_eps), 0, 1, 0, NULL, 0, "BatchNorm/LayerNorm epsilon"},
-    {"loss", "mse", F_ENUM, OFF(loss), 0, 0, 0, "mse|ce", 0, "loss: mean squared error on one-hot targets, or cross-entropy"},
-    {"optim", "adamw", F_ENUM, OFF(optim), 0, 0, 0, "adamw|adam|sgd", 0, "optimizer (PyTorch semantics)"},
-    {"lr", "0.01", F_DOUBLE, OFF(lr), 0, 1e3, 0, NULL, 0, "learning rate"},
-    {"wd", "0", F_DOUBLE, OFF(wd), 0, 1e4, 0, NULL, 0, "weight decay (decoupled for adamw, L2 for adam/sgd)"},
-    {"beta1", "0.9", F_DOUBLE, OFF(beta1), 0, 1, 1, NULL, 0, "Adam beta1"},
-    {"beta2", "0.98", F_DOUBLE, OFF(beta2), 0, 1, 1, NULL, 0, "Adam beta2"},
-    {"eps", "1e-8", F_DOUBLE, OFF(eps), 0, 1, 0, NULL, 0, "Adam epsilon"},
-    {"momentum", "0", F_DOUBLE, OFF(momentum), 0, 1, 1, NULL, 0, "SGD momentum"},
-    {"batch", "0", F_INT, OFF(batch), 0, INT_MAX, 0, NULL, 0, "minibatch size (0 = full batch)"},
-    {"steps", "2000", F_LONG, OFF(steps), 0, 1e12, 0, NULL, 1, "optimizer steps in all"},
-    {"log_every", "10", F_LONG, OFF(log_every), 1, 1e12, 0, NULL, 1, "log metrics every k steps"},
-    {"log_points", "0", F_INT, OFF(log_points), 0, 1e6, 0, NULL, 1, "if > 0: about this many log-spaced logging steps instead"},
-    {"checkpoint_every", "500", F_LONG, OFF(checkpoint_every), 0, 1e12, 0, NULL, 1, "write a checkpoint every k steps (0 = at the end only)"},
-    {"ipr", "rfft", F_ENUM, OFF(ipr), 0, 0, 0, "rfft|full", 1, "DFT convention of the IPR"},
-    {"ipr_basis", "auto", F_ENUM, OFF(ipr_basis), 0, 0, 0, "auto|additive|dlog", 1, "IPR index basis (auto: dlog for mul and div)"},
-    {"device", "cpu", F_STRING, OFF(device), 0, 0, 0, NULL, 1, "backend: cpu | cuda (the two-layer MLP on one GPU)"},
-    {"threads", "0", F_INT, OFF(threads), 0, 4096, 0, NULL, 1, "threads (0 = all cores); results do not depend on it"},
+    {"task", "add", F_STRING, OFF(task), 0, 0, 0, NULL, 0, "operation (see the task list below)", 0},
+    {"p", "97", F_INT, OFF(p), 2, 4096, 0, NULL, 0, "modulus", 0},
+    {"frac", "0.5", F_DOUBLE, OFF(frac), 0, 1, 0, NULL, 0, "data fraction alpha: share of pairs trained on", 0},
+    {"noise", "0", F_DOUBLE, OFF(noise), 0, 1, 0, NULL, 0, "corruption fraction xi of the training set", 0},
+    {"split_seed", "0", F_U64, OFF(split_seed), 0, 0, 0, NULL, 0, "seed of the train/test split", 0},
+    {"noise_seed", "0", F_U64, OFF(noise_seed), 0, 0, 0, NULL, 0, "seed of the corrupted labels", 0},
+    {"seed", "0", F_U64, OFF(seed), 0, 0, 0, NULL, 0, "model seed: init, dropout, minibatch order", 0},
+    {"data", "", F_PATH, OFF(data), 0, 0, 0, NULL, 0, "a dataset file (a run's data.safetensors, or one written by groklab import) used instead of the generated split; frac and noise are then the file's", 0},
+    {"model", "mlp", F_ENUM, OFF(arch), 0, 0, 0, "mlp|deep-mlp|transformer", 0, "model family: the paper's two-layer MLP, a deep MLP, or the encoder-only Transformer", 0},
+    {"width", "500", F_INT, OFF(width), 1, 1 << 20, 0, NULL, 0, "hidden width N (mlp, deep-mlp)", 0},
+    {"depth", "0", F_INT, OFF(depth), 0, 64, 0, NULL, 0, "deep-mlp: weight layers (0 = 3; at 2 it is not --model mlp: its own init, and dropout after each activation from its own stream); transformer: blocks (0 = 1)", 0},
+    {"param", "standard", F_ENUM, OFF(param), 0, 0, 0, "standard|lazy", 0, "deep-mlp init: N(0, 2/fan_in) or N(0, 2/N^(2/3))", 0},
+    {"embed", "128", F_INT, OFF(embed), 1, 65536, 0, NULL, 0, "transformer: embedding dimension n_embd", 0},
+    {"heads", "4", F_INT, OFF(heads), 1, 1024, 0, NULL, 0, "transformer: attention heads (divides --embed)", 0},
+    {"mlp_factor", "4", F_INT, OFF(mlp_factor), 1, 64, 0, NULL, 0, "transformer: MLP width = factor x --embed", 0},
+    {"tie", "0", F_INT, OFF(tie), 0, 1, 0, NULL, 0, "transformer: 1 = the head is the token embedding", 0},
+    {"mu", "1", F_DOUBLE, OFF(mu), -1e3, 1e3, 0, NULL, 0, "transformer: residual scale mu", 0},
+    {"scale_s", "1", F_DOUBLE, OFF(scale_s), -1e3, 1e3, 0, NULL, 0, "transformer: s of the scalings d_head^(-(1+s)/2) (scores) and n_embd^(-(1+s)/2) (logits)", 0},
+    {"act", "auto", F_ENUM, OFF(act), 0, 0, 0, "quadratic|relu|gelu|identity|auto", 0, "activation phi (auto: quadratic for mlp, relu otherwise)", 0},
+    {"norm", "none", F_ENUM, OFF(norm), 0, 0, 0, "none|batchnorm|layernorm", 0, "norm after the activation (mlp, deep-mlp: every hidden layer); transformer: layernorm or none", 0},
+    {"dropout", "0", F_DOUBLE, OFF(dropout), 0, 1, 1, NULL, 0, "dropout probability: mlp first layer's output; deep-mlp every hidden layer; transformer embeddings, attention and residual", 0},
+    {"init_std", "0", F_DOUBLE, OFF(init_std), 0, 1e3, 0, NULL, 0, "init std (0 = paper: 0.5*(2N)^(-1/3))", 0},
+    {"bn_momentum", "0.1", F_DOUBLE, OFF(bn_momentum), 0, 1, 0, NULL, 0, "BatchNorm running-stat momentum", 0},
+    {"norm_eps", "1e-5", F_DOUBLE, OFF(norm_eps), 0, 1, 0, NULL, 0, "BatchNorm/LayerNorm epsilon", 0},
+    {"loss", "mse", F_ENUM, OFF(loss), 0, 0, 0, "mse|ce", 0, "loss: mean squared error on one-hot targets, or cross-entropy", 0},
+    {"optim", "adamw", F_ENUM, OFF(optim), 0, 0, 0, "adamw|adam|sgd", 0, "optimizer (PyTorch semantics)", 0},
+    {"lr", "0.01", F_DOUBLE, OFF(lr), 0, 1e3, 0, NULL, 0, "learning rate", 0},
+    {"wd", "0", F_DOUBLE, OFF(wd), 0, 1e4, 0, NULL, 0, "weight decay (decoupled for adamw, L2 for adam/sgd)", 0},
+    {"beta1", "0.9", F_DOUBLE, OFF(beta1), 0, 1, 1, NULL, 0, "Adam beta1", 0},
+    {"beta2", "0.98", F_DOUBLE, OFF(beta2), 0, 1, 1, NULL, 0, "Adam beta2", 0},
+    {"eps", "1e-8", F_DOUBLE, OFF(eps), 0, 1, 0, NULL, 0, "Adam epsilon", 0},
+    {"momentum", "0", F_DOUBLE, OFF(momentum), 0, 1, 1, NULL, 0, "SGD momentum", 0},
+    {"batch", "0", F_INT, OFF(batch), 0, INT_MAX, 0, NULL, 0, "minibatch size (0 = full batch)", 0},
+    {"steps", "2000", F_LONG, OFF(steps), 0, 1e12, 0, NULL, 1, "optimizer steps in all", 0},
+    {"log_every", "10", F_LONG, OFF(log_every), 1, 1e12, 0, NULL, 1, "log metrics every k steps", 0},
+    {"log_points", "0", F_INT, OFF(log_points), 0, 1e6, 0, NULL, 1, "if > 0: about this many log-spaced logging steps instead", 0},
+    {"checkpoint_every", "500", F_LONG, OFF(checkpoint_every), 0, 1e12, 0, NULL, 1, "write a checkpoint every k steps (0 = at the end only)", 0},
+    {"snapshots", "0", F_INT, OFF(snapshots), 0, 100000, 0, NULL, 1, "keep the weights at about this many log-spaced steps and at each milestone (train 90%, test 90%, unlearned) in snapshots/ (0 = none)", 1},
+    {"progress_measures", "off", F_ENUM, OFF(progress_measures), 0, 0, 0, "off|on", 1, "log the full, restricted and excluded logits' loss and accuracy on every subset to progress.csv (add, sub, mul, div)", 1},
+    {"ipr", "rfft", F_ENUM, OFF(ipr), 0, 0, 0, "rfft|full", 1, "DFT convention of the IPR", 0},
+    {"ipr_basis", "auto", F_ENUM, OFF(ipr_basis), 0, 0, 0, "auto|additive|dlog", 1, "IPR index basis (auto: dlog for mul and div)", 0},
+    {"device", "cpu", F_STRING, OFF(device), 0, 0, 0, NULL, 1, "backend: cpu | cuda (the two-layer MLP on one GPU)", 0},
+    {"threads", "0", F_INT, OFF(threads), 0, 4096, 0, NULL, 1, "threads (0 = all cores); results do not depend on it", 0},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -263,6 +269,10 @@ int gl_config_validate(const gl_config *c, gl_error *err) {
     }
     if (c->ipr_basis == GL_BASIS_DLOG && gl_primitive_root(c->p) < 0)
         return gl_fail(err, "--ipr-basis: dlog needs a prime modulus p >= 3 (got %d; allowed: auto, additive)", c->p);
+    if (c->progress_measures && strcmp(c->task, "add") && strcmp(c->task, "sub") && strcmp(c->task, "mul") &&
+        strcmp(c->task, "div"))
+        return gl_fail(err, "--progress-measures on: task '%s' has no Fourier solution to restrict the logits to "
+                            "(allowed tasks: add, sub, mul, div)", c->task);
     return 0;
 }
 
@@ -288,6 +298,10 @@ static cJSON *config_object(const gl_config *c) {
     for (size_t i = 0; o && i < NFIELDS; i++) {
         const field *f = &fields[i];
         const char *base = (const char *)c + f->offset;
+        if (f->quiet_default) {
+            gl_config_field_text(c, (int)i, buf, sizeof buf);
+            if (strcmp(buf, f->def) == 0) continue;
+        }
         switch (f->kind) {
         case F_INT: snprintf(buf, sizeof buf, "%d", *(const int *)base); cJSON_AddRawToObject(o, f->name, buf); break;
         case F_LONG: snprintf(buf, sizeof buf, "%ld", *(const long *)base); cJSON_AddRawToObject(o, f->name, buf); break;

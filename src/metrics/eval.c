@@ -7,7 +7,7 @@
 #include "groklab/model.h"
 
 void gl_eval_add(gl_eval_counts *ec, const float *out, const int32_t *y, const int32_t *y2, long s, int B,
-                 long split, int p, gl_loss loss) {
+                 long split, int p, gl_loss loss, int32_t *pred) {
     double l = loss == GL_LOSS_MSE ? gl_mse_loss_f32(NULL, out, y + s, B, p) : gl_ce_loss_f32(NULL, out, y + s, B, p);
     ec->loss_sum += l * (loss == GL_LOSS_MSE ? (double)B * p : (double)B);
     for (int b = 0; b < B; b++) {
@@ -16,6 +16,7 @@ void gl_eval_add(gl_eval_counts *ec, const float *out, const int32_t *y, const i
         for (int j = 1; j < p; j++)
             if (o[j] > o[best]) best = j;
         long i = s + b;
+        if (pred) pred[i] = best;
         int hit = best == y[i];
         ec->correct += hit;
         if (i < split) {

@@ -130,8 +130,10 @@ void gl_ipr_batch(gl_ipr_plan *P, double *ipr, const float *x, int stride, int d
     }
 }
 
-double gl_ipr_neurons(gl_ipr_plan *P, double *ipr, const gl_layout *L, const float *params,
-                      gl_ipr_conv conv) {
+/* Per-neuron mean of the IPRs of U, V and W into ipr; the three layers'
+ * means into parts (may be NULL); returns the neurons' mean. */
+static double neurons_parts(gl_ipr_plan *P, double *ipr, const gl_layout *L, const float *params,
+                            gl_ipr_conv conv, double *parts) {
     int N = L->N;
     double *tmp = malloc(sizeof(double) * 2 * (size_t)N);
     if (!tmp) return NAN;
@@ -139,26 +141,38 @@ double gl_ipr_neurons(gl_ipr_plan *P, double *ipr, const gl_layout *L, const flo
     gl_ipr_batch(P, ipr, params + L->off_u, N, 1, conv, 2.0);
     gl_ipr_batch(P, tmp, params + L->off_v, N, 1, conv, 2.0);
     gl_ipr_batch(P, tmp + N, params + L->off_w, N, 1, conv, 2.0);
-    double mean = 0;
+    double mean = 0, su = 0, sv = 0, sw = 0;
     for (int k = 0; k < N; k++) {
+        su += ipr[k], sv += tmp[k], sw += tmp[N + k];
         ipr[k] = (ipr[k] + tmp[k] + tmp[N + k]) / 3.0;
         mean += ipr[k];
     }
+    if (parts) parts[0] = su / N, parts[1] = sv / N, parts[2] = sw / N;
     free(tmp);
     return mean / N;
 }
 
-double gl_ipr_layer(gl_ipr_plan *P, double *ipr, const gl_net *net, const float *params, int layer,
-                    gl_ipr_conv conv, double r) {
+double gl_ipr_neurons(gl_ipr_plan *P, double *ipr, const gl_layout *L, const float *params,
+                      gl_ipr_conv conv) {
+    return neurons_parts(P, ipr, L, params, conv, NULL);
+}
+
+/* gl_ipr_layer, with each group's mean into group_mean[groups] (may be NULL). */
+static double layer_parts(gl_ipr_plan *P, double *ipr, const gl_net *net, const float *params, int layer,
+                          gl_ipr_conv conv, double r, double *group_mean) {
     size_t off[2];
     int groups, K = net->n_units;
     int stride = gl_net_ipr_units(net, layer, off, &groups);
     double *tmp = malloc(sizeof(double) * (size_t)K);
     if (!tmp) return NAN;
-    gl_ipr_batch(P, ipr, params + off[0], stride, 1, conv, r);
-    for (int g = 1; g < groups; g++) {
-        gl_ipr_batch(P, tmp, params + off[g], stride, 1, conv, r);
-        for (int k = 0; k < K; k++) ipr[k] += tmp[k];
+    for (int g = 0; g < groups; g++) {
+        gl_ipr_batch(P, g ? tmp : ipr, params + off[g], stride, 1, conv, r);
+        double sg = 0;
+        for (int k = 0; k < K; k++) {
+            if (g) ipr[k] += tmp[k];
+            sg += g ? tmp[k] : ipr[k];
+        }
+        if (group_mean) group_mean[g] = sg / K;
     }
     double mean = 0;
     for (int k = 0; k < K; k++) {
@@ -169,7 +183,39 @@ double gl_ipr_layer(gl_ipr_plan *P, double *ipr, const gl_net *net, const float 
     return mean / K;
 }
 
+double gl_ipr_layer(gl_ipr_plan *P, double *ipr, const gl_net *net, const float *params, int layer,
+                    gl_ipr_conv conv, double r) {
+    return layer_parts(P, ipr, net, params, layer, conv, r, NULL);
+}
+
 double gl_ipr_net(gl_ipr_plan *P, double *ipr, const gl_net *net, const float *params, gl_ipr_conv conv) {
     return net->arch == GL_ARCH_MLP ? gl_ipr_neurons(P, ipr, &net->mlp, params, conv)
                                     : gl_ipr_layer(P, ipr, net, params, 0, conv, 2.0);
+}
+
+double gl_ipr_net_parts(gl_ipr_plan *P, double *ipr, const gl_net *net, const float *params, gl_ipr_conv conv,
+                        double parts[3]) {
+    if (net->arch == GL_ARCH_MLP) return neurons_parts(P, ipr, &net->mlp, params, conv, parts);
+    double g[2] = {NAN, NAN}, mean;
+    size_t off[2];
+    int groups;
+    gl_net_ipr_units(net, 0, off, &groups);
+    parts[2] = layer_parts(P, ipr, net, params, 1, conv, 2.0, NULL); /* the output layer first: ipr ends as the input's */
+    mean = layer_parts(P, ipr, net, params, 0, conv, 2.0, g);
+    parts[0] = g[0];
+    parts[1] = groups > 1 ? g[1] : NAN;
+    return mean;
+}
+
+void gl_metrics_gains(gl_metrics *m, const gl_net *net, const float *params) {
+    const float *g = gl_net_gains(net, params, 0);
+    m->gamma_mean = m->gamma_std = NAN;
+    if (!g) return;
+    int K = net->n_units;
+    double s = 0, s2 = 0;
+    for (int k = 0; k < K; k++) s += fabs((double)g[k]);
+    s /= K;
+    for (int k = 0; k < K; k++) s2 += (fabs((double)g[k]) - s) * (fabs((double)g[k]) - s);
+    m->gamma_mean = s;
+    m->gamma_std = sqrt(s2 / K);
 }

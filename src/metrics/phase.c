@@ -1,16 +1,20 @@
 /* groklab: phases (docs/paper.md section 6, Table 2) and milestones. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "groklab/metrics.h"
 
 const char *const gl_metrics_columns[GL_METRICS_NCOLS] = {
     "step",      "train_loss",         "test_loss", "train_acc", "test_acc", "corrupted_acc",
-    "corrupted_true_acc", "clean_acc", "norm_u",    "norm_v",    "norm_w",   "mean_ipr"};
+    "corrupted_true_acc", "clean_acc", "norm_u",    "norm_v",    "norm_w",   "mean_ipr",
+    "ipr_u",     "ipr_v",              "ipr_w",     "grad_norm", "gamma_mean", "gamma_std"};
 
 void gl_metrics_to_array(const gl_metrics *m, double o[GL_METRICS_NCOLS]) {
     double v[GL_METRICS_NCOLS] = {(double)m->step, m->train_loss, m->test_loss, m->train_acc,
                                   m->test_acc, m->corrupted_acc, m->corrupted_true_acc,
-                                  m->clean_acc, m->norm_u, m->norm_v, m->norm_w, m->mean_ipr};
+                                  m->clean_acc, m->norm_u, m->norm_v, m->norm_w, m->mean_ipr,
+                                  m->ipr_u, m->ipr_v, m->ipr_w, m->grad_norm, m->gamma_mean,
+                                  m->gamma_std};
     for (int i = 0; i < GL_METRICS_NCOLS; i++) o[i] = v[i];
 }
 
@@ -27,6 +31,12 @@ void gl_metrics_from_array(gl_metrics *m, const double v[GL_METRICS_NCOLS]) {
     m->norm_v = v[9];
     m->norm_w = v[10];
     m->mean_ipr = v[11];
+    m->ipr_u = v[12];
+    m->ipr_v = v[13];
+    m->ipr_w = v[14];
+    m->grad_norm = v[15];
+    m->gamma_mean = v[16];
+    m->gamma_std = v[17];
 }
 
 const char *gl_phase_name(gl_phase ph) {
@@ -77,4 +87,33 @@ gl_phase gl_phase_of_run(const gl_metrics *rows, long n, double noise, int diver
     if (last) *last = r;
     if (!r) return GL_PHASE_CONFUSION;
     return gl_phase_classify(r->train_acc, r->test_acc, noise, ms->test90 >= 0);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantile q of the sorted x[0..n) by linear interpolation. */
+static double quantile(const double *x, long n, double q) {
+    double pos = q * (double)(n - 1);
+    long i = (long)floor(pos);
+    return i + 1 < n ? x[i] + (pos - (double)i) * (x[i + 1] - x[i]) : x[n - 1];
+}
+
+/* The steps >= 0 of v[0..n) into x, sorted; their median and IQR. */
+static long spread(const int64_t *v, long n, double *x, double *median, double *iqr) {
+    long k = 0;
+    for (long i = 0; i < n; i++)
+        if (v[i] >= 0) x[k++] = (double)v[i];
+    qsort(x, (size_t)k, sizeof *x, cmp_double);
+    *median = k ? quantile(x, k, 0.5) : NAN;
+    *iqr = k ? quantile(x, k, 0.75) - quantile(x, k, 0.25) : NAN;
+    return k;
+}
+
+void gl_story_stats_compute(gl_story_stats *st, const int64_t *first_given, const int64_t *unlearned, long n_corrupt,
+                            double *scratch) {
+    st->n_memorized = spread(first_given, n_corrupt, scratch, &st->mem_median, &st->mem_iqr);
+    st->n_unlearned = spread(unlearned, n_corrupt, scratch, &st->unl_median, &st->unl_iqr);
 }

@@ -32,8 +32,9 @@ enum {
  * then (keep_weights) N doubles of IPR and 3 N p floats of U, V, W. */
 typedef struct wire {
     long id, steps, diverged_at, n_rows;
-    int status, N, p, has_ipr, has_w;
+    int status, N, p, has_ipr, has_w, has_story;
     double wall_seconds;
+    gl_story_stats story;
     char message[512];
 } wire;
 
@@ -52,6 +53,8 @@ static char *pack(const gl_run_result *r, long id, int *len) {
     w.has_ipr = r->ipr != NULL;
     w.has_w = r->U != NULL;
     w.wall_seconds = r->wall_seconds;
+    w.has_story = r->has_story;
+    w.story = r->story;
     snprintf(w.message, sizeof w.message, "%s", r->message);
     size_t n = sizeof w + sizeof(double) * (size_t)r->n_rows * GL_METRICS_NCOLS +
                (w.has_ipr ? sizeof(double) * (size_t)r->N : 0) + (w.has_w ? sizeof(float) * 3 * (size_t)r->N * r->p : 0);
@@ -90,6 +93,8 @@ static long unpack(const char *buf, int len, gl_run_result *r, gl_metrics **rows
     r->steps = w.steps;
     r->diverged_at = w.diverged_at;
     r->wall_seconds = w.wall_seconds;
+    r->has_story = w.has_story;
+    r->story = w.story;
     r->n_rows = w.n_rows;
     r->N = w.N;
     r->p = w.p;

@@ -54,7 +54,10 @@ const char *const gl_store_result_cols[] = {
     "phase TEXT", "train_acc REAL", "test_acc REAL", "corrupted_acc REAL", "corrupted_true_acc REAL",
     "clean_acc REAL", "train_loss REAL", "test_loss REAL", "mean_ipr REAL", "norm_u REAL",
     "norm_v REAL", "norm_w REAL", "steps_done INTEGER", "diverged_at INTEGER", "train_acc_90 INTEGER",
-    "test_acc_90 INTEGER", "unlearned INTEGER", "wall_seconds REAL", "finished_at TEXT"};
+    "test_acc_90 INTEGER", "unlearned INTEGER", "wall_seconds REAL", "finished_at TEXT",
+    /* the corrupted examples' memorization and unlearning steps (examples.csv of a run) */
+    "memorized INTEGER", "mem_median REAL", "mem_iqr REAL", "unlearned_examples INTEGER", "unlearn_median REAL",
+    "unlearn_iqr REAL"};
 const int gl_store_n_result = (int)(sizeof gl_store_result_cols / sizeof gl_store_result_cols[0]);
 
 static int create_schema(gl_store *s, gl_error *err) {
@@ -77,6 +80,54 @@ static int create_schema(gl_store *s, gl_error *err) {
       " data BLOB, PRIMARY KEY(run_id, name));");
 #undef A
     return gl_store_exec(s, sql, err);
+}
+
+/* Adds to table the columns (name and type, "name TYPE") it lacks: a
+ * store made by an earlier groklab gets the knobs and results added since
+ * (as NULL in its rows), so it stays usable for --resume and --extend. */
+static int add_missing_columns(gl_store *s, const char *table, int n, const char *(*col)(int i, char *buf, size_t cap),
+                               gl_error *err) {
+    for (int i = 0; i < n; i++) {
+        char buf[96], name[64], sql[256];
+        const char *def = col(i, buf, sizeof buf);
+        sscanf(def, "%63s", name);
+        if (name[0] == '"') memmove(name, name + 1, strlen(name)), name[strcspn(name, "\"")] = 0;
+        sqlite3_stmt *q = NULL;
+        snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name = ?1", table);
+        if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) return gl_store_db_fail(s, err, "reading the schema");
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
+        int have = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+        if (have) continue;
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s", table, def);
+        if (gl_store_exec(s, sql, err) != 0) return -1;
+    }
+    return 0;
+}
+
+static const char *knob_col(int i, char *buf, size_t cap) {
+    snprintf(buf, cap, "\"%s\" %s", gl_config_field_name(i), gl_config_field_numeric(i) ? "NUMERIC" : "TEXT");
+    return buf;
+}
+static const char *result_col(int i, char *buf, size_t cap) {
+    (void)buf, (void)cap;
+    return gl_store_result_cols[i];
+}
+static const char *metrics_col(int i, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s REAL", gl_metrics_columns[i]);
+    return buf;
+}
+
+static int upgrade_schema(gl_store *s, gl_error *err) {
+    if (gl_store_exec(s, "BEGIN IMMEDIATE", err) != 0) return -1;
+    int rc = add_missing_columns(s, "runs", gl_config_nfields(), knob_col, err);
+    if (!rc) rc = add_missing_columns(s, "runs", gl_store_n_result, result_col, err);
+    if (!rc) rc = add_missing_columns(s, "metrics", GL_METRICS_NCOLS, metrics_col, err);
+    if (rc) {
+        gl_store_exec(s, "ROLLBACK", &(gl_error){0});
+        return rc;
+    }
+    return gl_store_exec(s, "COMMIT", err);
 }
 
 int gl_store_open(gl_store **out, const char *path, int create, gl_error *err) {
@@ -104,6 +155,10 @@ int gl_store_open(gl_store **out, const char *path, int create, gl_error *err) {
         if (!ok) {
             gl_store_close(s);
             return gl_fail(err, "%s is not a groklab sweep store (its format is not %s)", path, STORE_FORMAT);
+        }
+        if (upgrade_schema(s, err) != 0) {
+            gl_store_close(s);
+            return -1;
         }
     } else {
         sqlite3_finalize(q);
@@ -340,7 +395,9 @@ int gl_store_finish(gl_store *s, long id, const gl_config *c, const gl_run_resul
         "UPDATE runs SET status = ?2, message = ?3, phase = ?4, train_acc = ?5, test_acc = ?6, corrupted_acc = ?7,"
         " corrupted_true_acc = ?8, clean_acc = ?9, train_loss = ?10, test_loss = ?11, mean_ipr = ?12,"
         " norm_u = ?13, norm_v = ?14, norm_w = ?15, steps_done = ?16, diverged_at = ?17, train_acc_90 = ?18,"
-        " test_acc_90 = ?19, unlearned = ?20, wall_seconds = ?21, finished_at = ?22 WHERE id = ?1";
+        " test_acc_90 = ?19, unlearned = ?20, wall_seconds = ?21, finished_at = ?22, memorized = ?23,"
+        " mem_median = ?24, mem_iqr = ?25, unlearned_examples = ?26, unlearn_median = ?27, unlearn_iqr = ?28"
+        " WHERE id = ?1";
     if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) rc = gl_store_db_fail(s, err, "recording a run");
     if (!rc) {
         sqlite3_bind_int64(q, 1, id);
@@ -367,6 +424,14 @@ int gl_store_finish(gl_store *s, long id, const gl_config *c, const gl_run_resul
             bind_step(q, 18, ms.train90);
             bind_step(q, 19, ms.test90);
             bind_step(q, 20, ms.unlearn);
+        }
+        if (r->has_story) {
+            sqlite3_bind_int64(q, 23, r->story.n_memorized);
+            bind_num(q, 24, r->story.mem_median);
+            bind_num(q, 25, r->story.mem_iqr);
+            sqlite3_bind_int64(q, 26, r->story.n_unlearned);
+            bind_num(q, 27, r->story.unl_median);
+            bind_num(q, 28, r->story.unl_iqr);
         }
         sqlite3_bind_int64(q, 16, r->steps);
         bind_step(q, 17, r->diverged_at);

@@ -61,6 +61,14 @@ int gl_sweep_result(gl_trainer *t, const gl_config *c, int keep_weights, gl_run_
     r->diverged_at = gl_trainer_diverged_at(t);
     r->wall_seconds = gl_trainer_seconds(t);
     r->status = r->diverged_at >= 0 ? GL_RUN_DIVERGED : GL_RUN_DONE;
+    const gl_dataset *d = gl_trainer_data(t);
+    if (gl_trainer_story(t, 0)) {
+        double *scratch = malloc(sizeof(double) * ((size_t)d->n_corrupt + 1));
+        if (!scratch) return gl_fail_nomem(err, "for the examples' story");
+        gl_story_stats_compute(&r->story, gl_trainer_story(t, 0), gl_trainer_story(t, 2), d->n_corrupt, scratch);
+        r->has_story = 1;
+        free(scratch);
+    }
     if (!keep_weights) return 0;
     /* per-unit IPR of the input layer (the paper's IPR_k for the MLP);
      * U, V, W for the MLPs (the deep MLP's first and last layers) */

@@ -25,6 +25,10 @@ struct gl_trainer {
     double seconds;
     gl_progress_fn progress;
     void *progress_ctx;
+    gl_log_hook hook;
+    void *hook_ctx;
+    int64_t *story;  /* (3, n_train): gl_trainer_story */
+    int story_live;  /* predictions were recorded (or restored) */
     const gl_backend *be; /* trains it */
     void *impl;           /* the backend's buffers (attach / detach) */
 };
@@ -57,6 +61,9 @@ struct gl_backend {
     /* The metrics of the current weights; NULL when the backend has no
      * separate evaluation (the GPU evaluates inside advance). */
     int (*evaluate)(gl_trainer *t, gl_metrics *m, int threads, gl_error *err);
+    /* Evaluation-mode logits of B <= 2048 pairs (gl_trainer_logits); NULL
+     * when the backend has none. */
+    int (*logits)(gl_trainer *t, const int32_t *m, const int32_t *n, int B, float *out, gl_error *err);
     /* 1: sweeps run one worker that packs runs into populations (a GPU);
      * 0: one worker per core, one run each. */
     int packs;
@@ -78,6 +85,10 @@ int gl_batch_size(const gl_config *c, long n_train);
 int gl_trainer_push_row(gl_trainer *t, const gl_metrics *r, gl_error *err);
 void gl_trainer_set_position(gl_trainer *t, long step, long diverged_at, double seconds);
 void gl_trainer_notify(gl_trainer *t);
+/* After a logged row: the training examples' argmax predictions (n_train)
+ * at the current step move their story on (gl_trainer_story); then the
+ * log hook, if there is one. */
+int gl_trainer_record(gl_trainer *t, const int32_t *pred, gl_error *err);
 
 /* Plans of backend be (see gl_plan in groklab/train.h). */
 int gl_plan_begin_on(gl_plan *pl, const gl_backend *be, const gl_config *c, int max, gl_error *err);

@@ -37,14 +37,16 @@ int gl_trainer_new(gl_trainer **out, const gl_config *c, const gl_backend *be, g
     t->m1 = calloc(np, sizeof(float));
     t->m2 = calloc(np, sizeof(float));
     t->init = calloc(np, sizeof(float));
+    t->story = malloc(3 * ((size_t)t->data.n_train + 1) * sizeof(int64_t));
     t->run_mean = calloc(nrun, sizeof(float));
     t->run_var = calloc(nrun, sizeof(float));
-    if (!t->params || !t->m1 || !t->m2 || !t->init || !t->run_mean || !t->run_var) {
+    if (!t->params || !t->m1 || !t->m2 || !t->init || !t->run_mean || !t->run_var || !t->story) {
         gl_trainer_free(t);
         return gl_fail_nomem(err, "allocating the model and its buffers");
     }
     gl_net_init_params(&t->net, t->params, c);
     for (size_t k = 0; k < nrun; k++) t->run_var[k] = 1.0f;
+    for (size_t k = 0; k < 3 * (size_t)t->data.n_train; k++) t->story[k] = -1;
     memcpy(t->init, t->params, np * sizeof(float));
     if (be->attach && be->attach(t, err) != 0) {
         int rc = err ? err->code : GL_E_NOMEM;
@@ -66,6 +68,7 @@ void gl_trainer_free(gl_trainer *t) {
     free(t->run_mean);
     free(t->run_var);
     free(t->rows);
+    free(t->story);
     free(t);
 }
 
@@ -87,20 +90,29 @@ int gl_trainer_evaluate(gl_trainer *t, gl_metrics *m, int threads, gl_error *err
     return 0;
 }
 
-int gl_log_due(const gl_config *c, long s) {
-    if (s == 0 || s == c->steps) return 1;
-    if (s < 0 || s > c->steps) return 0;
-    if (c->log_points <= 0) return s % c->log_every == 0;
-    /* log-spaced: s = round(steps^(i / (P-1))) for some i in [0, P) */
-    int P = c->log_points;
-    if (P < 2) return 0;
-    double lt = log((double)c->steps);
+int gl_log_spaced(long steps, int P, long s) {
+    if (P < 2 || s < 1 || s > steps) return 0;
+    double lt = log((double)steps);
+    if (lt <= 0) return s == steps;
     double x = log((double)s) / lt * (P - 1);
     for (long i = (long)floor(x) - 1; i <= (long)ceil(x) + 1; i++) {
         if (i < 0 || i >= P) continue;
         if ((long)floor(exp(lt * (double)i / (P - 1)) + 0.5) == s) return 1;
     }
     return 0;
+}
+
+int gl_snapshot_due(const gl_config *c, long s) {
+    if (c->snapshots <= 0 || s < 0 || s > c->steps) return 0;
+    return s == 0 || s == c->steps || gl_log_spaced(c->steps, c->snapshots < 2 ? 2 : c->snapshots, s);
+}
+
+int gl_log_due(const gl_config *c, long s) {
+    if (s == 0 || s == c->steps) return 1;
+    if (s < 0 || s > c->steps) return 0;
+    if (gl_snapshot_due(c, s)) return 1;
+    if (c->log_points <= 0) return s % c->log_every == 0;
+    return gl_log_spaced(c->steps, c->log_points, s);
 }
 
 int gl_trainer_push_row(gl_trainer *t, const gl_metrics *r, gl_error *err) {
@@ -116,6 +128,49 @@ int gl_trainer_push_row(gl_trainer *t, const gl_metrics *r, gl_error *err) {
     }
     t->rows[t->n_rows++] = *r;
     return 0;
+}
+
+int gl_trainer_record(gl_trainer *t, const int32_t *pred, gl_error *err) {
+    if (pred) {
+        const gl_dataset *d = &t->data;
+        int64_t *first = t->story, *last = first + d->n_train, *unl = last + d->n_train, s = t->step;
+        for (int32_t i = 0; i < d->n_train; i++) {
+            if (pred[i] == d->train_y[i]) {
+                if (first[i] < 0) first[i] = s;
+                last[i] = s;
+            } else if (i < d->n_corrupt && first[i] >= 0 && unl[i] < 0 && pred[i] == d->train_true[i]) {
+                unl[i] = s;
+            }
+        }
+        t->story_live = 1;
+    }
+    return t->hook ? t->hook(t->hook_ctx, t, err) : 0;
+}
+
+void gl_trainer_set_log_hook(gl_trainer *t, gl_log_hook fn, void *ctx) {
+    t->hook = fn;
+    t->hook_ctx = ctx;
+}
+
+int gl_trainer_logits(void *tv, const int32_t *m, const int32_t *n, int B, float *out, gl_error *err) {
+    gl_trainer *t = tv;
+    if (!t->be->logits)
+        return gl_failc(err, GL_E_NODEVICE, "the %s backend evaluates only while it trains (use --device cpu)",
+                        t->be->name);
+    return t->be->logits(t, m, n, B, out, err);
+}
+
+const int64_t *gl_trainer_story(const gl_trainer *t, int which) {
+    if (!t->story_live || which < 0 || which > 2) return NULL;
+    return t->story + (size_t)which * (size_t)t->data.n_train;
+}
+
+void gl_trainer_restore_story(gl_trainer *t, const int64_t *first, const int64_t *last, const int64_t *unlearned) {
+    size_t n = (size_t)t->data.n_train;
+    memcpy(t->story, first, n * sizeof(int64_t));
+    memcpy(t->story + n, last, n * sizeof(int64_t));
+    memcpy(t->story + 2 * n, unlearned, n * sizeof(int64_t));
+    t->story_live = 1;
 }
 
 void gl_trainer_notify(gl_trainer *t) {

@@ -57,6 +57,8 @@ static void metrics_of(const gpop *g, int i, long step, gl_metrics *r) {
     r->norm_v = sqrt(a[GL_ACC_SQ_V]);
     r->norm_w = sqrt(a[GL_ACC_SQ_W]);
     r->mean_ipr = a[GL_ACC_IPR];
+    /* the device computes the paper's columns; the later ones are the CPU's */
+    r->ipr_u = r->ipr_v = r->ipr_w = r->grad_norm = r->gamma_mean = r->gamma_std = NAN;
 }
 
 /* Logs the population at the current step (evaluated on the device): a row

@@ -57,6 +57,10 @@ int gl_gpu_check_config(const gl_config *c, gl_error *err) {
                        "--device cuda: the CUDA backend trains the two-layer MLP (--model mlp); "
                        "use --device cpu for --model %s",
                        gl_arch_name(c->arch));
+    if (c->snapshots > 0 || c->progress_measures)
+        return gl_fail(err, "--device cuda: %s needs the weights between steps, which the CUDA backend keeps on the "
+                            "device; use --device cpu (or groklab dynamics on a finished run)",
+                       c->snapshots > 0 ? "--snapshots" : "--progress-measures on");
     char why[GL_ERRLEN];
     if (!gl_gpu_available(why, sizeof why)) return gl_failc(err, GL_E_NODEVICE, "--device cuda: %s", why);
     return 0;
