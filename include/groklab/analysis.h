@@ -84,6 +84,12 @@ int gl_prune_create(gl_prune **pr, const gl_config *c, const gl_layout *L, const
                     const float *run_mean, const float *run_var, const gl_dataset *d,
                     int all_pairs, gl_error *err);
 void gl_prune_free(gl_prune *pr);
+/* The term of every neuron k (contrib, N) in output q of example i
+ * (training examples first, as created) of the unpruned network: for no
+ * norm a_k W_qk; BatchNorm W_qk (gamma_k (a_k - mu_k) / sd_k + beta_k) with
+ * the running statistics; LayerNorm the same with the example's mean and
+ * deviation over the neurons. The output is their sum. */
+void gl_prune_contrib(const gl_prune *pr, int i, int q, double *contrib);
 /* Prunes the neurons order[0], order[1], ... one at a time and measures the
  * network before any pruning and after each: rows[c] (c = 0..n) is the
  * network without order[0..c). Each block of examples goes through all
@@ -99,6 +105,38 @@ void gl_prune_apply(float *params, const gl_layout *L, const int *pruned, int n)
 void gl_order_by(int *order, const double *key, int n, int descending);
 /* A random order: draw `draw` of the Philox shuffle of (seed, PRUNE). */
 void gl_order_random(int *order, int n, uint64_t seed, uint32_t draw);
+
+/* ---- a run's dynamics (groklab dynamics) ---- */
+typedef struct gl_dynamics_opts {
+    double key_threshold; /* gl_progress_plan_create's (default 0.1) */
+} gl_dynamics_opts;
+void gl_dynamics_opts_default(gl_dynamics_opts *o);
+typedef struct gl_dynamics_report {
+    long snapshots;   /* snapshots analyzed (0: the final weights) */
+    long step;        /* the step of the last weights analyzed */
+    gl_progress last; /* their progress measures */
+    gl_milestones ms; /* of metrics.csv (-1 each without one) */
+    int has_story;    /* examples.csv was there */
+    gl_story_stats story;
+    /* two-layer MLP, at the last weights (NaN otherwise): the term-weighted
+     * mean IPR of the neurons carrying the given label of the corrupted
+     * examples answered with it (memorized), and of clean examples answered
+     * right; every neuron's mean IPR; how many corrupted are memorized */
+    double carrier_ipr_memorized, carrier_ipr_clean, mean_ipr;
+    long n_memorized_now;
+    int logged_progress; /* the run logged progress.csv while training */
+} gl_dynamics_report;
+/* Analyzes run ref (DIR, or DIR@STEP for one snapshot) into directory out
+ * (created): progress.csv (the run's own when it logged one, the
+ * snapshots' as progress_snapshots.csv then), key_power.csv
+ * (snapshot,step,k,share: each frequency's line power share),
+ * neuron_ipr.csv (snapshot,step,rank,ipr: every unit's IPR, decreasing),
+ * neuron_power.csv (snapshot,step,k,share: the units' Fourier power per
+ * frequency), for the two-layer MLP carriers.csv (each training example's
+ * five largest neuron terms in its given label's output, their IPR), and
+ * dynamics_summary.json. */
+int gl_dynamics_run(const char *ref, const char *out, const gl_dynamics_opts *o, gl_dynamics_report *rep,
+                    gl_error *err);
 
 /* ---- the analytic solution (Eq. 2) ---- */
 

@@ -24,6 +24,45 @@ int gl_run_write_weights(const char *dir, const char *which, gl_trainer *t, gl_e
 int gl_run_write_metrics(const char *dir, gl_trainer *t, gl_error *err);
 int gl_run_write_checkpoint(const char *dir, gl_trainer *t, gl_error *err);
 int gl_run_write_summary(const char *dir, gl_trainer *t, gl_error *err);
+/* DIR/examples.csv: each training example's story (gl_trainer_story):
+ * index, m, n, label, true_label, corrupted (0/1), first_given,
+ * last_given, unlearned (steps, -1: never). Nothing when the backend
+ * recorded no predictions. */
+int gl_run_write_examples(const char *dir, gl_trainer *t, gl_error *err);
+
+/* ---- snapshots and RUN@STEP ----
+ * A run is named by its directory, or by DIR@STEP for the snapshot
+ * nearest to STEP (snapshots/step_SSSSSSSSS.safetensors, --snapshots).
+ * gl_run_open, gl_run_load_weights and gl_run_load_data take either. */
+/* "snapshots/step_SSSSSSSSS" (a gl_run_load_model / write_weights name). */
+void gl_run_snapshot_name(char *out, size_t cap, long step);
+/* Splits ref into its directory and step (-1 without "@STEP"); returns
+ * whether it had one. */
+int gl_run_ref_split(const char *ref, char *dir, size_t cap, long *step);
+/* The steps of dir's snapshots in increasing order (*steps malloc'd, NULL
+ * and *n 0 without any). */
+int gl_run_snapshot_steps(const char *dir, long **steps, long *n, gl_error *err);
+/* ref's directory, its weights' name ("model", or the snapshot nearest to
+ * STEP) and that snapshot's step (-1 for "model"); a run without
+ * snapshots is refused for DIR@STEP. */
+int gl_run_ref_weights(const char *ref, char *dir, size_t cap, char *which, size_t wcap, long *step,
+                       gl_error *err);
+/* Where an analysis of ref writes: DIR itself, or DIR/at_S (created) for
+ * the snapshot of step S. */
+int gl_run_out_dir(const char *ref, char *out, size_t cap, gl_error *err);
+
+/* progress.csv: its header and one row (keys: pm->n_key key frequencies),
+ * appended to b; and the plan of a run's config and data (key_threshold
+ * as gl_progress_plan_create). */
+struct gl_text;
+void gl_progress_header_text(struct gl_text *b);
+void gl_progress_row_text(struct gl_text *b, const gl_progress *pm, const int *keys);
+int gl_run_progress_plan(gl_progress_plan **pp, const gl_config *c, const gl_dataset *d, double key_threshold,
+                         gl_error *err);
+
+/* DIR/metrics.csv back into rows (*rows malloc'd, *n of them), its columns
+ * found by name: a column the file does not have reads as NaN. */
+int gl_run_read_metrics(const char *dir, gl_metrics **rows, long *n, gl_error *err);
 /* Reads config.json of a run (or any config file). */
 int gl_run_read_config(const char *path, gl_config *c, gl_error *err);
 /* Loads the checkpoint and metrics history of dir into a trainer created

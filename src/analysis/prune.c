@@ -186,6 +186,22 @@ int gl_prune_create(gl_prune **out, const gl_config *c, const gl_layout *L, cons
     return 0;
 }
 
+void gl_prune_contrib(const gl_prune *pr, int i, int q, double *contrib) {
+    int N = pr->N, p = pr->p;
+    double mu = 0, inv_sd = 1;
+    if (pr->norm == GL_NORM_LAYERNORM) {
+        mu = pr->s10[i] / N;
+        double var = pr->s20[i] / N - mu * mu;
+        inv_sd = 1.0 / sqrt((var > 0 ? var : 0) + pr->eps);
+    }
+    for (int k = 0; k < N; k++) {
+        double a;
+        act_column(pr, k, i, i + 1, &a);
+        double w = pr->W[(size_t)q * N + k];
+        contrib[k] = (a - mu) * inv_sd * pr->col[(size_t)k * p + q] + w * pr->shift[k];
+    }
+}
+
 static double frac(long num, long den) { return den > 0 ? (double)num / (double)den : NAN; }
 
 /* Sums of one block at one count: correct vs given labels per group (3),

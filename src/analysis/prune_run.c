@@ -87,7 +87,9 @@ int gl_prune_run(const char *dir, const gl_prune_opts *po, gl_prune_result *res,
     gl_config c;
     memset(res, 0, sizeof *res);
     res->prunable = res->prefix = -1;
+    char out[4200];
     int rc = gl_run_open(dir, &c, err);
+    if (rc == 0) rc = gl_run_out_dir(dir, out, sizeof out, err);
     if (rc != 0) return rc;
     if (c.arch != GL_ARCH_MLP)
         return gl_fail(err, "%s is a %s run: pruning is built for --model mlp (neurons of the two-layer MLP)", dir,
@@ -120,18 +122,18 @@ int gl_prune_run(const char *dir, const gl_prune_opts *po, gl_prune_result *res,
     res->N = N;
     res->noise = c.noise;
     res->seconds = gl_now() - t0;
-    if (rc == 0) rc = gl_text_save(&b, dir, "prune.csv", err);
+    if (rc == 0) rc = gl_text_save(&b, out, "prune.csv", err);
     gl_text_free(&b);
     if (rc == 0 && res->has[0]) {
         gl_text_printf(&b, "{\n  \"threshold\": %.9g,\n  \"prunable\": %d,\n  \"prunable_fraction\": %.9g,\n"
                            "  \"prunable_prefix\": %d,\n  \"width\": %d,\n  \"on\": \"%s\",\n  \"seconds\": %.6f\n}\n",
                        po->threshold, res->prunable, (double)res->prunable / N, res->prefix, N,
                        po->on_all ? "all" : "train", res->seconds);
-        rc = gl_text_save(&b, dir, "prune_summary.json", err);
+        rc = gl_text_save(&b, out, "prune_summary.json", err);
         gl_text_free(&b);
     } else if (rc == 0) { /* no lowest-first order: a summary left by an earlier call no longer describes prune.csv */
-        char path[4200];
-        snprintf(path, sizeof path, "%s/prune_summary.json", dir);
+        char path[4300];
+        snprintf(path, sizeof path, "%s/prune_summary.json", out);
         if (unlink(path) != 0 && errno != ENOENT)
             rc = gl_failc(err, GL_E_IO, "cannot remove the stale %s: %s", path, strerror(errno));
     }

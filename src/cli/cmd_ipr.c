@@ -30,11 +30,11 @@ static void ipr_help(FILE *f) {
 }
 
 /* The deep MLP and the Transformer: the units of the input and output layers. */
-static int ipr_units(const char *dir, const gl_config *c, const gl_ipr_opts *o, int plot, int quiet) {
+static int ipr_units(const char *ref, const char *dir, const gl_config *c, const gl_ipr_opts *o, int plot, int quiet) {
     gl_error err;
     gl_model m, m0;
     int has_init;
-    if (gl_run_load_weights(dir, c, &m, &m0, &has_init, &err) != 0) return cli_fail(&err);
+    if (gl_run_load_weights(ref, c, &m, &m0, &has_init, &err) != 0) return cli_fail(&err);
     gl_basis basis = o->basis == GL_BASIS_AUTO ? gl_config_basis(c) : o->basis;
     gl_units u;
     int rc = gl_units_compute(&u, &m, has_init ? &m0 : NULL, basis, o, &err);
@@ -71,14 +71,15 @@ void cli_print_ipr(const gl_run_view *v, const gl_ipr_opts *o, const gl_ipr_repo
     if (nr->gain) printf("  IPR vs |gamma|: Pearson %.3f, Spearman %.3f\n", r->pearson, r->spearman);
 }
 
-int cli_ipr_run(const char *dir, const gl_ipr_opts *o, int plot, int quiet) {
+int cli_ipr_run(const char *ref, const gl_ipr_opts *o, int plot, int quiet) {
     gl_error err;
     gl_config c;
-    if (gl_run_open(dir, &c, &err) != 0) return cli_fail(&err);
-    if (c.arch != GL_ARCH_MLP) return ipr_units(dir, &c, o, plot, quiet);
+    char dir[4200]; /* where the tables go: the run, or RUN/at_S for a snapshot */
+    if (gl_run_open(ref, &c, &err) != 0 || gl_run_out_dir(ref, dir, sizeof dir, &err) != 0) return cli_fail(&err);
+    if (c.arch != GL_ARCH_MLP) return ipr_units(ref, dir, &c, o, plot, quiet);
     gl_run_view v;
     gl_ipr_report rep;
-    int rc = gl_run_view_load(&v, dir, o, &err);
+    int rc = gl_run_view_load(&v, ref, o, &err);
     if (rc == 0) rc = gl_ipr_write(dir, &v, o, &rep, &err);
     if (rc == 0 && !quiet) cli_print_ipr(&v, o, &rep);
     if (rc == 0 && plot) rc = gl_figure_ipr(dir, &v, rep.threshold, &err);

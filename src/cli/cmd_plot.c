@@ -1,5 +1,6 @@
 /* groklab plot: every figure that applies to a two-layer MLP run. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -14,15 +15,18 @@ static void plot_help(FILE *f) {
             "there (prune.png, prune_long.png; run groklab prune RUN first).\n");
 }
 
-int cli_plot_run(const char *dir, const gl_ipr_opts *o, int neuron, int quiet) {
+int cli_plot_run(const char *ref, const gl_ipr_opts *o, int neuron, int quiet) {
     gl_run_view v;
     gl_error err;
-    int rc = gl_run_view_load(&v, dir, o, &err);
+    char dir[4200]; /* where the figures go: the run, or RUN/at_S for a snapshot */
+    if (gl_run_out_dir(ref, dir, sizeof dir, &err) != 0) return cli_fail(&err);
+    int at = strcmp(dir, ref) != 0;
+    int rc = gl_run_view_load(&v, ref, o, &err);
     if (rc == 0 && neuron >= v.nr.N)
         rc = gl_fail(&err, "--neuron: %d is out of range (allowed: 0 to %d)", neuron, v.nr.N - 1);
     gl_ipr_report rep;
     int k = rc == 0 ? (neuron < 0 ? gl_best_neuron(&v.nr) : neuron) : 0;
-    if (rc == 0 && gl_run_has(dir, "metrics.csv")) rc = gl_figure_run_curves(dir, "curves", v.c.log_points > 0, &err);
+    if (rc == 0 && !at && gl_run_has(dir, "metrics.csv")) rc = gl_figure_run_curves(dir, "curves", v.c.log_points > 0, &err);
     if (rc == 0) rc = gl_ipr_write(dir, &v, o, &rep, &err);
     if (rc == 0 && !quiet) cli_print_ipr(&v, o, &rep);
     if (rc == 0) rc = gl_figure_ipr(dir, &v, rep.threshold, &err);
@@ -40,7 +44,7 @@ int cli_plot_run(const char *dir, const gl_ipr_opts *o, int neuron, int quiet) {
     gl_run_view_free(&v);
     if (rc != 0) return cli_fail(&err);
     if (!quiet)
-        printf("figures in %s: curves, ipr_hist, spectrum, neuron_K%s%s (.png, .svg, .gp)\n", dir,
+        printf("figures in %s: %sipr_hist, spectrum, neuron_K%s%s (.png, .svg, .gp)\n", dir, at ? "" : "curves, ",
                has_gain ? ", ipr_gain" : "", pruned ? ", prune, prune_long" : "");
     return EXIT_OK;
 }

@@ -69,15 +69,16 @@ int cmd_prune(int argc, char **argv) {
         return EXIT_USAGE;
     }
     gl_prune_result r;
-    if (gl_prune_run(dir, &po, &r, &err) != 0) return cli_fail(&err);
-    if (!quiet) cli_prune_print(dir, &r, &po);
+    char out[4200];
+    if (gl_prune_run(dir, &po, &r, &err) != 0 || gl_run_out_dir(dir, out, sizeof out, &err) != 0) return cli_fail(&err);
+    if (!quiet) cli_prune_print(out, &r, &po);
     if (!no_plot) {
         const char *runs[1] = {"."}, *labels[1] = {""};
         double noise[1] = {r.noise};
-        if (gl_figure_prune(dir, "prune", 1, runs, labels, noise, 0, &err) != 0 ||
-            gl_figure_prune(dir, "prune_long", 1, runs, labels, noise, 1, &err) != 0)
+        if (gl_figure_prune(out, "prune", 1, runs, labels, noise, 0, &err) != 0 ||
+            gl_figure_prune(out, "prune_long", 1, runs, labels, noise, 1, &err) != 0)
             return cli_fail(&err);
-        if (!quiet) printf("wrote %s/prune.csv, prune_summary.json, prune.png, prune_long.png\n", dir);
+        if (!quiet) printf("wrote %s/prune.csv, prune_summary.json, prune.png, prune_long.png\n", out);
     }
     return EXIT_OK;
 }

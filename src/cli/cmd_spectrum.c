@@ -30,11 +30,13 @@ int cmd_spectrum(int argc, char **argv) {
     if (rc >= 0) return rc;
     gl_run_view v;
     gl_error err;
+    char out[4200];
+    if (gl_run_out_dir(r.dir, out, sizeof out, &err) != 0) return cli_fail(&err);
     rc = gl_run_view_load(&v, r.dir, &r.o, &err);
     int k = rc == 0 ? (r.neuron < 0 ? gl_best_neuron(&v.nr) : (int)r.neuron) : 0;
-    if (rc == 0) rc = gl_spectrum_write(r.dir, &v, k, &err);
+    if (rc == 0) rc = gl_spectrum_write(out, &v, k, &err);
     if (rc == 0 && !r.quiet) cli_print_neuron(&v, k);
-    if (rc == 0 && r.plot) rc = gl_figure_spectrum(r.dir, &v, k, &err);
+    if (rc == 0 && r.plot) rc = gl_figure_spectrum(out, &v, k, &err);
     gl_run_view_free(&v);
     return rc ? cli_fail(&err) : EXIT_OK;
 }

@@ -33,12 +33,15 @@ int gl_run_has(const char *dir, const char *name) {
     return stat(path, &st) == 0;
 }
 
-int gl_run_open(const char *dir, gl_config *c, gl_error *err) {
+int gl_run_open(const char *ref, gl_config *c, gl_error *err) {
+    char dir[4096];
+    long at;
+    gl_run_ref_split(ref, dir, sizeof dir, &at);
     struct stat st;
     if (stat(dir, &st) != 0) return gl_fail(err, "%s: no such run directory (%s)", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return gl_fail(err, "%s is not a directory (expected a run directory written by groklab train)", dir);
-    char path[4096];
+    char path[4200];
     gl_run_join(path, sizeof path, dir, "config.json");
     if (stat(path, &st) != 0)
         return gl_fail(err, "%s is not a groklab run directory (no config.json; runs come from groklab train or groklab analytic)", dir);
@@ -202,25 +205,38 @@ int gl_run_write_metrics(const char *dir, gl_trainer *t, gl_error *err) {
     return rc;
 }
 
-/* metrics.csv back into rows (*rows, *n); every row or an error, never a
- * history cut short. */
-static int read_metrics(const char *dir, gl_metrics **rows, long *n, gl_error *err) {
+/* metrics.csv back into rows (*rows, *n), its columns found by name (a
+ * file written before a column existed reads it as NaN); every row or an
+ * error, never a history cut short. */
+int gl_run_read_metrics(const char *dir, gl_metrics **rows, long *n, gl_error *err) {
     char path[4096], *s;
     gl_run_join(path, sizeof path, dir, "metrics.csv");
     int rc = gl_read_file(path, &s, NULL, err);
     if (rc != 0) return rc;
+    int where[64], ncols = 0; /* file column -> gl_metrics column, -1 unknown */
+    char *line = strchr(s, '\n');
+    for (char *h = s; h && ncols < 64 && (!line || h < line);) {
+        size_t len = strcspn(h, ",\n");
+        where[ncols] = -1;
+        for (int c = 0; c < GL_METRICS_NCOLS; c++)
+            if (strlen(gl_metrics_columns[c]) == len && strncmp(h, gl_metrics_columns[c], len) == 0) where[ncols] = c;
+        ncols++;
+        h = h[len] == ',' ? h + len + 1 : NULL;
+    }
+    if (ncols == 0 || where[0] != 0) rc = gl_failc(err, GL_E_CORRUPT, "%s: the header does not start with step", path);
     long cap = 64, k = 0;
     gl_metrics *r = malloc((size_t)cap * sizeof *r);
-    char *line = strchr(s, '\n'); /* skip the header */
-    rc = r ? 0 : gl_fail_nomem(err, "reading the metrics history");
+    if (!rc && !r) rc = gl_fail_nomem(err, "reading the metrics history");
     while (rc == 0 && line && line[1]) {
         line++;
         double v[GL_METRICS_NCOLS];
+        for (int c = 0; c < GL_METRICS_NCOLS; c++) v[c] = NAN;
         char *p = line;
-        for (int c = 0; c < GL_METRICS_NCOLS && rc == 0; c++) {
+        for (int c = 0; c < ncols && rc == 0; c++) {
             char *end;
-            v[c] = strtod(p, &end);
+            double x = strtod(p, &end);
             if (end == p) rc = gl_failc(err, GL_E_CORRUPT, "%s: malformed row %ld", path, k + 1);
+            if (where[c] >= 0) v[where[c]] = x;
             p = end + (*end == ',');
         }
         if (rc == 0 && k == cap) {
@@ -241,6 +257,9 @@ static int read_metrics(const char *dir, gl_metrics **rows, long *n, gl_error *e
     return 0;
 }
 
+/* The examples' story in a checkpoint (gl_trainer_story 0, 1, 2). */
+static const char *const story_names[3] = {"story_first_given", "story_last_given", "story_unlearned"};
+
 int gl_run_write_checkpoint(const char *dir, gl_trainer *t, gl_error *err) {
     const gl_net *net = gl_trainer_net(t);
     int64_t np_ = (int64_t)net->n_params, n1 = (int64_t)net->n_run_layers * net->run_width;
@@ -253,6 +272,10 @@ int gl_run_write_checkpoint(const char *dir, gl_trainer *t, gl_error *err) {
         rc = gl_st_add(w, "running_mean", GL_ST_F32, 1, &n1, gl_trainer_running(t, 0), err);
         if (!rc) rc = gl_st_add(w, "running_var", GL_ST_F32, 1, &n1, gl_trainer_running(t, 1), err);
     }
+    const int64_t *story[3] = {gl_trainer_story(t, 0), gl_trainer_story(t, 1), gl_trainer_story(t, 2)};
+    int64_t ntr = gl_trainer_data(t)->n_train;
+    for (int k = 0; k < 3 && !rc && story[0]; k++)
+        rc = gl_st_add(w, story_names[k], GL_ST_I64, 1, &ntr, story[k], err);
     char buf[64], path[4096];
     snprintf(buf, sizeof buf, "%ld", gl_trainer_step_count(t));
     if (!rc) rc = gl_st_meta(w, "step", buf, err);
@@ -288,6 +311,12 @@ int gl_run_resume(const char *dir, gl_trainer *t, gl_error *err) {
         rc = load_f32(f, "running_mean", gl_trainer_running(t, 0), nrun, &e);
         if (!rc) rc = load_f32(f, "running_var", gl_trainer_running(t, 1), nrun, &e);
     }
+    gl_st_tensor story[3];
+    int has_story = 0;
+    for (int k = 0; !rc && k < 3; k++)
+        has_story += gl_st_get(f, story_names[k], GL_ST_I64, gl_trainer_data(t)->n_train, &story[k], &(gl_error){0}) == 0;
+    if (has_story == 3) /* a checkpoint written before groklab kept stories has none: they restart */
+        gl_trainer_restore_story(t, story[0].data, story[1].data, story[2].data);
     const char *st = gl_st_meta_get(f, "step"), *dv = gl_st_meta_get(f, "diverged_at");
     const char *ws = gl_st_meta_get(f, "wall_seconds");
     long step = st ? atol(st) : -1, diverged = dv ? atol(dv) : -1;
@@ -301,7 +330,7 @@ int gl_run_resume(const char *dir, gl_trainer *t, gl_error *err) {
                        gl_trainer_config(t)->steps);
     gl_metrics *rows = NULL;
     long n = 0;
-    if (read_metrics(dir, &rows, &n, err) != 0) return -1;
+    if (gl_run_read_metrics(dir, &rows, &n, err) != 0) return -1;
     rc = gl_trainer_restore(t, step, rows, n, seconds, err);
     free(rows);
     return rc;
@@ -363,6 +392,7 @@ int gl_run_write_summary(const char *dir, gl_trainer *t, gl_error *err) {
 
 int gl_run_save_all(const char *dir, gl_trainer *t, gl_error *err) {
     if (gl_run_write_metrics(dir, t, err) != 0) return -1;
+    if (gl_run_write_examples(dir, t, err) != 0) return -1;
     if (gl_run_write_checkpoint(dir, t, err) != 0) return -1;
     if (gl_run_write_weights(dir, "model", t, err) != 0) return -1;
     return gl_run_write_summary(dir, t, err);

@@ -86,14 +86,17 @@ int gl_run_load_model(const char *dir, const char *which, const gl_config *cfg, 
     return rc;
 }
 
-int gl_run_load_weights(const char *dir, const gl_config *c, gl_model *m, gl_model *m0, int *has_init,
+int gl_run_load_weights(const char *ref, const gl_config *c, gl_model *m, gl_model *m0, int *has_init,
                         gl_error *err) {
     memset(m, 0, sizeof *m);
     if (m0) memset(m0, 0, sizeof *m0), *has_init = 0;
-    if (!gl_run_has(dir, "model.safetensors"))
+    char dir[4096], which[64];
+    long at;
+    if (gl_run_ref_weights(ref, dir, sizeof dir, which, sizeof which, &at, err) != 0) return -1;
+    if (at < 0 && !gl_run_has(dir, "model.safetensors"))
         return gl_fail(err, "%s has no weights (model.safetensors is missing: did the run finish? groklab train --resume %s)",
                        dir, dir);
-    int rc = gl_run_load_model(dir, "model", c, m, err);
+    int rc = gl_run_load_model(dir, which, c, m, err);
     if (rc == 0 && m0 && gl_run_has(dir, "init.safetensors")) {
         if ((rc = gl_run_load_model(dir, "init", c, m0, err)) != 0) gl_model_free(m);
         else *has_init = 1;
@@ -101,9 +104,11 @@ int gl_run_load_weights(const char *dir, const gl_config *c, gl_model *m, gl_mod
     return rc;
 }
 
-int gl_run_load_data(const char *dir, const gl_config *c, gl_dataset *d, gl_error *err) {
+int gl_run_load_data(const char *ref, const gl_config *c, gl_dataset *d, gl_error *err) {
     memset(d, 0, sizeof *d);
-    char path[4096];
+    char dir[4096], path[4200];
+    long at;
+    gl_run_ref_split(ref, dir, sizeof dir, &at);
     gl_run_join(path, sizeof path, dir, "data.safetensors");
     gl_st_file *f;
     gl_error e;

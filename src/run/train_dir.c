@@ -1,5 +1,5 @@
 /* groklab: training a run into its directory, checkpoints on the way. */
-#include "groklab/io.h"
+#include "run/run_impl.h"
 
 /* The run's config (always), and for a new run its data and initial
  * weights; then training in stretches of checkpoint_every steps, each
@@ -12,6 +12,8 @@ int gl_run_train(const char *dir, gl_trainer *t, int resumed, int threads, gl_er
     if (rc == 0 && !resumed) rc = gl_run_write_data(dir, gl_trainer_data(t), err);
     if (rc == 0 && !resumed) rc = gl_run_write_weights(dir, "init", t, err);
     if (rc != 0) return rc;
+    gl_run_dyn *dy;
+    if ((rc = gl_run_dyn_begin(&dy, dir, t, resumed, err)) != 0) return rc;
     while (rc == 0 && gl_trainer_step_count(t) < c->steps && gl_trainer_diverged_at(t) < 0) {
         long s = gl_trainer_step_count(t), until = c->steps;
         if (c->checkpoint_every > 0) {
@@ -22,6 +24,8 @@ int gl_run_train(const char *dir, gl_trainer *t, int resumed, int threads, gl_er
         if ((rc == 0 && until < c->steps && gl_trainer_diverged_at(t) < 0) || rc == GL_E_INTERRUPTED) {
             gl_error e;
             int wc = gl_run_write_metrics(dir, t, &e);
+            if (wc == 0) wc = gl_run_write_examples(dir, t, &e);
+            if (wc == 0) wc = gl_run_dyn_write(dy, &e);
             if (wc == 0) wc = gl_run_write_checkpoint(dir, t, &e);
             if (wc != 0) {
                 if (err) *err = e;
@@ -31,6 +35,8 @@ int gl_run_train(const char *dir, gl_trainer *t, int resumed, int threads, gl_er
     }
     if (rc == 0 && gl_trainer_step_count(t) == 0 && gl_trainer_diverged_at(t) < 0)
         rc = gl_trainer_advance(t, 0, threads, err); /* steps = 0: log the initial state */
+    if (rc == 0) rc = gl_run_dyn_write(dy, err);
+    gl_run_dyn_end(dy, t);
     if (rc == GL_E_INTERRUPTED)
         return gl_failc(err, GL_E_INTERRUPTED, "interrupted at step %ld of %ld: checkpoint and metrics written in %s",
                         gl_trainer_step_count(t), c->steps, dir);
