@@ -56,19 +56,47 @@ int gl_figure_fig32(const char *dir, double threshold, gl_error *err);
 /* DIR/phase.png from DIR/phase.csv (gl_phase_grid_write) (Figure 3). */
 int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title, gl_error *err);
 
-/* The figures of groklab dynamics in DIR, from its tables there
- * (progress.csv, neuron_ipr.csv, neuron_power.csv) and the run's
- * metrics.csv and examples.csv (run: the run directory, relative to DIR):
- * dynamics_accuracy (accuracy on each subset of the full, restricted and
- * excluded logits against step), dynamics_times (histograms of the
- * examples' memorization and unlearning steps over the accuracy curves),
- * dynamics_ipr (per-neuron IPR, sorted, against step: a heat map) and
- * dynamics_power (the neurons' Fourier power per frequency against step).
- * logx: logarithmic step axes. A figure whose table is absent is skipped. */
+/* The figures of groklab dynamics in DIR, from its tables there and the
+ * run's (run: the run directory, relative to DIR; NULL: no dynamics_times):
+ * - dynamics_accuracy (progress.csv): a panel for each of the full,
+ *   restricted and excluded logits, the accuracy on each subset in it
+ *   (clean, corrupted against the given and against the true labels, test)
+ *   against step; key_share in the restricted panel, the last row's key
+ *   frequencies in the title.
+ * - dynamics_times (run/examples.csv): histograms of first_given (clean and
+ *   corrupted examples apart) and of unlearned (corrupted), each as a share
+ *   of its group per bin (a tenth of a decade when logx, step 0 left out;
+ *   else 60 bins), the key counting each group's -1s (never); over the
+ *   train, test and corrupted (given and true) accuracies of
+ *   run/metrics.csv on a second axis when that table is there.
+ * - dynamics_ipr (neuron_ipr.csv: color ipr, y rank) and dynamics_power
+ *   (neuron_power.csv: color share, y k): heat maps over the step, each
+ *   snapshot's cells reaching from the midpoints (geometric when logx)
+ *   with its neighbours' steps.
+ * The tables: comma-separated, a header line whose first columns are
+ * those the figure reads (more may follow), a missing number written nan
+ * (any text that is not a number is not drawn), blank lines ignored.
+ * progress.csv and metrics.csv: rows in increasing step (step 0 may be
+ * there); progress.csv's key_frequencies: integers separated by spaces,
+ * no comma, may be empty. examples.csv: any order. neuron_ipr.csv and
+ * neuron_power.csv: snapshots 0..S-1 in increasing step (every row carries
+ * its snapshot's step), its rows in increasing y (rank 0 first, k = 0
+ * first), snapshot after snapshot; a blank line between snapshots is
+ * allowed, not needed. (A cell is painted on over the next row's and the
+ * next snapshot's, which paint over it in turn: the order is what keeps
+ * seams and pale colours out of the heat maps.)
+ * logx: logarithmic step axes (step 0 not drawn). A figure whose table does
+ * not exist or has no row is skipped; one whose header begins with other
+ * columns is not drawn and fails with GL_E_CORRUPT, naming the column,
+ * while the others are drawn. Returns 0 or the first failure. */
 int gl_figure_dynamics(const char *dir, const char *run, int logx, gl_error *err);
-/* The restricted and excluded accuracies of n runs' dynamics directories
- * (relative to DIR) as panels, one per run, with log step axes
- * (reproduce dynamics). */
+/* DIR/NAME: a row of n panels, one per run, each from dyn_dirs[i]/progress.csv
+ * (relative to DIR) and titled labels[i]: the full logits' test accuracy
+ * and the restricted and excluded accuracies on the corrupted examples
+ * against their given and their true labels, on log step axes, with one
+ * legend along the foot (reproduce dynamics: weight decay 0, 5, 15). A
+ * progress.csv that is absent or has no row fails with GL_E_IO, one with
+ * another header with GL_E_CORRUPT; nothing is drawn then. */
 int gl_figure_dynamics_panels(const char *dir, const char *name, int n, const char *const *dyn_dirs,
                               const char *const *labels, gl_error *err);
 
