@@ -79,6 +79,15 @@ int gl_run_save_all(const char *dir, gl_trainer *t, gl_error *err);
  * written. Progress: gl_trainer_set_progress before the call. */
 int gl_run_train(const char *dir, gl_trainer *t, int resumed, int threads, gl_error *err);
 
+/* Trains M new runs t[i] (created from their configs) together as one
+ * population (gl_population_advance: one core each on the CPU, one set
+ * of kernels on a GPU) into dirs[i] (each ready: gl_run_prepare): config,
+ * data and initial weights first, snapshots and progress rows as they
+ * come, every file at the end. Interrupted (GL_E_INTERRUPTED): every
+ * member's metrics and checkpoint, so each resumes with groklab train
+ * --resume. */
+int gl_run_train_population(const char *const *dirs, gl_trainer **t, int M, int threads, gl_error *err);
+
 /* A model read back from a run directory, in the internal layout. */
 typedef struct gl_model {
     gl_config cfg;             /* resolved (gl_config_resolve) */

@@ -25,6 +25,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_ipr(int argc, char **argv);
 int cmd_spectrum(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
+int cmd_dynamics(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_analytic(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
@@ -147,6 +148,12 @@ int cli_ipr_run(const char *dir, const gl_ipr_opts *o, int plot, int quiet);
 /* The reports of `groklab ipr` and `groklab spectrum` (neuron k). */
 void cli_print_ipr(const gl_run_view *v, const gl_ipr_opts *o, const gl_ipr_report *r);
 void cli_print_neuron(const gl_run_view *v, int k);
+/* groklab dynamics on ref into out_opt (NULL: RUN/dynamics, or
+ * RUN/at_S/dynamics for a snapshot), with its figures when plot, its
+ * report printed unless quiet (cmd_dynamics.c); an exit status. */
+int cli_dynamics_run(const char *ref, const char *out_opt, const gl_dynamics_opts *o, int plot, int quiet,
+                     gl_dynamics_report *rep);
+void cli_print_dynamics(const char *ref, const gl_dynamics_report *r);
 /* `groklab prune`'s report (cmd_prune.c). */
 void cli_prune_print(const char *label, const gl_prune_result *r, const gl_prune_opts *po);
 

@@ -28,6 +28,11 @@ static void reproduce_help(FILE *f) {
             "         with and without BatchNorm: histograms and IPR against |gamma| (fig5.png)\n"
             "  fig6   Coexistence (alpha 0.5, xi 0.35, wd 0, 1000 steps) pruned lowest IPR\n"
             "         first, highest first, and in --seeds random orders (fig6.png)\n"
+            "  dynamics  the two-stage dynamics at alpha 0.5, xi 0.35, weight decay 0, 5, 15,\n"
+            "         2000 steps with 40 snapshots and progress measures: each run taken apart\n"
+            "         by groklab dynamics, the steps of grokking and unlearning, the corrupted\n"
+            "         examples' unlearning times, the restricted and excluded accuracies\n"
+            "         (dynamics.png)\n"
             "  fig17  pruning from Coexistence, Partial and Full Inversion (wd 0, 5, 15 at\n"
             "         alpha 0.5, xi 0.35, 2000 steps), over all counts (fig17.png)\n"
             "  fig32  how many neurons can be pruned (lowest IPR first, test accuracy kept at\n"
@@ -73,6 +78,54 @@ static int fig1(const repro_opts *o) {
     }
     repro_free_members(t, 3);
     return rc;
+}
+
+/* The two-stage dynamics (weight decay 0, 5, 15 at alpha 0.5, xi 0.35):
+ * snapshots and progress measures, each run taken apart by groklab
+ * dynamics, and the restricted and excluded accuracies side by side. */
+static int dynamics(const repro_opts *o) {
+    member m[3];
+    gl_trainer *t[3];
+    repro_wd_members(m, &o->base);
+    int rc = repro_train_members(o, "dynamics", m, 3, t);
+    if (rc != EXIT_OK) {
+        repro_free_members(t, 3);
+        return rc;
+    }
+    printf("The two-stage dynamics: %s mod %d, alpha %.2f, xi %.2f, %ld steps, %d snapshots\n\n", o->base.task,
+           o->base.p, o->base.frac, o->base.noise, o->base.steps, o->base.snapshots);
+    repro_print_runs(m, t, 3);
+    repro_free_members(t, 3);
+    gl_dynamics_opts dop;
+    gl_dynamics_opts_default(&dop);
+    gl_dynamics_report rep[3];
+    char dirs[3][4200], dyn[3][4300];
+    for (int i = 0; i < 3 && rc == EXIT_OK; i++) {
+        snprintf(dirs[i], sizeof dirs[i], "%s/%s", o->out, m[i].name);
+        snprintf(dyn[i], sizeof dyn[i], "%s/dynamics", m[i].name);
+        rc = cli_dynamics_run(dirs[i], NULL, &dop, 1, 1, &rep[i]);
+    }
+    if (rc != EXIT_OK) return rc;
+    printf("\n%-6s %10s %10s %11s %10s   %-29s %s\n", "", "grokking", "unlearned", "median", "restricted",
+           "restricted logits' accuracy", "excluded logits' accuracy");
+    printf("%-6s %10s %10s %11s %10s   %-14s %-14s %s\n", "run", "(test 90%)", "(corr. <10%)", "unlearning",
+           "power", "corr. (true)", "test", "corr. (given)");
+    for (int i = 0; i < 3; i++) {
+        char a[32], b[32], c[32];
+        const gl_progress *pm = &rep[i].last;
+        if (isfinite(rep[i].story.unl_median)) snprintf(c, sizeof c, "%.0f", rep[i].story.unl_median);
+        else snprintf(c, sizeof c, "-");
+        printf("%-6s %10s %10s %11s %10.3f   %-14.4f %-14.4f %.4f\n", m[i].name, repro_fmt_step(rep[i].ms.test90, a, sizeof a),
+               repro_fmt_step(rep[i].ms.unlearn, b, sizeof b), c, pm->key_share,
+               pm->acc[GL_PM_RESTRICTED][GL_PM_CORRUPTED_TRUE], pm->acc[GL_PM_RESTRICTED][GL_PM_TEST],
+               pm->acc[GL_PM_EXCLUDED][GL_PM_CORRUPTED]);
+    }
+    const char *dd[3] = {dyn[0], dyn[1], dyn[2]}, *labels[3] = {m[0].label, m[1].label, m[2].label};
+    gl_error err;
+    if (gl_figure_dynamics_panels(o->out, "dynamics", 3, dd, labels, &err) != 0) return cli_fail(&err);
+    printf("\nruns in %s/{wd0,wd5,wd15}, each taken apart in RUN/dynamics (tables, dynamics_*.png);\n"
+           "figure %s/dynamics.png (script dynamics.gp)\n", o->out, o->out);
+    return EXIT_OK;
 }
 
 static int fig2(const repro_opts *o) {
@@ -250,6 +303,12 @@ typedef struct figure {
 } figure;
 
 static void set_fig1(gl_config *c) { c->noise = 0.35; }
+static void set_dynamics(gl_config *c) {
+    c->noise = 0.35;
+    c->snapshots = 40;
+    c->progress_measures = 1;
+    c->log_points = 200; /* the two stages are hundreds of steps apart: log-spaced steps */
+}
 static void set_fig2(gl_config *c) {
     c->wd = 5;
     c->log_points = 120; /* grokking is early: log-spaced steps */
@@ -277,6 +336,7 @@ static void set_fig32(gl_config *c) {
 static const figure figures[] = {
     {"fig1", fig1, set_fig1},   {"fig2", fig2, set_fig2},   {"fig4", fig4, set_fig1}, {"fig5", fig5, set_fig5},
     {"fig6", fig6, set_fig6},   {"fig17", fig17, set_fig1}, {"fig32", fig32, set_fig32},
+    {"dynamics", dynamics, set_dynamics},
 };
 #define NFIG (int)(sizeof figures / sizeof figures[0])
 
@@ -326,7 +386,7 @@ int cmd_reproduce(int argc, char **argv) {
         if (!strcmp(argv[1], figures[i].name)) fig = &figures[i];
     if (!fig) {
         cli_error("unknown figure '%s' (allowed: fig1, fig2, fig3a, fig3b, fig3c, fig3d, fig3a-relu, fig3a-ce, "
-                  "fig3a-width5000, fig3a-mul, fig4, fig5, fig6, fig17, fig32)", argv[1]);
+                  "fig3a-width5000, fig3a-mul, fig4, fig5, fig6, fig17, fig32, dynamics)", argv[1]);
         return EXIT_USAGE;
     }
     repro_opts o;

@@ -18,16 +18,16 @@ const char *repro_fmt_step(long s, char *buf, size_t cap) {
 int repro_train_members(const repro_opts *o, const char *what, member *m, int M, gl_trainer **t) {
     gl_error err;
     int rc = EXIT_OK;
-    char dir[4096];
+    char (*dirs)[4096] = calloc((size_t)M, sizeof *dirs);
+    const char **dp = calloc((size_t)M, sizeof *dp);
     for (int i = 0; i < M; i++) t[i] = NULL;
+    if (!dirs || !dp) rc = cli_exit_code((gl_fail_nomem(&err, "for the runs' directories"), &err));
     for (int i = 0; i < M && rc == EXIT_OK; i++)
         if (gl_trainer_create(&t[i], &m[i].c, &err) != 0) rc = cli_exit_code(&err);
     for (int i = 0; i < M && rc == EXIT_OK; i++) {
-        snprintf(dir, sizeof dir, "%s/%s", o->out, m[i].name);
-        if (gl_run_prepare(dir, o->force, &err) != 0 || gl_run_write_config(dir, gl_trainer_config(t[i]), &err) != 0 ||
-            gl_run_write_data(dir, gl_trainer_data(t[i]), &err) != 0 ||
-            gl_run_write_weights(dir, "init", t[i], &err) != 0)
-            rc = cli_exit_code(&err);
+        snprintf(dirs[i], sizeof dirs[i], "%s/%s", o->out, m[i].name);
+        dp[i] = dirs[i];
+        if (gl_run_prepare(dirs[i], o->force, &err) != 0) rc = cli_exit_code(&err);
     }
     if (rc == EXIT_OK) {
         cli_progress pg;
@@ -36,19 +36,13 @@ int repro_train_members(const repro_opts *o, const char *what, member *m, int M,
         cli_progress_init(&pg, o->quiet, label);
         gl_trainer_set_progress(t[0], cli_progress_cb, &pg);
         double t0 = cli_now();
-        if (gl_population_advance(t, M, o->threads, &err) != 0) rc = cli_exit_code(&err);
+        if (gl_run_train_population(dp, t, M, o->threads, &err) != 0) rc = cli_exit_code(&err);
         cli_progress_done(&pg);
         if (rc == EXIT_OK && !o->quiet) fprintf(stderr, "trained %d runs in %.1fs\n", M, cli_now() - t0);
     }
-    for (int i = 0; i < M && (rc == EXIT_OK || err.code == GL_E_INTERRUPTED); i++) {
-        /* interrupted: every member's checkpoint, as `groklab train` writes it */
-        snprintf(dir, sizeof dir, "%s/%s", o->out, m[i].name);
-        gl_error e;
-        int wr = rc == EXIT_OK ? gl_run_save_all(dir, t[i], &e)
-                               : gl_run_write_metrics(dir, t[i], &e) || gl_run_write_checkpoint(dir, t[i], &e);
-        if (wr != 0) rc = cli_exit_code(&e), err = e;
-    }
     if (rc != EXIT_OK) cli_error("%s", err.msg);
+    free(dirs);
+    free(dp);
     return rc;
 }
 

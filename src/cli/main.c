@@ -86,6 +86,7 @@ static const struct command {
     {"spectrum", cmd_spectrum, "Fourier spectra of a run's neurons (groklab spectrum RUN)"},
     {"prune", cmd_prune, "prune neurons by IPR and measure what is left (groklab prune RUN)"},
     {"analytic", cmd_analytic, "the analytic solution of addition as a run (groklab analytic --p 97)"},
+    {"dynamics", cmd_dynamics, "memorization and generalization inside a run over time (groklab dynamics RUN)"},
     {"plot", cmd_plot, "every figure that applies to a run (groklab plot RUN)"},
     {"import", cmd_import, "a run from a network and dataset made elsewhere (groklab import --help)"},
     {"sweep", cmd_sweep, "a grid of runs into a crash-safe SQLite store (groklab sweep --help)"},

@@ -1,4 +1,6 @@
 /* groklab: training a run into its directory, checkpoints on the way. */
+#include <stdlib.h>
+
 #include "run/run_impl.h"
 
 /* The run's config (always), and for a new run its data and initial
@@ -41,4 +43,32 @@ int gl_run_train(const char *dir, gl_trainer *t, int resumed, int threads, gl_er
         return gl_failc(err, GL_E_INTERRUPTED, "interrupted at step %ld of %ld: checkpoint and metrics written in %s",
                         gl_trainer_step_count(t), c->steps, dir);
     return rc ? rc : gl_run_save_all(dir, t, err);
+}
+
+int gl_run_train_population(const char *const *dirs, gl_trainer **t, int M, int threads, gl_error *err) {
+    gl_run_dyn **dy = calloc((size_t)M + 1, sizeof *dy);
+    if (!dy) return gl_fail_nomem(err, "");
+    int rc = 0;
+    for (int i = 0; i < M && rc == 0; i++) {
+        rc = gl_run_write_config(dirs[i], gl_trainer_config(t[i]), err);
+        if (rc == 0) rc = gl_run_write_data(dirs[i], gl_trainer_data(t[i]), err);
+        if (rc == 0) rc = gl_run_write_weights(dirs[i], "init", t[i], err);
+        if (rc == 0) rc = gl_run_dyn_begin(&dy[i], dirs[i], t[i], 0, err);
+    }
+    if (rc == 0) rc = gl_population_advance(t, M, threads, err);
+    /* done: every file; interrupted: every member's checkpoint, as gl_run_train writes it */
+    for (int i = 0; i < M && (rc == 0 || rc == GL_E_INTERRUPTED); i++) {
+        gl_error e;
+        int wr = rc == 0 ? gl_run_save_all(dirs[i], t[i], &e) : gl_run_write_metrics(dirs[i], t[i], &e);
+        if (wr == 0 && rc != 0) wr = gl_run_write_examples(dirs[i], t[i], &e);
+        if (wr == 0 && rc != 0) wr = gl_run_write_checkpoint(dirs[i], t[i], &e);
+        if (wr == 0) wr = gl_run_dyn_write(dy[i], &e);
+        if (wr != 0) {
+            if (err) *err = e;
+            rc = wr;
+        }
+    }
+    for (int i = 0; i < M; i++) gl_run_dyn_end(dy[i], t[i]);
+    free(dy);
+    return rc;
 }
