@@ -88,7 +88,8 @@ int gl_trainer_logits(void *t, const int32_t *m, const int32_t *n, int B, float 
  * example order of gl_trainer_data): which 0, the first logged step at
  * which the argmax was its given label; 1, the last such step; 2, for a
  * corrupted example, the first logged step after its first at which the
- * argmax was its true label (unlearned). -1: never. NULL when the backend
+ * argmax was its true label instead (unlearned; one whose drawn label is
+ * its true label never unlearns). -1: never. NULL when the backend
  * records no predictions (the GPU). */
 const int64_t *gl_trainer_story(const gl_trainer *t, int which);
 /* Restores the story (3 arrays of n_train) on resume. */

@@ -31,6 +31,7 @@ void gl_layout_init(gl_layout *L, int p, int N, gl_act act, gl_norm norm) {
 
 int gl_mlp_work_alloc(gl_mlp_work *w, const gl_layout *L, int B, int dropout) {
     memset(w, 0, sizeof *w);
+    gl_blas_init(); /* products are chunked by the passes; the BLAS runs on one thread, so sums do not depend on the cores */
     size_t bn = (size_t)B * L->N;
     size_t nstat = (size_t)(B > L->N ? B : L->N);
     w->B = B;

@@ -46,6 +46,7 @@ void gl_net_pass_free(gl_net_pass *ps) {
 int gl_net_pass_new(gl_net_pass **out, const gl_net *n, const gl_config *c, int B, int eval_rows, gl_error *err) {
     *out = NULL;
     if (B < 1 || eval_rows < 1) return gl_fail(err, "a pass needs a batch and evaluation rows >= 1 (got %d, %d)", B, eval_rows);
+    gl_blas_init(); /* the BLAS on one thread: evaluations of the same weights agree whatever the cores */
     gl_net_pass *ps = calloc(1, sizeof *ps);
     if (!ps) return gl_fail_nomem(err, "for the model's pass");
     ps->net = n;
