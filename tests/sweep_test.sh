@@ -127,5 +127,37 @@ phase_check "phase of a store with disagreeing seeds and ties recomputed" mixed
 "$GL" export ref --csv runs.csv --metrics m.csv >/dev/null && [ "$(wc -l < runs.csv)" = 25 ] && head -1 runs.csv | grep -q ",phase," \
   && ok "export: 24 runs with their phase, and the time series" || notok "export"
 
+# the corrupted examples' memorization and unlearning times as run columns:
+# the medians of the same run's examples.csv (groklab train), recomputed here
+"$GL" sweep --p 23 --width 64 --frac 0.6 --noise 0.2 --wd 0,8 --steps 600 --out story --quiet
+"$GL" train --p 23 --width 64 --frac 0.6 --noise 0.2 --wd 8 --steps 600 --out story8 --quiet
+if out=$($PY - story/sweep.db story8/examples.csv <<'PY'
+import csv, sqlite3, statistics, sys
+db = sqlite3.connect(sys.argv[1])
+got = db.execute("SELECT memorized, mem_median, unlearned_examples, unlearn_median FROM runs WHERE wd = 8").fetchone()
+rows = [r for r in csv.DictReader(open(sys.argv[2])) if r["corrupted"] == "1"]
+mem = [int(r["first_given"]) for r in rows if int(r["first_given"]) >= 0]
+unl = [int(r["unlearned"]) for r in rows if int(r["unlearned"]) >= 0]
+want = (len(mem), statistics.median(mem), len(unl), statistics.median(unl) if unl else None)
+print(f"store {got}, examples.csv {want}")
+sys.exit(not (len(unl) > 0 and got == want))
+PY
+); then ok "sweep columns memorized, mem_median, unlearned_examples, unlearn_median = examples.csv's: $out"
+else notok "sweep story columns: $out"; fi
+
+# a store made before these columns existed gains them (its runs keep NULL) and resumes
+$PY -c "
+import sqlite3; db = sqlite3.connect('story/sweep.db')
+for c in ('mem_median', 'unlearn_iqr', 'snapshots'): db.execute('ALTER TABLE runs DROP COLUMN ' + c)
+db.execute('ALTER TABLE metrics DROP COLUMN grad_norm'); db.commit()"
+"$GL" sweep --resume story --quiet 2>err.txt && "$GL" sweep --p 23 --width 64 --frac 0.6 --noise 0.2 --wd 0,8,15 --steps 600 \
+  --out story --extend --quiet 2>>err.txt
+n=$($PY -c "
+import sqlite3; db = sqlite3.connect('story/sweep.db')
+print(db.execute('SELECT count(*) FROM runs WHERE status = \"done\" AND mem_median IS NOT NULL').fetchone()[0],
+      db.execute('SELECT count(*) FROM runs').fetchone()[0])")
+[ "$n" = "1 3" ] && ok "an older store gains the new columns: --extend adds one run, none retrained ($n: with a median, in all)" \
+  || notok "older store: $n ($(cat err.txt))"
+
 echo "sweep: $passes passed, $fails failed"
 [ $fails -eq 0 ]
