@@ -58,6 +58,10 @@ class IprOpts(ctypes.Structure):
     _fields_ = [("conv", c_int), ("basis", c_int), ("r", c_double), ("split", c_double)]
 
 
+class DynamicsOpts(ctypes.Structure):
+    _fields_ = [("key_threshold", c_double)]
+
+
 class PruneOpts(ctypes.Structure):
     _fields_ = [("orders", c_int), ("seeds", c_int), ("seed", c_uint64), ("on_all", c_int),
                 ("threshold", c_double), ("threads", c_int)]
@@ -118,19 +122,12 @@ for name, res, args in [
     ("gl_trainer_free", None, [c_void_p]),
     ("gl_trainer_step_count", c_long, [c_void_p]),
     ("gl_trainer_set_progress", None, [c_void_p, PROGRESS, c_void_p]),
-    ("gl_population_advance", c_int, [P(c_void_p), c_int, c_int, E]),
     ("gl_run_open", c_int, [c_char_p, c_void_p, E]),
     ("gl_run_read_config", c_int, [c_char_p, c_void_p, E]),
     ("gl_run_prepare", c_int, [c_char_p, c_int, E]),
     ("gl_run_resume", c_int, [c_char_p, c_void_p, E]),
     ("gl_run_train", c_int, [c_char_p, c_void_p, c_int, c_int, E]),
-    ("gl_run_write_config", c_int, [c_char_p, c_void_p, E]),
-    ("gl_run_write_data", c_int, [c_char_p, c_void_p, E]),
-    ("gl_run_write_weights", c_int, [c_char_p, c_char_p, c_void_p, E]),
-    ("gl_run_write_metrics", c_int, [c_char_p, c_void_p, E]),
-    ("gl_run_write_checkpoint", c_int, [c_char_p, c_void_p, E]),
-    ("gl_run_save_all", c_int, [c_char_p, c_void_p, E]),
-    ("gl_trainer_data", c_void_p, [c_void_p]),
+    ("gl_run_train_population", c_int, [P(c_char_p), P(c_void_p), c_int, c_int, E]),
     # analysis
     ("gl_ipr_opts_default", None, [P(IprOpts)]),
     ("gl_ipr_run", c_int, [c_char_p, P(IprOpts), E]),
@@ -164,6 +161,8 @@ for name, res, args in [
     ("gl_phase_grid_write", c_int, [c_void_p, c_char_p, E]),
     ("gl_phase_grid_free", None, [c_void_p]),
     # bring your own model and data
+    ("gl_dynamics_run", c_int, [c_char_p, c_char_p, P(DynamicsOpts), c_void_p, E]),
+    ("gl_figure_dynamics", c_int, [c_char_p, c_char_p, c_int, E]),
     ("gl_run_import", c_int, [c_char_p, c_void_p, c_char_p, c_char_p, c_long, c_int, E]),
     ("gl_config_adopt_data", c_int, [c_void_p, E]),
     # stopping
@@ -173,7 +172,8 @@ for name, res, args in [
     _sig(name, res, *args)
 
 for _name, _mirror in [("gl_error", Error), ("gl_ipr_opts", IprOpts), ("gl_prune_opts", PruneOpts),
-                       ("gl_prune_point", PrunePoint), ("gl_prune_result", PruneResult), ("gl_sweep_opts", SweepOpts)]:
+                       ("gl_prune_point", PrunePoint), ("gl_prune_result", PruneResult), ("gl_sweep_opts", SweepOpts),
+                       ("gl_dynamics_opts", DynamicsOpts)]:
     _size = lib.gl_struct_size(_name.encode())
     if _size != ctypes.sizeof(_mirror):
         raise ImportError(f"groklab: {PATH} has a {_name} of {_size} bytes, this package expects "

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _st
 from ._core import Config, Progress, b, call, fail, read_table, stop_on_interrupt, INTERRUPTED
-from ._lib import Error, IprOpts, PROGRESS, PruneOpts, PruneResult, lib
+from ._lib import DynamicsOpts, Error, IprOpts, PROGRESS, PruneOpts, PruneResult, buffer, lib
 
 _CONV = {"rfft": 0, "full": 1}
 _BASIS = {"auto": 0, "additive": 1, "dlog": 2}
@@ -140,7 +140,54 @@ class Run:
             "test_labels": t["test_label"],
         }
 
+    @property
+    def examples(self):
+        """examples.csv: every training example's first and last step at its
+        given label and (corrupted ones) the step it was unlearned (-1: never)."""
+        return read_table(self.path / "examples.csv")
+
+    @property
+    def progress(self):
+        """progress.csv (a run trained with progress_measures="on"): the full,
+        restricted and excluded logits' loss and accuracy on every subset."""
+        return read_table(self.path / "progress.csv")
+
+    @property
+    def snapshots(self):
+        """The steps of the run's snapshots (snapshots=K), in order."""
+        d = self.path / "snapshots"
+        if not d.is_dir():
+            return []
+        return sorted(int(f.name[5:-12]) for f in d.glob("step_*.safetensors"))
+
+    def snapshot(self, step):
+        """(step, weights) of the snapshot nearest to step; weights as for .weights."""
+        steps = self.snapshots
+        if not steps:
+            raise FileNotFoundError(f"{self.path} has no snapshots (train it with snapshots=K)")
+        s = min(steps, key=lambda x: (abs(x - step), x))
+        return s, _st.read(self.path / "snapshots" / f"step_{s:09d}.safetensors")[0]
+
     # ---- analysis ----
+
+    def dynamics(self, step=None, key_threshold=0.1, plot=False):
+        """groklab dynamics: the progress measures, key-frequency power,
+        neuron IPR and power at every snapshot (step: the one nearest to it
+        only), the examples' times and (two-layer MLP) the neurons carrying
+        each example's given label, written to RUN/dynamics (RUN/at_S/dynamics)
+        with the figures when plot; returns a dict of its tables (pandas
+        DataFrames, or dicts of arrays) and "summary" (dynamics_summary.json)."""
+        ref = str(self.path) if step is None else f"{self.path}@{int(step)}"
+        out = self.path / "dynamics" if step is None else self.path / f"at_{self.snapshot(step)[0]}" / "dynamics"
+        o = DynamicsOpts(float(key_threshold))
+        rep = buffer("gl_dynamics_report")
+        call(lib.gl_dynamics_run, b(ref), b(out), ctypes.byref(o), rep)
+        if plot:
+            call(lib.gl_figure_dynamics, b(out), b("../.." if step is not None else ".."), 1)
+        tables = {f.stem: read_table(f) for f in sorted(out.glob("*.csv"))}
+        tables["summary"] = json.loads((out / "dynamics_summary.json").read_text())
+        return tables
+
 
     def ipr(self, basis="auto", convention="rfft", r=2.0, split=None):
         """groklab ipr: per-neuron IPR (the two-layer MLP: U rows, V rows, W
@@ -384,13 +431,10 @@ def train_population(members, out=None, *, force=False, progress=True, threads=0
         for i, cfg in enumerate(cfgs):
             trainers[i] = _make_trainer(cfg)
             made += 1
-        for d, t, cfg in zip(dirs, trainers, cfgs):
+        for d in dirs:
             if not temporary:
                 d.parent.mkdir(parents=True, exist_ok=True)
             call(lib.gl_run_prepare, b(d), int(bool(force) or temporary))
-            call(lib.gl_run_write_config, b(d), t)
-            call(lib.gl_run_write_data, b(d), lib.gl_trainer_data(t))
-            call(lib.gl_run_write_weights, b(d), b"init", t)
         total = sum(int(c.get("steps")) for c in cfgs)
         bar = Progress(total, f"population of {len(cfgs)}", progress)
         steps = {}
@@ -401,18 +445,14 @@ def train_population(members, out=None, *, force=False, progress=True, threads=0
         cb = PROGRESS(tick)
         for t in trainers:
             lib.gl_trainer_set_progress(t, cb, None)
+        paths = (ctypes.c_char_p * len(dirs))(*[b(d) for d in dirs])
         err = Error()
-        with stop_on_interrupt():
-            rc = lib.gl_population_advance(trainers, len(cfgs), int(threads), ctypes.byref(err))
+        with stop_on_interrupt():  # the library writes every member's checkpoint when interrupted
+            rc = lib.gl_run_train_population(paths, trainers, len(cfgs), int(threads), ctypes.byref(err))
         if rc == INTERRUPTED:
-            for d, t in zip(dirs, trainers):
-                call(lib.gl_run_write_metrics, b(d), t)
-                call(lib.gl_run_write_checkpoint, b(d), t)
             _interrupted(err, dirs)
         if rc < 0:
             fail(err, rc)
-        for d, t in zip(dirs, trainers):
-            call(lib.gl_run_save_all, b(d), t)
     finally:
         if bar is not None:
             bar.close()

@@ -23,26 +23,22 @@
 /* progress.csv: step, key_frequencies, key_share, then the loss and the
  * accuracy of each subset for each of the full, restricted and excluded
  * logits (metrics.h: gl_progress). */
-static const char *const pm_logits[GL_PM_NLOGITS] = {"full", "restricted", "excluded"};
-static const char *const pm_sets[GL_PM_NSETS] = {"clean", "corrupted", "corrupted_true", "test"};
-
 /* The 1-based column of the accuracy (acc 1) or the loss (acc 0) of subset
  * set for logits l in progress.csv. */
 static int pm_column(int l, int set, int acc) { return 4 + 2 * (GL_PM_NSETS * l + set) + acc; }
 
 static void progress_header(char *h, size_t size) {
     size_t n = (size_t)snprintf(h, size, "step,key_frequencies,key_share");
-    for (int l = 0; l < GL_PM_NLOGITS; l++)
-        for (int s = 0; s < GL_PM_NSETS; s++)
-            for (int a = 0; a < 2 && n < size; a++)
-                n += (size_t)snprintf(h + n, size - n, ",%s_%s_%s", pm_logits[l], pm_sets[s], a ? "acc" : "loss");
+    for (int i = 0; i < 2 * GL_PM_NLOGITS * GL_PM_NSETS && n < size; i++)
+        n += (size_t)snprintf(h + n, size - n, ",%s", gl_progress_columns[i]);
 }
 
 static const char examples_header[] = "index,m,n,label,true_label,corrupted,first_given,last_given,unlearned";
 
+/* the paper's twelve columns, which every version's metrics.csv begins with */
 static void metrics_header(char *h, size_t size) {
     size_t n = 0;
-    for (int c = 0; c < GL_METRICS_NCOLS && n < size; c++)
+    for (int c = 0; c < 12 && n < size; c++)
         n += (size_t)snprintf(h + n, size - n, "%s%s", c ? "," : "", gl_metrics_columns[c]);
 }
 
