@@ -87,8 +87,10 @@ static int table_ready(const char *dir, const char *name, const char *header, gl
 }
 
 /* The key frequencies and the step of progress.csv's last row, as
- * "5 17 23 at step S" in out (only digits and spaces from the table; empty
+ * "5 17 23 at step S" in out, or "48 key frequencies at step S" when there
+ * are more than MAX_LISTED (only digits and spaces from the table; empty
  * when the row has none or the file cannot be read). */
+enum { MAX_LISTED = 12 };
 static void last_keys(const char *dir, char *out, size_t size) {
     char path[4096], *text = NULL;
     gl_error e;
@@ -112,6 +114,9 @@ static void last_keys(const char *dir, char *out, size_t size) {
                 space = 0;
             }
         out[n] = 0;
+        int count = 0;
+        for (const char *c = out; *c; c++) count += (c == out || c[-1] == ' ') && *c != ' ';
+        if (count > MAX_LISTED) n = (size_t)snprintf(out, size, "%d key frequencies", count);
         if (n) snprintf(out + n, size - n, " at step %.*s", (int)(keys - row), row);
     }
     free(text);
