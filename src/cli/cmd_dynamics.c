@@ -3,7 +3,6 @@
  * snapshot, the neurons' IPR and Fourier power over time, the examples'
  * memorization and unlearning times, the neurons that carry the corrupted
  * labels, and the figures of all of it. */
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +34,6 @@ static void dynamics_help(FILE *f) {
             ".svg, .gp). docs/commands.md, groklab dynamics, has the columns.\n");
 }
 
-static const char *fmt_num(double v, char *buf, size_t cap) {
-    if (isfinite(v)) snprintf(buf, cap, "%.0f", v);
-    else snprintf(buf, cap, "-");
-    return buf;
-}
-
 void cli_print_dynamics(const char *ref, const gl_dynamics_report *r) {
     char a[32], b[32], c[32];
     printf("%s: %ld snapshot%s analyzed, the last at step %ld\n", ref, r->snapshots, r->snapshots == 1 ? "" : "s",
@@ -50,8 +43,8 @@ void cli_print_dynamics(const char *ref, const gl_dynamics_report *r) {
            repro_fmt_step(r->ms.unlearn, c, sizeof c));
     if (r->has_story)
         printf("  corrupted examples: %ld memorized (median step %s, IQR %s), %ld unlearned (median step %s)\n",
-               r->story.n_memorized, fmt_num(r->story.mem_median, a, sizeof a), fmt_num(r->story.mem_iqr, b, sizeof b),
-               r->story.n_unlearned, fmt_num(r->story.unl_median, c, sizeof c));
+               r->story.n_memorized, repro_fmt_num(r->story.mem_median, a, sizeof a), repro_fmt_num(r->story.mem_iqr, b, sizeof b),
+               r->story.n_unlearned, repro_fmt_num(r->story.unl_median, c, sizeof c));
     printf("  %d key frequencies carry %.1f%% of the logits' power\n", r->last.n_key, 100 * r->last.key_share);
     printf("  accuracy at step %ld     clean  corrupted(given)  corrupted(true)   test\n", r->step);
     static const char *const names[GL_PM_NLOGITS] = {"full logits      ", "restricted logits", "excluded logits  "};
@@ -69,18 +62,17 @@ void cli_print_dynamics(const char *ref, const gl_dynamics_report *r) {
 int cli_dynamics_run(const char *ref, const char *out_opt, const gl_dynamics_opts *o, int plot, int quiet,
                      gl_dynamics_report *rep) {
     gl_error err;
-    char out[4300], run_rel[4200];
+    char out[4300], run_rel[4200], dir[4096];
+    long at;
+    int snapshot = gl_run_ref_split(ref, dir, sizeof dir, &at);
     if (out_opt) {
         snprintf(out, sizeof out, "%s", out_opt);
-        char dir[4096];
-        long at;
-        gl_run_ref_split(ref, dir, sizeof dir, &at);
         if (!realpath(dir, run_rel)) snprintf(run_rel, sizeof run_rel, "%s", dir);
     } else {
         char base[4200];
         if (gl_run_out_dir(ref, base, sizeof base, &err) != 0) return cli_fail(&err);
         snprintf(out, sizeof out, "%s/dynamics", base);
-        snprintf(run_rel, sizeof run_rel, "%s", strstr(base, "/at_") ? "../.." : "..");
+        snprintf(run_rel, sizeof run_rel, "%s", snapshot ? "../.." : ".."); /* RUN/dynamics or RUN/at_S/dynamics */
     }
     if (gl_dynamics_run(ref, out, o, rep, &err) != 0) return cli_fail(&err);
     if (plot && gl_figure_dynamics(out, run_rel, 1, &err) != 0) return cli_fail(&err);

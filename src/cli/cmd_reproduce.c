@@ -113,10 +113,9 @@ static int dynamics(const repro_opts *o) {
     for (int i = 0; i < 3; i++) {
         char a[32], b[32], c[32];
         const gl_progress *pm = &rep[i].last;
-        if (isfinite(rep[i].story.unl_median)) snprintf(c, sizeof c, "%.0f", rep[i].story.unl_median);
-        else snprintf(c, sizeof c, "-");
         printf("%-6s %10s %10s %11s %10.3f   %-14.4f %-14.4f %.4f\n", m[i].name, repro_fmt_step(rep[i].ms.test90, a, sizeof a),
-               repro_fmt_step(rep[i].ms.unlearn, b, sizeof b), c, pm->key_share,
+               repro_fmt_step(rep[i].ms.unlearn, b, sizeof b), repro_fmt_num(rep[i].story.unl_median, c, sizeof c),
+               pm->key_share,
                pm->acc[GL_PM_RESTRICTED][GL_PM_CORRUPTED_TRUE], pm->acc[GL_PM_RESTRICTED][GL_PM_TEST],
                pm->acc[GL_PM_EXCLUDED][GL_PM_CORRUPTED]);
     }

@@ -46,6 +46,12 @@ int repro_train_members(const repro_opts *o, const char *what, member *m, int M,
     return rc;
 }
 
+const char *repro_fmt_num(double v, char *buf, size_t cap) {
+    if (isfinite(v)) snprintf(buf, cap, "%.0f", v);
+    else snprintf(buf, cap, "-");
+    return buf;
+}
+
 void repro_free_members(gl_trainer **t, int M) {
     for (int i = 0; i < M; i++) gl_trainer_free(t[i]);
 }

@@ -40,5 +40,7 @@ void repro_set_member(member *m, const char *name, const char *label, const gl_c
 void repro_wd_members(member *m, const gl_config *base);
 /* "-" for a milestone that did not happen, else the step. */
 const char *repro_fmt_step(long s, char *buf, size_t cap);
+/* "-" for a value that is not finite (none happened), else it rounded. */
+const char *repro_fmt_num(double v, char *buf, size_t cap);
 
 #endif
