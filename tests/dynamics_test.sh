@@ -5,7 +5,8 @@
 # the snapshots and the saved data with numpy (tests/python/check_dynamics.py);
 # groklab dynamics' tables, the logged progress rows equal to the ones it
 # computes from the snapshots; RUN@STEP for the analysis commands; the
-# refusals (--device cuda, sweeps, tasks without a Fourier solution).
+# a sweep whose runs keep snapshots; the refusals (--device cuda, tasks
+# without a Fourier solution).
 # usage: tests/dynamics_test.sh GROKLAB_BINARY
 set -u
 GL=$(readlink -f "$1")
@@ -61,8 +62,40 @@ expect_error "--snapshots with --device cuda" "--device cuda: --snapshots needs 
   train --device cuda --snapshots 5 --out out
 expect_error "--progress-measures for sq_sum" "allowed tasks: add, sub, mul, div" \
   train --task sq_sum --progress-measures on --out out
-expect_error "--snapshots in a sweep" "--snapshots: a sweep keeps its runs in the store" \
-  sweep --out out --p 11 --steps 5 --snapshots 3 --wd 0,1
+
+# a sweep with snapshots and progress measures: each run also trains into
+# DIR/runs/ID, and the store's row is that directory's summary
+"$GL" sweep --out sw --p 23 --width 32 --frac 0.6 --noise 0.2 --steps 300 --snapshots 4 --progress-measures on \
+  --wd 0,5 --threads 2 --quiet >/dev/null 2>err.txt || notok "sweep --snapshots failed: $(cat err.txt)"
+if out=$("$PY" - sw <<'PY' 2>&1
+import json, sqlite3, sys, os
+d = sys.argv[1]
+rows = sqlite3.connect(os.path.join(d, "sweep.db")).execute(
+    "SELECT id, wd, snapshots, progress_measures, status, train_acc, test_acc, mean_ipr, memorized FROM runs ORDER BY id").fetchall()
+assert len(rows) == 2, rows
+for i, wd, snaps, pm, status, tr, te, ipr, mem in rows:
+    r = os.path.join(d, "runs", str(i))
+    c = json.load(open(os.path.join(r, "config.json")))
+    s = json.load(open(os.path.join(r, "summary.json")))
+    assert status == "done", status
+    assert (c["wd"], c["snapshots"], c["progress_measures"]) == (wd, snaps, pm), (c, wd, snaps, pm)
+    for k, v in (("train_acc", tr), ("test_acc", te), ("mean_ipr", ipr)):
+        assert abs(s[k] - v) <= 1e-12 * max(1, abs(v)), (i, k, s[k], v)
+    ex = open(os.path.join(r, "examples.csv")).read().splitlines()
+    head = ex[0].split(",")
+    recs = [dict(zip(head, line.split(","))) for line in ex[1:]]
+    n_mem = sum(1 for e in recs if e["corrupted"] == "1" and int(e["first_given"]) >= 0)
+    assert n_mem == mem, (i, n_mem, mem)
+    n = len(os.listdir(os.path.join(r, "snapshots")))
+    assert n >= 4 and len(open(os.path.join(r, "progress.csv")).read().splitlines()) > 1, (i, n)
+    print(f"run {i}: wd {wd:g}, test_acc {te:.4f}, {mem} corrupted examples memorized, {n} snapshots")
+PY
+); then
+  ok "sweep --snapshots 4 --progress-measures on: each store row = DIR/runs/ID's config, summary and examples:"
+  echo "$out" | sed 's/^/        /'
+else notok "sweep with snapshots: $(echo "$out" | tr '\n' ';')"; fi
+"$GL" dynamics sw/runs/2 --quiet --no-plot >/dev/null 2>err.txt && [ -s sw/runs/2/dynamics/progress_snapshots.csv ] \
+  && ok "dynamics sw/runs/2: a sweep's run is analyzed like any run" || notok "dynamics sw/runs/2: $(cat err.txt)"
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -206,15 +206,25 @@ int gl_sweep_mpi_built(void);
  * taken from each. */
 int gl_sweep_merge(const char *dir, const char *const *src, int n, long *copied, gl_error *err);
 
+/* Where run id of store s trains when its config asks for snapshots or
+ * progress measures: DIR/runs/ID beside the store's DIR/sweep.db (MPI ranks
+ * need DIR on a shared filesystem); "" when it asks for neither (the run
+ * lives in the store alone). */
+void gl_sweep_run_dir(const gl_store *s, long id, const gl_config *c, char *out, size_t cap);
+
 /* One run from its config to its result (used by workers and MPI ranks).
+ * With run_dir not "" it trains into that directory (gl_run_train: config,
+ * metrics, snapshots, progress.csv, summary, as groklab train writes them),
+ * made afresh; a directory that cannot be written is the sweep's error
+ * (GL_E_IO), not the run's.
  * The caller owns *t afterwards (rows and weights point into it). Returns 0
  * with r filled (done, diverged, or failed with its message when the run
  * cannot start), GL_E_INTERRUPTED (nothing to record: the run goes back to
  * pending), or another error when what was asked for cannot be computed
  * (keep_weights: out of memory for the IPR). */
 typedef struct gl_trainer gl_trainer;
-int gl_sweep_train_one(const gl_config *c, int keep_weights, gl_trainer **t, gl_run_result *r,
-                       double **ipr_buf, float **wbuf, gl_error *err);
+int gl_sweep_train_one(const gl_config *c, int keep_weights, const char *run_dir, gl_trainer **t,
+                       gl_run_result *r, double **ipr_buf, float **wbuf, gl_error *err);
 /* The result of trained trainer t (the second half of gl_sweep_train_one);
  * an error, and nothing in r to record, when keep_weights cannot be served. */
 int gl_sweep_result(gl_trainer *t, const gl_config *c, int keep_weights, gl_run_result *r,

@@ -28,14 +28,15 @@ int gl_figure_curves(const char *dir, const char *out_base, const char *title, i
     gl_text_printf(&s, "set key autotitle columnhead\n");
     gl_text_printf(&s, "set multiplot layout 1,%d title '%s'\n", n, title);
     gl_text_printf(&s, "set yrange [0:1.02]\nset xlabel 'step'\nset ylabel 'accuracy'\nset grid\n");
+    gl_text_printf(&s, "set logscale x\nset autoscale xfix\n# step 0 has no place on a log axis\nx(s) = s > 0 ? s : NaN\n");
     gl_text_printf(&s, "set key bottom right font ',8'\n");
     for (int i = 0; i < n; i++) {
         gl_text_printf(&s, "set title '%s'\n", labels[i]);
         gl_text_printf(&s,
-                       "plot '%s/metrics.csv' using 1:4 with lines lw 2 lc rgb '#1f77b4' title 'train', \\\n"
-                       "     '' using 1:5 with lines lw 2 lc rgb '#d62728' title 'test', \\\n"
-                       "     '' using 1:6 with lines lw 2 lc rgb '#2ca02c' title 'corrupted (given)', \\\n"
-                       "     '' using 1:8 with lines lw 2 dt 2 lc rgb '#9467bd' title 'clean train'\n",
+                       "plot '%s/metrics.csv' using (x($1)):4 with lines lw 2 lc rgb '#1f77b4' title 'train', \\\n"
+                       "     '' using (x($1)):5 with lines lw 2 lc rgb '#d62728' title 'test', \\\n"
+                       "     '' using (x($1)):6 with lines lw 2 lc rgb '#2ca02c' title 'corrupted (given)', \\\n"
+                       "     '' using (x($1)):8 with lines lw 2 dt 2 lc rgb '#9467bd' title 'clean train'\n",
                        run_dirs[i]);
     }
     gl_text_printf(&s, "unset multiplot\n");

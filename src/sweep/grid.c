@@ -181,11 +181,6 @@ int gl_grid_validate(const gl_grid *g, gl_error *err) {
         gl_config c;
         gl_error e;
         int rc = gl_grid_point(g, i, &c, &e);
-        if (rc == 0 && (c.snapshots > 0 || c.progress_measures))
-            rc = gl_fail(&e, "%s: a sweep keeps its runs in the store, not in run directories; train the points "
-                             "you want to follow with groklab train (the store has each run's examples' "
-                             "memorization and unlearning times as columns)",
-                         c.snapshots > 0 ? "--snapshots" : "--progress-measures on");
         if (rc == 0) rc = gl_backend_check(&c, &e);
         if (rc != 0) {
             int coord[GL_MAX_AXES];

@@ -218,6 +218,7 @@ static int worker_loop(const char *db, int threads, int keep, long share, gl_err
         MPI_Recv(&id, 1, MPI_LONG, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
         if (st.MPI_TAG == TAG_STOP) break;
         gl_config c;
+        char dir[4096];
         gl_trainer *t = NULL;
         gl_run_result r;
         double *ipr = NULL;
@@ -227,7 +228,8 @@ static int worker_loop(const char *db, int threads, int keep, long share, gl_err
             r.status = GL_RUN_FAILED;
             r.diverged_at = -1;
             snprintf(r.message, sizeof r.message, "%s", err->msg);
-        } else if (gl_sweep_train_one(&c, keep, &t, &r, &ipr, &wb, err) != 0) {
+        } else if (gl_sweep_run_dir(s, id, &c, dir, sizeof dir),
+                   gl_sweep_train_one(&c, keep, dir, &t, &r, &ipr, &wb, err) != 0) {
             /* interrupted, or its results cannot be computed: the run is not
              * finished, and rank 0 requeues it on the next --resume */
             memset(&r, 0, sizeof r);

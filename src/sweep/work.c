@@ -3,23 +3,47 @@
  * backend that packs populations (a GPU) one worker fills populations as a
  * plan allows and trains each in one call. The store is shared through one
  * connection under a lock. */
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "groklab/analysis.h"
 #include "groklab/array.h"
+#include "groklab/io.h"
 #include "groklab/runtime.h"
 #include "groklab/sweep.h"
 #include "groklab/train.h"
+#include "sweep/store_impl.h"
 
-int gl_sweep_train_one(const gl_config *c, int keep_weights, gl_trainer **tp, gl_run_result *r,
-                       double **ipr_buf, float **wbuf, gl_error *err) {
+void gl_sweep_run_dir(const gl_store *s, long id, const gl_config *c, char *out, size_t cap) {
+    if (cap) out[0] = 0;
+    if (c->snapshots <= 0 && !c->progress_measures) return;
+    const char *path = gl_store_path(s), *slash = strrchr(path, '/');
+    if (slash) snprintf(out, cap, "%.*s/runs/%ld", (int)(slash - path), path, id);
+    else snprintf(out, cap, "runs/%ld", id);
+}
+
+/* Makes DIR/runs (the parent of run_dir) when it is missing. */
+static int make_runs_parent(const char *run_dir, gl_error *err) {
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", run_dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash) return 0;
+    *slash = 0;
+    if (mkdir(parent, 0777) != 0 && errno != EEXIST)
+        return gl_failc(err, GL_E_IO, "cannot make %s: %s", parent, strerror(errno));
+    return 0;
+}
+
+int gl_sweep_train_one(const gl_config *c, int keep_weights, const char *run_dir, gl_trainer **tp,
+                       gl_run_result *r, double **ipr_buf, float **wbuf, gl_error *err) {
     memset(r, 0, sizeof *r);
     r->diverged_at = -1;
     *tp = NULL;
@@ -27,7 +51,14 @@ int gl_sweep_train_one(const gl_config *c, int keep_weights, gl_trainer **tp, gl
     *wbuf = NULL;
     gl_error e;
     gl_trainer *t;
-    int rc = gl_trainer_create(&t, c, &e);
+    int in_dir = run_dir && run_dir[0];
+    int rc = in_dir ? make_runs_parent(run_dir, &e) : 0;
+    if (rc == 0 && in_dir) rc = gl_run_prepare(run_dir, 1, &e);
+    if (rc != 0) { /* the sweep's directory cannot hold the run: the sweep's error */
+        if (err) *err = e;
+        return rc;
+    }
+    rc = gl_trainer_create(&t, c, &e);
     if (rc == GL_E_NOMEM) { /* this machine ran out of memory: not the run's failure */
         if (err) *err = e;
         return rc;
@@ -38,8 +69,10 @@ int gl_sweep_train_one(const gl_config *c, int keep_weights, gl_trainer **tp, gl
         return 0;
     }
     *tp = t;
-    rc = gl_trainer_advance(t, c->steps, 1, &e);
-    if (rc == GL_E_INTERRUPTED || rc == GL_E_NOMEM) {
+    /* with snapshots or progress measures the run trains into its own
+     * directory, as groklab train would (its files are the run's record) */
+    rc = in_dir ? gl_run_train(run_dir, t, 0, 1, &e) : gl_trainer_advance(t, c->steps, 1, &e);
+    if (rc == GL_E_INTERRUPTED || rc == GL_E_NOMEM || rc == GL_E_IO) {
         if (err) *err = e;
         return rc;
     }
@@ -217,7 +250,9 @@ static void *worker(void *arg) {
         double *ipr;
         float *wb;
         gl_error e;
-        int rc = gl_sweep_train_one(&x.c, sh->o->keep_weights, &t, &r, &ipr, &wb, &e);
+        char dir[4096];
+        gl_sweep_run_dir(sh->s, x.id, &x.c, dir, sizeof dir);
+        int rc = gl_sweep_train_one(&x.c, sh->o->keep_weights, dir, &t, &r, &ipr, &wb, &e);
         if (rc == 0) record(sh, x.id, &x.c, &r);
         else release(sh, x.id, rc, &e);
         gl_trainer_free(t);
