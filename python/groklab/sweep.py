@@ -76,7 +76,8 @@ def open_sweep(dir):
 
 class Sweep:
     """A sweep directory: runs and metrics as tables (groklab export), the
-    phase cells (groklab phase), counts, and resume()."""
+    phase cells (groklab phase), counts, run(id) for a run that kept its
+    directory, and resume()."""
 
     def __init__(self, dir):
         self.path = pathlib.Path(dir)
@@ -142,6 +143,17 @@ class Sweep:
                 lib.gl_phase_grid_free(pg)
         finally:
             lib.gl_store_close(s)
+
+    def run(self, id):
+        """The run directory of run id (the runs table's id) as a Run: a run
+        with snapshots or progress measures trains into DIR/runs/ID; other
+        runs live in the store alone (their rows are in runs and metrics)."""
+        from .run import Run
+        path = self.path / "runs" / str(int(id))
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"{path}: run {id} of this sweep has no run directory (only runs with "
+                                    "snapshots > 0 or progress_measures='on' train into DIR/runs/ID)")
+        return Run(path)
 
     def resume(self, threads=0, progress=True):
         """Trains the runs still pending (and those a killed process left running)."""

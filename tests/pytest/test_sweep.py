@@ -31,3 +31,17 @@ def test_open_sweep_resumes_and_refuses_another_grid(tmp_path):
         groklab.sweep(tmp_path / "s", p=11, steps=50, wd=[0, 1, 2], progress=False)
     groklab.sweep(tmp_path / "s", p=11, steps=50, wd=[0, 1, 2], extend=True, progress=False)
     assert groklab.open_sweep(tmp_path / "s").counts()["done"] == 3
+
+
+def test_a_sweep_with_snapshots_keeps_each_run_directory(tmp_path):
+    s = groklab.sweep(tmp_path / "s", p=11, steps=60, snapshots=3, wd=[0, 5], progress=False)
+    runs = s.runs
+    for i, te in zip(runs["id"], runs["test_acc"]):
+        r = s.run(int(i))
+        assert r.config["snapshots"] == 3
+        assert r.summary["test_acc"] == float(te)
+        assert len(r.snapshots) >= 3
+    plain = groklab.sweep(tmp_path / "plain", p=11, steps=20, wd=[0], progress=False)
+    import pytest
+    with pytest.raises(FileNotFoundError, match="no run directory"):
+        plain.run(1)
