@@ -67,30 +67,7 @@ expect_error "--progress-measures for sq_sum" "allowed tasks: add, sub, mul, div
 # DIR/runs/ID, and the store's row is that directory's summary
 "$GL" sweep --out sw --p 23 --width 32 --frac 0.6 --noise 0.2 --steps 300 --snapshots 4 --progress-measures on \
   --wd 0,5 --threads 2 --quiet >/dev/null 2>err.txt || notok "sweep --snapshots failed: $(cat err.txt)"
-if out=$("$PY" - sw <<'PY' 2>&1
-import json, sqlite3, sys, os
-d = sys.argv[1]
-rows = sqlite3.connect(os.path.join(d, "sweep.db")).execute(
-    "SELECT id, wd, snapshots, progress_measures, status, train_acc, test_acc, mean_ipr, memorized FROM runs ORDER BY id").fetchall()
-assert len(rows) == 2, rows
-for i, wd, snaps, pm, status, tr, te, ipr, mem in rows:
-    r = os.path.join(d, "runs", str(i))
-    c = json.load(open(os.path.join(r, "config.json")))
-    s = json.load(open(os.path.join(r, "summary.json")))
-    assert status == "done", status
-    assert (c["wd"], c["snapshots"], c["progress_measures"]) == (wd, snaps, pm), (c, wd, snaps, pm)
-    for k, v in (("train_acc", tr), ("test_acc", te), ("mean_ipr", ipr)):
-        assert abs(s[k] - v) <= 1e-12 * max(1, abs(v)), (i, k, s[k], v)
-    ex = open(os.path.join(r, "examples.csv")).read().splitlines()
-    head = ex[0].split(",")
-    recs = [dict(zip(head, line.split(","))) for line in ex[1:]]
-    n_mem = sum(1 for e in recs if e["corrupted"] == "1" and int(e["first_given"]) >= 0)
-    assert n_mem == mem, (i, n_mem, mem)
-    n = len(os.listdir(os.path.join(r, "snapshots")))
-    assert n >= 4 and len(open(os.path.join(r, "progress.csv")).read().splitlines()) > 1, (i, n)
-    print(f"run {i}: wd {wd:g}, test_acc {te:.4f}, {mem} corrupted examples memorized, {n} snapshots")
-PY
-); then
+if out=$("$PY" "$HERE/python/check_sweep_runs.py" sw 2 2>&1); then
   ok "sweep --snapshots 4 --progress-measures on: each store row = DIR/runs/ID's config, summary and examples:"
   echo "$out" | sed 's/^/        /'
 else notok "sweep with snapshots: $(echo "$out" | tr '\n' ';')"; fi

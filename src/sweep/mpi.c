@@ -223,15 +223,15 @@ static int worker_loop(const char *db, int threads, int keep, long share, gl_err
         gl_run_result r;
         double *ipr = NULL;
         float *wb = NULL;
-        if (gl_store_point(s, id, &c, err) != 0) {
-            memset(&r, 0, sizeof r);
-            r.status = GL_RUN_FAILED;
-            r.diverged_at = -1;
-            snprintf(r.message, sizeof r.message, "%s", err->msg);
-        } else if (gl_sweep_run_dir(s, id, &c, dir, sizeof dir),
-                   gl_sweep_train_one(&c, keep, dir, &t, &r, &ipr, &wb, err) != 0) {
-            /* interrupted, or its results cannot be computed: the run is not
-             * finished, and rank 0 requeues it on the next --resume */
+        int rc = gl_store_point(s, id, &c, err);
+        if (rc == 0) {
+            gl_sweep_run_dir(s, id, &c, dir, sizeof dir);
+            rc = gl_sweep_train_one(&c, keep, dir, &t, &r, &ipr, &wb, err);
+        }
+        if (rc != 0) {
+            /* its point cannot be read, it was interrupted, or its results
+             * cannot be computed: the run is not finished, and rank 0
+             * requeues it on the next --resume */
             memset(&r, 0, sizeof r);
             r.status = GL_RUN_FAILED;
             r.diverged_at = -1;

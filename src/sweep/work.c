@@ -3,14 +3,12 @@
  * backend that packs populations (a GPU) one worker fills populations as a
  * plan allows and trains each in one call. The store is shared through one
  * connection under a lock. */
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,18 +28,6 @@ void gl_sweep_run_dir(const gl_store *s, long id, const gl_config *c, char *out,
     else snprintf(out, cap, "runs/%ld", id);
 }
 
-/* Makes DIR/runs (the parent of run_dir) when it is missing. */
-static int make_runs_parent(const char *run_dir, gl_error *err) {
-    char parent[4096];
-    snprintf(parent, sizeof parent, "%s", run_dir);
-    char *slash = strrchr(parent, '/');
-    if (!slash) return 0;
-    *slash = 0;
-    if (mkdir(parent, 0777) != 0 && errno != EEXIST)
-        return gl_failc(err, GL_E_IO, "cannot make %s: %s", parent, strerror(errno));
-    return 0;
-}
-
 int gl_sweep_train_one(const gl_config *c, int keep_weights, const char *run_dir, gl_trainer **tp,
                        gl_run_result *r, double **ipr_buf, float **wbuf, gl_error *err) {
     memset(r, 0, sizeof *r);
@@ -52,8 +38,7 @@ int gl_sweep_train_one(const gl_config *c, int keep_weights, const char *run_dir
     gl_error e;
     gl_trainer *t;
     int in_dir = run_dir && run_dir[0];
-    int rc = in_dir ? make_runs_parent(run_dir, &e) : 0;
-    if (rc == 0 && in_dir) rc = gl_run_prepare(run_dir, 1, &e);
+    int rc = in_dir ? gl_run_prepare(run_dir, 1, &e) : 0; /* makes DIR/runs/ID with its parents */
     if (rc != 0) { /* the sweep's directory cannot hold the run: the sweep's error */
         if (err) *err = e;
         return rc;
@@ -72,7 +57,7 @@ int gl_sweep_train_one(const gl_config *c, int keep_weights, const char *run_dir
     /* with snapshots or progress measures the run trains into its own
      * directory, as groklab train would (its files are the run's record) */
     rc = in_dir ? gl_run_train(run_dir, t, 0, 1, &e) : gl_trainer_advance(t, c->steps, 1, &e);
-    if (rc == GL_E_INTERRUPTED || rc == GL_E_NOMEM || rc == GL_E_IO) {
+    if (rc == GL_E_INTERRUPTED || rc == GL_E_NOMEM || (in_dir && rc == GL_E_IO)) {
         if (err) *err = e;
         return rc;
     }
