@@ -81,6 +81,28 @@ else
   notok "resumed run differs from the uninterrupted one"
 fi
 expect_error "resume cannot change the run" "--wd cannot change when resuming" train --resume C --wd 5
+# the same with the training methods' state in the checkpoint (GrokFast's
+# EMA, and its MA window, full before step 20), warmup and clipping
+for m in "ema --grokfast-alpha 0.9 --clip 0.5 --warmup 30 --wd-toward init" \
+         "ma --grokfast-window 7 --weight-norm 1 --wd-groups matrices"; do
+  read -r -a margs <<< "--grokfast $m"
+  rm -rf GA GC
+  "$GL" train "${small[@]}" "${margs[@]}" --steps 40 --log-every 5 --out GA >/dev/null || notok "run GA ($m) failed"
+  "$GL" train "${small[@]}" "${margs[@]}" --steps 20 --checkpoint-every 20 --log-every 5 --out GC >/dev/null \
+    || notok "run GC ($m) failed"
+  "$GL" train --resume GC --steps 40 --quiet >/dev/null 2>stderr.txt || notok "resume ($m) failed: $(cat stderr.txt)"
+  if cmp -s GA/model.safetensors GC/model.safetensors && cmp -s GA/metrics.csv GC/metrics.csv; then
+    ok "resumed run with --grokfast $m is bit-identical to the uninterrupted one"
+  else
+    notok "resumed run with --grokfast $m differs from the uninterrupted one"
+  fi
+done
+"$GL" train "${small[@]}" --lr-decay cosine --steps 20 --out GD >/dev/null || notok "run GD failed"
+expect_error "a decaying schedule keeps its steps on resume" \
+  "--steps cannot change when resuming a run with --lr-decay cosine" train --resume GD --steps 40
+expect_error "the GPU refuses the training methods" \
+  "--device cuda: the CUDA backend trains with the plain optimizer step" train --device cuda --grokfast ema --steps 1
+expect_error "--trainable norm needs a norm" "--trainable norm: the model has no norm to train" train --trainable norm --steps 1
 
 # --config replays a run; flags override it
 "$GL" train --config A/config.json --out D --quiet >/dev/null || notok "run D failed"

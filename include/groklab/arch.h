@@ -46,6 +46,8 @@ typedef struct gl_net_tensor {
     int ndim;
     int64_t shape[2]; /* file shape */
     int transposed;   /* parameter array holds (shape[1], shape[0]) */
+    int vector;       /* a norm's gains or shifts: one 1-D vector per layer
+                       * (the deep MLP's files stack its layers' vectors) */
 } gl_net_tensor;
 
 int gl_net_tensor_count(const gl_net *n);

@@ -31,6 +31,12 @@ typedef enum { GL_BASIS_AUTO, GL_BASIS_ADDITIVE, GL_BASIS_DLOG } gl_basis;
 typedef enum { GL_ARCH_MLP, GL_ARCH_DEEP_MLP, GL_ARCH_TRANSFORMER } gl_arch;
 /* Deep MLP initialization: standard N(0, 2/fan_in), lazy N(0, 2/N^(2/3)). */
 typedef enum { GL_PARAM_STANDARD, GL_PARAM_LAZY } gl_param;
+/* Training methods around the optimizer step (src/train/methods.c). */
+typedef enum { GL_GROKFAST_OFF, GL_GROKFAST_EMA, GL_GROKFAST_MA } gl_grokfast; /* gradient filter */
+typedef enum { GL_DECAY_NONE, GL_DECAY_COSINE, GL_DECAY_LINEAR } gl_lr_decay;  /* after warmup */
+typedef enum { GL_WD_TO_ZERO, GL_WD_TO_INIT } gl_wd_toward;                    /* decay's target */
+typedef enum { GL_WD_ALL, GL_WD_MATRICES } gl_wd_groups; /* matrices: 1-D tensors not decayed */
+typedef enum { GL_TRAIN_ALL, GL_TRAIN_NORM } gl_trainable; /* norm: only the norm gains, shifts */
 
 #define GL_TASK_LEN 32
 #define GL_DEVICE_LEN 8
@@ -64,6 +70,18 @@ typedef struct gl_config {
     double lr, wd, beta1, beta2, eps, momentum;
     int batch;              /* 0 = full batch */
     long steps;
+    int drop_last;          /* 1: an epoch's short last minibatch is skipped */
+    long warmup;            /* steps of linear learning-rate warmup (0 = none) */
+    gl_lr_decay lr_decay;   /* the learning rate after warmup */
+    double clip;            /* > 0: clip the gradient's total L2 norm to this */
+    gl_grokfast grokfast;   /* GrokFast filter of the gradients */
+    double grokfast_alpha;  /* EMA: s <- alpha s + (1 - alpha) g */
+    double grokfast_lambda; /* g <- g + lambda s (0 = 2 for ema, 5 for ma) */
+    int grokfast_window;    /* MA: s = mean of the last window gradients */
+    double weight_norm;     /* > 0: after each step, rescale all weights to this x their initial norm */
+    gl_wd_toward wd_toward; /* weight decay pulls toward zero or the initial weights */
+    gl_wd_groups wd_groups; /* which tensors are decayed */
+    gl_trainable trainable; /* which tensors train (the rest stay at their init) */
     /* logging and outputs */
     long log_every;         /* linear schedule (used when log_points == 0) */
     int log_points;         /* > 0: about this many log-spaced steps        */

@@ -115,6 +115,19 @@ float *gl_trainer_running(gl_trainer *t, int which);
 int gl_trainer_restore(gl_trainer *t, long step, const gl_metrics *rows, long n_rows,
                        double seconds, gl_error *err);
 
+/* The GrokFast filter's state (the rest of a checkpoint with --grokfast):
+ * shape (1, n_params) for the EMA, (window, n_params) for the MA ring
+ * (slot (t - 1) % window holds step t's gradient); NULL when off. */
+float *gl_trainer_filter(gl_trainer *t, int64_t shape[2]);
+
+/* The training methods' schedules (docs/training.md): the factor of the
+ * learning rate at step t (1-based): t / warmup for t <= warmup, then 1,
+ * or with u = (t - 1 - warmup) / (steps - warmup) the cosine decay
+ * (1 + cos(pi u)) / 2 or the linear 1 - u. */
+double gl_lr_factor(const gl_config *c, long t);
+/* GrokFast's lambda (its published default for 0: 2 for ema, 5 for ma). */
+double gl_grokfast_lambda(const gl_config *c);
+
 /* Wall-clock seconds spent in gl_trainer_advance. */
 double gl_trainer_seconds(const gl_trainer *t);
 

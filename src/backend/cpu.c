@@ -33,6 +33,7 @@ typedef struct cpu_work {
     double *ipr_buf;           /* (n_units) */
     int32_t *pred;             /* (n_train) argmax of the last evaluation */
     long grads_step;           /* the step whose gradient grads holds (0: none) */
+    double raw_grad_norm;      /* its norm before the training methods changed it (NaN: unchanged) */
 } cpu_work;
 
 static double cpu_bytes(const gl_config *c, const gl_net *net, int Bi) {
@@ -103,7 +104,7 @@ static void select_batch(gl_trainer *t, gl_batch *bt) {
         *bt = (gl_batch){d->train_m, d->train_n, d->train_y, NULL, d->n_train};
         return;
     }
-    long nb = gl_minibatch_count(d->n_train, t->B);
+    long nb = t->cfg.drop_last ? d->n_train / t->B : gl_minibatch_count(d->n_train, t->B);
     long e = t->step / nb, k = t->step % nb;
     if (e != w->perm_epoch) {
         for (int32_t i = 0; i < d->n_train; i++) w->perm[i] = i;
@@ -111,7 +112,7 @@ static void select_batch(gl_trainer *t, gl_batch *bt) {
         w->perm_epoch = e;
     }
     long start = k * t->B;
-    int B = (int)((start + t->B <= d->n_train) ? t->B : d->n_train - start);
+    int B = (int)((start + t->B <= d->n_train) ? t->B : d->n_train - start); /* short only without drop_last */
     for (int b = 0; b < B; b++) {
         int32_t i = w->perm[start + b];
         w->bm[b] = d->train_m[i];
@@ -125,14 +126,13 @@ static void select_batch(gl_trainer *t, gl_batch *bt) {
 static double cpu_step(gl_trainer *t, int threads) {
     if (threads > 0) omp_set_num_threads(threads);
     cpu_work *w = t->impl;
-    const gl_config *c = &t->cfg;
     gl_batch bt;
     select_batch(t, &bt);
     double loss = gl_net_pass_loss_grad(w->pass, w->grads, t->params, t->run_mean, t->run_var, t->step, &bt);
     if (!isfinite(loss)) return loss; /* the caller records the divergence */
     t->step++;
     w->grads_step = t->step;
-    gl_optim_step(c, t->params, w->grads, t->m1, t->m2, t->net.n_params, t->step);
+    w->raw_grad_norm = gl_methods_update(t, w->grads);
     return loss;
 }
 
@@ -162,7 +162,9 @@ static int cpu_evaluate(gl_trainer *t, gl_metrics *r, int threads, gl_error *err
     r->mean_ipr = gl_ipr_net_parts(w->ipr, w->ipr_buf, &t->net, t->params, t->cfg.ipr, parts);
     r->ipr_u = parts[0], r->ipr_v = parts[1], r->ipr_w = parts[2];
     r->grad_norm = NAN;
-    if (w->grads_step > 0 && w->grads_step == t->step) {
+    if (w->grads_step > 0 && w->grads_step == t->step && !isnan(w->raw_grad_norm)) {
+        r->grad_norm = w->raw_grad_norm;
+    } else if (w->grads_step > 0 && w->grads_step == t->step) {
         double g2 = 0;
         for (size_t i = 0; i < t->net.n_params; i++) g2 += (double)w->grads[i] * w->grads[i];
         r->grad_norm = sqrt(g2);

@@ -104,7 +104,14 @@ int cmd_train(int argc, char **argv) {
                       "%s/config.json instead", k.name[i], resume);
             return EXIT_USAGE;
         }
+        long steps_before = c.steps;
         if (gl_config_set(&c, k.name[i], k.value[i], &err) != 0) return cli_fail(&err);
+        if (resume && c.lr_decay != GL_DECAY_NONE && c.steps != steps_before) {
+            cli_error("--steps cannot change when resuming a run with --lr-decay %s (its schedule decays over "
+                      "its %ld steps); start a new run with --config %s/config.json instead",
+                      c.lr_decay == GL_DECAY_COSINE ? "cosine" : "linear", steps_before, resume);
+            return EXIT_USAGE;
+        }
     }
     if (c.data[0]) {
         for (int i = 0; i < k.n; i++)

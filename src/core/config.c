@@ -74,6 +74,18 @@ static const field fields[] = {
     {"momentum", "0", F_DOUBLE, OFF(momentum), 0, 1, 1, NULL, 0, "SGD momentum", 0},
     {"batch", "0", F_INT, OFF(batch), 0, INT_MAX, 0, NULL, 0, "minibatch size (0 = full batch)", 0},
     {"steps", "2000", F_LONG, OFF(steps), 0, 1e12, 0, NULL, 1, "optimizer steps in all", 0},
+    {"drop_last", "off", F_ENUM, OFF(drop_last), 0, 0, 0, "off|on", 0, "minibatches: on = skip the short last batch of each epoch (as the authors' data loaders do)", 1},
+    {"warmup", "0", F_LONG, OFF(warmup), 0, 1e12, 0, NULL, 0, "steps of linear learning-rate warmup: step t (1-based) of the first k uses lr t/k", 1},
+    {"lr_decay", "none", F_ENUM, OFF(lr_decay), 0, 0, 0, "none|cosine|linear", 0, "learning rate after warmup, over the remaining steps: constant, cosine or linear decay toward 0", 1},
+    {"clip", "0", F_DOUBLE, OFF(clip), 0, 1e12, 0, NULL, 0, "clip the gradient's total L2 norm to this before the optimizer (0 = off)", 1},
+    {"grokfast", "off", F_ENUM, OFF(grokfast), 0, 0, 0, "off|ema|ma", 0, "GrokFast gradient filter: g + lambda * (EMA of the gradients, or their mean over the last window steps)", 1},
+    {"grokfast_alpha", "0.98", F_DOUBLE, OFF(grokfast_alpha), 0, 1, 1, NULL, 0, "GrokFast EMA: s <- alpha s + (1 - alpha) g", 1},
+    {"grokfast_lambda", "0", F_DOUBLE, OFF(grokfast_lambda), 0, 1e6, 0, NULL, 0, "GrokFast amplification lambda (0 = the published default: 2 for ema, 5 for ma)", 1},
+    {"grokfast_window", "100", F_INT, OFF(grokfast_window), 1, 100000, 0, NULL, 0, "GrokFast MA: gradients averaged (the filter acts once that many exist)", 1},
+    {"weight_norm", "0", F_DOUBLE, OFF(weight_norm), 0, 1e6, 0, NULL, 0, "after each step rescale all weights together to this times their initial L2 norm (0 = off)", 1},
+    {"wd_toward", "zero", F_ENUM, OFF(wd_toward), 0, 0, 0, "zero|init", 0, "weight decay pulls the weights toward zero or toward their initial values", 1},
+    {"wd_groups", "all", F_ENUM, OFF(wd_groups), 0, 0, 0, "all|matrices", 0, "tensors decayed: all, or matrices only (norm gains and shifts are not; the authors' Transformer default)", 1},
+    {"trainable", "all", F_ENUM, OFF(trainable), 0, 0, 0, "all|norm", 0, "tensors trained: all, or only the norm gains and shifts (the rest stay at their initial values)", 1},
     {"log_every", "10", F_LONG, OFF(log_every), 1, 1e12, 0, NULL, 1, "log metrics every k steps", 0},
     {"log_points", "0", F_INT, OFF(log_points), 0, 1e6, 0, NULL, 1, "if > 0: about this many log-spaced logging steps instead", 0},
     {"checkpoint_every", "500", F_LONG, OFF(checkpoint_every), 0, 1e12, 0, NULL, 1, "write a checkpoint every k steps (0 = at the end only)", 0},
@@ -269,6 +281,12 @@ int gl_config_validate(const gl_config *c, gl_error *err) {
     }
     if (c->ipr_basis == GL_BASIS_DLOG && gl_primitive_root(c->p) < 0)
         return gl_fail(err, "--ipr-basis: dlog needs a prime modulus p >= 3 (got %d; allowed: auto, additive)", c->p);
+    if (c->trainable == GL_TRAIN_NORM && r.norm == GL_NORM_NONE)
+        return gl_fail(err, "--trainable norm: the model has no norm to train (use --norm batchnorm or layernorm, or "
+                            "--trainable all)");
+    if (c->lr_decay != GL_DECAY_NONE && c->warmup >= c->steps && c->steps > 0)
+        return gl_fail(err, "--lr-decay %s: --warmup %ld leaves none of the %ld steps to decay over (allowed: warmup < steps)",
+                       c->lr_decay == GL_DECAY_COSINE ? "cosine" : "linear", c->warmup, c->steps);
     if (c->progress_measures && strcmp(c->task, "add") && strcmp(c->task, "sub") && strcmp(c->task, "mul") &&
         strcmp(c->task, "div"))
         return gl_fail(err, "--progress-measures on: task '%s' has no Fourier solution to restrict the logits to "

@@ -83,8 +83,8 @@ static void mlp_tensor(const gl_net *n, int i, gl_net_tensor *t) {
     i -= 2 + hidden;
     if (i == 0) return set2(t, "W", off_w, 2, p, N, 0);
     /* gains and shifts: (N) for the two-layer MLP, (depth-1, N) for the deep one */
-    if (i == 1) return set2(t, "norm.weight", off_g, deep ? 2 : 1, deep ? layers : N, N, 0);
-    set2(t, "norm.bias", off_b, deep ? 2 : 1, deep ? layers : N, N, 0);
+    set2(t, i == 1 ? "norm.weight" : "norm.bias", i == 1 ? off_g : off_b, deep ? 2 : 1, deep ? layers : N, N, 0);
+    t->vector = 1;
 }
 
 int gl_net_tensor_count(const gl_net *n) {
@@ -97,6 +97,7 @@ void gl_net_tensor_at(const gl_net *n, int i, gl_net_tensor *t) {
     gl_tf_tensor tt;
     gl_tf_tensor_at(&n->tf, i, &tt);
     set2(t, tt.name, tt.off, tt.ndim, tt.shape[0], tt.shape[1], 0);
+    t->vector = tt.ndim == 1; /* the LayerNorms' gains and shifts */
 }
 
 /* The paper's MLP: every weight ~ N(0, std), element i of tensor T drawn

@@ -272,6 +272,9 @@ int gl_run_write_checkpoint(const char *dir, gl_trainer *t, gl_error *err) {
         rc = gl_st_add(w, "running_mean", GL_ST_F32, 1, &n1, gl_trainer_running(t, 0), err);
         if (!rc) rc = gl_st_add(w, "running_var", GL_ST_F32, 1, &n1, gl_trainer_running(t, 1), err);
     }
+    int64_t fshape[2];
+    const float *filter = gl_trainer_filter(t, fshape);
+    if (!rc && filter) rc = gl_st_add(w, "grokfast_filter", GL_ST_F32, 2, fshape, filter, err);
     const int64_t *story[3] = {gl_trainer_story(t, 0), gl_trainer_story(t, 1), gl_trainer_story(t, 2)};
     int64_t ntr = gl_trainer_data(t)->n_train;
     for (int k = 0; k < 3 && !rc && story[0]; k++)
@@ -311,6 +314,9 @@ int gl_run_resume(const char *dir, gl_trainer *t, gl_error *err) {
         rc = load_f32(f, "running_mean", gl_trainer_running(t, 0), nrun, &e);
         if (!rc) rc = load_f32(f, "running_var", gl_trainer_running(t, 1), nrun, &e);
     }
+    int64_t fshape[2];
+    float *filter = gl_trainer_filter(t, fshape);
+    if (!rc && filter) rc = load_f32(f, "grokfast_filter", filter, fshape[0] * fshape[1], &e);
     gl_st_tensor story[3];
     int has_story = 0;
     for (int k = 0; !rc && k < 3; k++)

@@ -29,6 +29,12 @@ struct gl_trainer {
     void *hook_ctx;
     int64_t *story;  /* (3, n_train): gl_trainer_story */
     int story_live;  /* predictions were recorded (or restored) */
+    /* the training methods around the optimizer (src/train/methods.c) */
+    float *filter;        /* GrokFast: EMA (n_params) or the MA ring (window, n_params); NULL when off */
+    float *filter_acc;    /* MA: the window's sum (n_params) */
+    struct gl_param_run *runs; /* the parameter array as runs of one role (trained, decayed) */
+    int n_runs;
+    double init_norm;     /* L2 norm of the initial weights (--weight-norm) */
     const gl_backend *be; /* trains it */
     void *impl;           /* the backend's buffers (attach / detach) */
 };
@@ -89,6 +95,29 @@ void gl_trainer_notify(gl_trainer *t);
  * at the current step move their story on (gl_trainer_story); then the
  * log hook, if there is one. */
 int gl_trainer_record(gl_trainer *t, const int32_t *pred, gl_error *err);
+
+/* ---- the training methods (src/train/methods.c) ----
+ * A run of parameters [off, off + len) that share a role: trained (0: frozen
+ * by --trainable) and decayed (0: exempt by --wd-groups). */
+typedef struct gl_param_run {
+    size_t off, len;
+    int trained, decayed;
+} gl_param_run;
+
+/* Whether config c uses any method beyond the plain optimizer step (a
+ * backend that has none refuses such configs). */
+int gl_methods_active(const gl_config *c);
+/* The methods' state of a new trainer t (its initial weights set): the
+ * parameter runs, the GrokFast filter, the initial norm. */
+int gl_methods_attach(gl_trainer *t, gl_error *err);
+void gl_methods_detach(gl_trainer *t);
+/* The update of step t->step (1-based, already counted) from gradient
+ * grads (n_params, modified in place): the frozen tensors' gradients
+ * zeroed, the GrokFast filter, clipping, the optimizer at the scheduled
+ * learning rate with the decay's groups and target, the weight-norm
+ * rescaling. Returns the L2 norm of grads as it came in when a method
+ * changes it, else NaN (the caller's grads are then the raw ones). */
+double gl_methods_update(gl_trainer *t, float *grads);
 
 /* Plans of backend be (see gl_plan in groklab/train.h). */
 int gl_plan_begin_on(gl_plan *pl, const gl_backend *be, const gl_config *c, int max, gl_error *err);

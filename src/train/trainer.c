@@ -48,6 +48,11 @@ int gl_trainer_new(gl_trainer **out, const gl_config *c, const gl_backend *be, g
     for (size_t k = 0; k < nrun; k++) t->run_var[k] = 1.0f;
     for (size_t k = 0; k < 3 * (size_t)t->data.n_train; k++) t->story[k] = -1;
     memcpy(t->init, t->params, np * sizeof(float));
+    if (gl_methods_attach(t, err) != 0) {
+        int rc = err ? err->code : GL_E_NOMEM;
+        gl_trainer_free(t);
+        return rc;
+    }
     if (be->attach && be->attach(t, err) != 0) {
         int rc = err ? err->code : GL_E_NOMEM;
         gl_trainer_free(t);
@@ -60,6 +65,7 @@ int gl_trainer_new(gl_trainer **out, const gl_config *c, const gl_backend *be, g
 void gl_trainer_free(gl_trainer *t) {
     if (!t) return;
     if (t->be && t->be->detach) t->be->detach(t);
+    gl_methods_detach(t);
     gl_dataset_free(&t->data);
     free(t->params);
     free(t->m1);

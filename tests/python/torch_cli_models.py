@@ -1,6 +1,8 @@
-"""End-to-end PyTorch check of `groklab train --model transformer|deep-mlp`.
+"""End-to-end PyTorch check of `groklab train --model transformer|deep-mlp`,
+and of the training methods around the optimizer step on every family.
 
-Usage: torch_cli_models.py GROKLAB_BINARY WORKDIR [CASE ...]
+Usage: torch_cli_models.py GROKLAB_BINARY WORKDIR [CASE ... | models | methods]
+  (no case: the model cases; `methods`: the training-method cases)
 
 For each case, groklab trains a small run (full batch or minibatch, logging
 every step); this script reads the run's init.safetensors, data.safetensors
@@ -19,6 +21,13 @@ torch.optim.AdamW over the same batches, and checks:
     embedding's columns of the Transformer) within 1e-6.
 
 Minibatch order is groklab's Philox shuffle, re-implemented in glio.py.
+
+The method cases train with GrokFast (EMA and MA), gradient clipping,
+learning-rate warmup and cosine/linear decay, the weight-norm constraint,
+weight decay toward the initialization (AdamW, Adam, SGD), decay groups
+that exempt 1-D tensors, training only the norm tensors, and drop-last
+minibatches; the reference below implements each in PyTorch from its
+definition (docs/training.md), independently of groklab's C code.
 Prints "OK ..." / "NOT OK ..." lines; exits 1 on a failure, 77 without torch.
 """
 
@@ -44,7 +53,7 @@ except ImportError:
 
 from torch_transformer import Transformer  # noqa: E402
 
-STEPS = 40
+STEPS = 50
 LOSS_RTOL = 1e-4
 WEIGHT_RTOL = 1e-3
 STREAM_MINIBATCH = 5
@@ -61,6 +70,26 @@ CASES = {
     "deep_lazy_ln": ["--model", "deep-mlp", "--width", "24", "--depth", "3", "--norm", "layernorm",
                      "--param", "lazy", "--act", "gelu"],
 }
+MLP = ["--model", "mlp", "--width", "24"]
+DEEP = ["--model", "deep-mlp", "--width", "24", "--depth", "3"]
+TF = ["--model", "transformer", "--embed", "16", "--heads", "2"]
+METHOD_CASES = {
+    "mlp_grokfast_ema": MLP + ["--grokfast", "ema", "--grokfast-alpha", "0.8", "--grokfast-lambda", "2"],
+    "mlp_grokfast_ma_droplast": MLP + ["--grokfast", "ma", "--grokfast-window", "7", "--batch", "32",
+                                       "--drop-last", "on"],
+    "mlp_clip_cosine": MLP + ["--clip", "0.05", "--warmup", "10", "--lr-decay", "cosine"],
+    "mlp_wnorm_linear": MLP + ["--weight-norm", "1", "--wd", "0", "--lr-decay", "linear"],
+    "mlp_adam_wd_init": MLP + ["--optim", "adam", "--wd-toward", "init", "--wd", "0.5"],
+    "mlp_sgd_wd_init": MLP + ["--optim", "sgd", "--momentum", "0.9", "--lr", "0.5", "--wd-toward", "init"],
+    "mlp_bn_groups": MLP + ["--norm", "batchnorm", "--wd-groups", "matrices", "--batch", "32", "--loss", "ce"],
+    "deep_bn_trainable": DEEP + ["--norm", "batchnorm", "--trainable", "norm", "--batch", "32"],
+    "deep_ma_clip_wd_init": DEEP + ["--grokfast", "ma", "--grokfast-window", "5", "--clip", "0.1",
+                                    "--wd-toward", "init"],
+    "tf_ln_groups_ema": TF + ["--norm", "layernorm", "--wd-groups", "matrices", "--grokfast", "ema",
+                              "--grokfast-alpha", "0.9"],
+    "tf_wnorm_warmup": TF + ["--weight-norm", "1.2", "--wd", "0", "--warmup", "20", "--lr-decay", "linear"],
+}
+ALL_CASES = dict(CASES, **METHOD_CASES)
 
 
 class DeepMLP(nn.Module):
@@ -68,12 +97,15 @@ class DeepMLP(nn.Module):
 
     def __init__(self, c, w):
         super().__init__()
-        p, N, L = c["p"], c["width"], c["depth"]
+        p, N, L = c["p"], c["width"], c["depth"] if c["model"] == "deep-mlp" else 2
+        if c["model"] == "mlp" and c["norm"] != "none":  # the two-layer MLP's norm tensors are (N)
+            w = dict(w, **{k: w[k].reshape(1, -1) for k in ("norm.weight", "norm.bias")})
         self.U = nn.Parameter(torch.from_numpy(w["U"].copy()))
         self.V = nn.Parameter(torch.from_numpy(w["V"].copy()))
         self.H = nn.ParameterList([nn.Parameter(torch.from_numpy(w["H%d" % l].copy())) for l in range(1, L - 1)])
         self.W = nn.Parameter(torch.from_numpy(w["W"].copy()))
-        self.act = {"relu": nn.ReLU(), "gelu": nn.GELU(), "quadratic": None}[c["act"]]
+        act = c["act"] if c["act"] != "auto" else "quadratic" if c["model"] == "mlp" else "relu"
+        self.act = {"relu": nn.ReLU(), "gelu": nn.GELU(), "quadratic": None}[act]
         self.norms = nn.ModuleList()
         for l in range(L - 1):
             if c["norm"] == "batchnorm":
@@ -116,6 +148,93 @@ def ipr_rfft(x):
     return (a2 ** 2).sum(axis=0) / a2.sum(axis=0) ** 2
 
 
+def lr_factor(c, t):
+    """The learning rate's factor at step t (1-based): linear warmup, then
+    constant, cosine or linear decay over the remaining steps."""
+    warm, steps = c.get("warmup", 0), c["steps"]
+    if t <= warm:
+        return t / warm
+    u = (t - 1 - warm) / (steps - warm)
+    return {"none": 1.0, "cosine": 0.5 * (1 + math.cos(math.pi * u)), "linear": 1 - u}[c.get("lr_decay", "none")]
+
+
+class Methods:
+    """The training methods of config c around torch's optimizer step, as
+    their definitions state them (GrokFast after Lee et al.'s reference
+    filters, Omnigrok's norm constraint, decay toward the initialization)."""
+
+    def __init__(self, c, model):
+        self.c = c
+        params = list(model.parameters())
+        if c.get("trainable", "all") == "norm":
+            for q in params:
+                q.requires_grad_(q.ndim == 1)
+        self.train = [q for q in params if q.requires_grad]
+        self.all = params
+        self.init = [q.detach().clone() for q in self.train]
+        self.init_norm = math.sqrt(sum(float(q.detach().double().norm()) ** 2 for q in params))
+        self.to_init = c.get("wd_toward", "zero") == "init"
+        exempt = c.get("wd_groups", "all") == "matrices"
+        wd = c["wd"]
+        groups = [{"params": [q for q in self.train if not (exempt and q.ndim == 1)], "weight_decay": wd},
+                  {"params": [q for q in self.train if exempt and q.ndim == 1], "weight_decay": 0.0}]
+        self.decayed = [not (exempt and q.ndim == 1) for q in self.train]
+        if self.to_init:
+            for g in groups:
+                g["weight_decay"] = 0.0
+        groups = [g for g in groups if g["params"]]
+        kind = c.get("optim", "adamw")
+        if kind == "sgd":
+            self.opt = torch.optim.SGD(groups, lr=c["lr"], momentum=c["momentum"])
+        else:
+            cls = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
+            self.opt = cls(groups, lr=c["lr"], betas=(c["beta1"], c["beta2"]), eps=c["eps"])
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda e: lr_factor(c, e + 1))
+        self.kind, self.wd = kind, wd
+        self.gf = c.get("grokfast", "off")
+        lam = c.get("grokfast_lambda", 0.0)
+        self.lam = lam if lam > 0 else (5.0 if self.gf == "ma" else 2.0)
+        self.ema = None
+        self.window = [[] for _ in self.train]
+
+    def step(self, loss):
+        c = self.c
+        self.opt.zero_grad()
+        loss.backward()
+        if self.gf == "ema":  # the EMA starts at the first gradient
+            alpha = c.get("grokfast_alpha", 0.98)
+            if self.ema is None:
+                self.ema = [q.grad.detach().clone() for q in self.train]
+            for i, q in enumerate(self.train):
+                self.ema[i] = self.ema[i] * alpha + q.grad.detach() * (1 - alpha)
+                q.grad = q.grad + self.ema[i] * self.lam
+        elif self.gf == "ma":  # acts once the window is full
+            w = c.get("grokfast_window", 100)
+            for i, q in enumerate(self.train):
+                self.window[i] = (self.window[i] + [q.grad.detach().clone()])[-w:]
+                if len(self.window[i]) == w:
+                    q.grad = q.grad + sum(self.window[i]) / w * self.lam
+        if c.get("clip", 0) > 0:
+            torch.nn.utils.clip_grad_norm_(self.train, c["clip"])
+        if self.to_init and self.wd:
+            lr = self.opt.param_groups[0]["lr"]
+            with torch.no_grad():
+                for q, q0, dec in zip(self.train, self.init, self.decayed):
+                    if not dec:
+                        continue
+                    if self.kind == "adamw":
+                        q -= lr * self.wd * (q - q0)
+                    else:
+                        q.grad = q.grad + self.wd * (q - q0)
+        self.opt.step()
+        self.sched.step()
+        if c.get("weight_norm", 0) > 0:
+            with torch.no_grad():
+                now = math.sqrt(sum(float(q.double().norm()) ** 2 for q in self.all))
+                for q in self.all:
+                    q *= c["weight_norm"] * self.init_norm / now
+
+
 def check_case(binary, workdir, name):
     fails = 0
 
@@ -126,7 +245,7 @@ def check_case(binary, workdir, name):
 
     d = os.path.join(workdir, name)
     try:
-        run([binary, "train"] + COMMON + CASES[name] + ["--quiet", "--out", d])
+        run([binary, "train"] + COMMON + ALL_CASES[name] + ["--quiet", "--out", d])
     except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
         report(False, "groklab train failed: %s" % e)
         return fails
@@ -147,14 +266,13 @@ def check_case(binary, workdir, name):
                 sd[k].copy_(torch.from_numpy(v))
     else:
         model = DeepMLP(c, init)
-    opt = torch.optim.AdamW(model.parameters(), lr=c["lr"], betas=(c["beta1"], c["beta2"]),
-                            eps=c["eps"], weight_decay=c["wd"])
+    methods = Methods(c, model)
     tm, tn, ty = (torch.from_numpy(data[k].astype(np.int64)) for k in ("train_m", "train_n", "train_label"))
     em, en, ey = (torch.from_numpy(data[k].astype(np.int64)) for k in ("test_m", "test_n", "test_label"))
     tr_idx, te_idx = torch.stack([tm, tn], 1), torch.stack([em, en], 1)
     n_train = len(ty)
     B = c["batch"] if 0 < c["batch"] < n_train else n_train
-    nb = (n_train + B - 1) // B
+    nb = n_train // B if c.get("drop_last", "off") == "on" else (n_train + B - 1) // B
 
     worst, bad_acc = 0.0, 0
     for s in range(STEPS + 1):
@@ -180,10 +298,7 @@ def check_case(binary, workdir, name):
             e, k = divmod(s, nb)
             perm = glio.shuffle(n_train, c["seed"], STREAM_MINIBATCH, e)
             bi = torch.from_numpy(np.asarray(perm[k * B:min(n_train, (k + 1) * B)], dtype=np.int64))
-        loss = loss_of(model(tr_idx[bi]), ty[bi], c["loss"], p)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        methods.step(loss_of(model(tr_idx[bi]), ty[bi], c["loss"], p))
     report(worst <= LOSS_RTOL, "train/test loss at %d logged steps: worst relative error %.2e (limit %.0e)"
            % (STEPS + 1, worst, LOSS_RTOL))
     report(bad_acc == 0, "train/test accuracy at every step: %d disagreements beyond one example" % bad_acc)
@@ -204,6 +319,8 @@ def check_case(binary, workdir, name):
             ours["norm.running_mean"] = np.stack([n.running_mean.numpy() for n in model.norms])
             ours["norm.running_var"] = np.stack([n.running_var.numpy() for n in model.norms])
         ipr_ref = 0.5 * (ipr_rfft(final["U"].T) + ipr_rfft(final["V"].T)).mean()
+        if c["model"] == "mlp":  # the paper's neuron IPR: its U row, V row and W column
+            ipr_ref = (ipr_rfft(final["U"].T) + ipr_rfft(final["V"].T) + ipr_rfft(final["W"])).mean() / 3
     werr = 0.0
     for k, v in ours.items():
         werr = glio.worse(werr, np.linalg.norm(final[k] - v) / max(np.linalg.norm(v), 1e-30))
@@ -222,7 +339,8 @@ def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     binary, workdir = sys.argv[1], sys.argv[2]
-    names = sys.argv[3:] or list(CASES)
+    groups = {"models": list(CASES), "methods": list(METHOD_CASES)}
+    names = [n for a in (sys.argv[3:] or ["models"]) for n in groups.get(a, [a])]
     torch.manual_seed(0)
     fails = sum(check_case(binary, workdir, n) for n in names)
     sys.exit(1 if fails else 0)

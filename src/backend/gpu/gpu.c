@@ -61,6 +61,10 @@ int gl_gpu_check_config(const gl_config *c, gl_error *err) {
         return gl_fail(err, "--device cuda: %s needs the weights between steps, which the CUDA backend keeps on the "
                             "device; use --device cpu (or groklab dynamics on a finished run)",
                        c->snapshots > 0 ? "--snapshots" : "--progress-measures on");
+    if (gl_methods_active(c))
+        return gl_fail(err, "--device cuda: the CUDA backend trains with the plain optimizer step; GrokFast, --clip, "
+                            "--warmup, --lr-decay, --weight-norm, --wd-toward, --wd-groups, --trainable and "
+                            "--drop-last train with --device cpu");
     char why[GL_ERRLEN];
     if (!gl_gpu_available(why, sizeof why)) return gl_failc(err, GL_E_NODEVICE, "--device cuda: %s", why);
     return 0;
