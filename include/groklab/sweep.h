@@ -107,6 +107,10 @@ int gl_store_merge(gl_store *s, const char *src_path, long *copied, gl_error *er
 
 /* A run back to pending (its worker stopped before finishing it). */
 int gl_store_release(gl_store *s, long id, gl_error *err);
+/* A numeric result column (gl_store_result_cols: test_acc, test_acc_90,
+ * ...) of run id into *v: NaN when the run has not finished or the value is
+ * NULL. GL_E_INPUT for a column that is not a numeric result. */
+int gl_store_result(gl_store *s, long id, const char *column, double *v, gl_error *err);
 /* Writes a table of the store ("runs", ordered by id, or "metrics", by run
  * and step) as CSV to path (atomically); *rows gets the row count. */
 int gl_store_export_csv(gl_store *s, const char *table, const char *path, long *rows, gl_error *err);

@@ -23,6 +23,7 @@ typedef struct phase_fig {
     int small_p;
     const char *small_frac, *small_noise;
     int ipr; /* also the IPR histogram runs at alpha 0.8, xi 0.2 */
+    int grokfast; /* panels in pairs without and with GrokFast: the table of steps to 90% test */
 } phase_fig;
 
 /* Figure 7 (docs/paper.md sections 3 and 4): lr 0.001, MSE. The small scale is a
@@ -31,10 +32,10 @@ typedef struct phase_fig {
  * Transformer, p 31 for the deep MLP (5000 steps of N^2 products). */
 #define FIG7A "model=transformer;lr=0.001;steps=3000"
 #define FIG7B "model=deep-mlp;depth=3;width=500;lr=0.001;steps=5000"
-#define FIG7A_SMALL 43, "0.3,0.55,0.8", "0,0.2,0.4", 1
-#define FIG7B_SMALL 31, "0.3,0.55,0.8", "0,0.2,0.4", 1
+#define FIG7A_SMALL 43, "0.3,0.55,0.8", "0,0.2,0.4", 1, 0
+#define FIG7B_SMALL 31, "0.3,0.55,0.8", "0,0.2,0.4", 1, 0
 #define FIG7B_WD "1,10"
-#define MLP_SMALL 0, NULL, NULL, 0
+#define MLP_SMALL 0, NULL, NULL, 0, 0
 
 /* Minibatch runs keep the epochs of 2000 full steps at b = 256 and scale the
  * learning rate as 0.01 sqrt(b / 256) (docs/paper.md section 4). */
@@ -43,6 +44,10 @@ typedef struct phase_fig {
     "b32:batch=32;lr=0.0035355339059327377;steps=16000;log_points=120|"         \
     "b64:batch=64;lr=0.005;steps=8000;log_points=120|"                           \
     "b256:batch=256;lr=0.01;steps=2000;log_points=120"
+
+/* Figure 3(a)'s weight decays, each without and with GrokFast (docs/training.md) */
+#define GF(v) "wd" v ":wd=" v "|wd" v "+grokfast:wd=" v ";grokfast=ema"
+#define GROKFAST_PANELS GF("0") "|" GF("5") "|" GF("15") "|" GF("20")
 
 static const phase_fig figs[] = {
     {"fig3a", "weight decay", "", "wd", "0,5,15,20", MLP_SMALL},
@@ -55,6 +60,8 @@ static const phase_fig figs[] = {
     {"fig3a-ce", "cross-entropy, weight decay", "loss=ce", "wd", "0,5,15,20", MLP_SMALL},
     {"fig3a-width5000", "width 5000, weight decay", "width=5000", "wd", "0,5,15,20", MLP_SMALL},
     {"fig3a-mul", "multiplication, weight decay", "task=mul", "wd", "0,5,15,20", MLP_SMALL},
+    {"fig3a-grokfast", "weight decay, AdamW and AdamW with GrokFast's EMA filter (alpha 0.98, lambda 2)", "",
+     "variant", GROKFAST_PANELS, 0, NULL, NULL, 0, 1},
     {"fig7a", "Transformer, weight decay", FIG7A, "wd", "10,50", FIG7A_SMALL},
     {"fig7a-heads8", "Transformer, 8 heads, weight decay", FIG7A ";heads=8", "wd", "10,50", FIG7A_SMALL},
     {"fig7a-tie", "Transformer, tied embedding, weight decay", FIG7A ";tie=1", "wd", "10,50", FIG7A_SMALL},
@@ -141,6 +148,72 @@ static int ipr_runs(const phase_fig *pf, const char *panel_values, const gl_conf
     return EXIT_OK;
 }
 
+/* Median of x[0..n) (sorted in place); NaN for none. */
+static double median(double *x, int n) {
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && x[j] < x[j - 1]; j--) {
+            double tmp = x[j];
+            x[j] = x[j - 1];
+            x[j - 1] = tmp;
+        }
+    return n == 0 ? NAN : n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* fig3a-grokfast: the steps to 90% test accuracy at alpha 0.5, xi 0 of each
+ * weight decay without and with GrokFast (the median over seeds that got
+ * there), printed side by side and written to out/grokfast.csv. */
+static int grokfast_table(const gl_grid *g, const char *out, int quiet) {
+    enum { MAXWD = 16, MAXSEED = 64 };
+    double wds[MAXWD], steps[MAXWD][2][MAXSEED];
+    int nwd = 0, runs[MAXWD][2] = {{0}}, got[MAXWD][2] = {{0}};
+    char db[4200];
+    snprintf(db, sizeof db, "%s/sweep.db", out);
+    gl_store *s;
+    gl_error err;
+    if (gl_store_open(&s, db, 0, &err) != 0) return cli_fail(&err);
+    for (long i = 0; i < gl_grid_size(g); i++) {
+        gl_config c;
+        double v;
+        if (gl_grid_point(g, i, &c, &err) != 0 || fabs(c.frac - 0.5) > 1e-9 || c.noise != 0) continue;
+        int k = 0, f = c.grokfast != GL_GROKFAST_OFF;
+        while (k < nwd && wds[k] != c.wd) k++;
+        if (k == nwd && nwd < MAXWD) wds[nwd++] = c.wd;
+        if (k == MAXWD || runs[k][f] == MAXSEED) continue;
+        if (gl_store_result(s, i + 1, "test_acc_90", &v, &err) != 0) {
+            gl_store_close(s);
+            return cli_fail(&err);
+        }
+        runs[k][f]++;
+        if (!isnan(v)) steps[k][f][got[k][f]++] = v;
+    }
+    gl_store_close(s);
+    gl_text t = {0};
+    gl_text_printf(&t, "wd,adamw_steps,grokfast_steps,speedup,adamw_reached,grokfast_reached,seeds\n");
+    if (!quiet)
+        printf("steps to 90%% test accuracy at alpha 0.5, xi 0 (median over the seeds that got there, in %ld steps; "
+               "logged every %ld):\n  %-6s %12s %12s %8s\n", g->base.steps, g->base.log_every, "wd", "AdamW",
+               "GrokFast", "speedup");
+    for (int k = 0; k < nwd; k++) {
+        double a = median(steps[k][0], got[k][0]), b = median(steps[k][1], got[k][1]);
+        gl_text_printf(&t, "%g,%.0f,%.0f,%.4g,%d,%d,%d\n", wds[k], a, b, a / b, got[k][0], got[k][1], runs[k][0]);
+        if (quiet) continue;
+        char sa[32], sb[32], sr[32];
+        snprintf(sa, sizeof sa, isnan(a) ? "never" : "%.0f", a);
+        snprintf(sb, sizeof sb, isnan(b) ? "never" : "%.0f", b);
+        snprintf(sr, sizeof sr, isnan(a / b) ? "-" : "%.2fx", a / b);
+        printf("  %-6g %12s %12s %8s", wds[k], sa, sb, sr);
+        if (runs[k][0] > 1) printf("   (%d/%d and %d/%d seeds)", got[k][0], runs[k][0], got[k][1], runs[k][1]);
+        printf("\n");
+    }
+    char path[4300];
+    snprintf(path, sizeof path, "%s/grokfast.csv", out);
+    int rc = gl_text_write(&t, path, &err);
+    gl_text_free(&t);
+    if (rc != 0) return cli_fail(&err);
+    if (!quiet) printf("wrote %s\n", path);
+    return EXIT_OK;
+}
+
 int cli_reproduce_phase(int argc, char **argv) {
     const phase_fig *pf = NULL;
     for (int i = 0; i < NPF; i++)
@@ -198,11 +271,11 @@ int cli_reproduce_phase(int argc, char **argv) {
     double t0 = cli_now();
     gl_config knobs_base = g.base;
     rc = cli_sweep(out, &g, 0, threads, 0, 0, 1, quiet);
-    gl_grid_free(&g);
-    if (rc != EXIT_OK) return rc;
     char title[256];
     snprintf(title, sizeof title, "%s: %s (%s scale, p %d)", pf->name, pf->title, scale, knobs_base.p);
-    rc = cli_phase_diagram(out, "frac", "noise", pf->facet, title, quiet);
+    if (rc == EXIT_OK) rc = cli_phase_diagram(out, "frac", "noise", pf->facet, title, quiet);
+    if (rc == EXIT_OK && pf->grokfast) rc = grokfast_table(&g, out, quiet);
+    gl_grid_free(&g);
     if (rc == EXIT_OK && pf->ipr) rc = ipr_runs(pf, panels ? panels : pf->values, &knobs_base, out, threads, quiet);
     if (rc == EXIT_OK && !quiet) printf("%s done in %.1fs (this process)\n", pf->name, cli_now() - t0);
     return rc;

@@ -1,5 +1,6 @@
 /* groklab: the sweep store's merge of shard stores and its CSV export
  * (groklab/sweep.h). */
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,5 +111,25 @@ int gl_store_export_csv(gl_store *s, const char *table, const char *path, long *
     int rc = step != SQLITE_DONE ? gl_store_db_fail(s, err, "exporting") : gl_text_write(&b, path, err);
     sqlite3_finalize(q);
     gl_text_free(&b);
+    return rc;
+}
+
+int gl_store_result(gl_store *s, long id, const char *column, double *v, gl_error *err) {
+    *v = NAN;
+    int known = 0;
+    for (int i = 0; i < gl_store_n_result && !known; i++) {
+        char col[40], type[16];
+        if (sscanf(gl_store_result_cols[i], "%39s %15s", col, type) == 2 && !strcmp(col, column))
+            known = strcmp(type, "TEXT") != 0;
+    }
+    if (!known) return gl_fail(err, "'%s' is not a numeric result column of a sweep store", column);
+    char *sql = sqlite3_mprintf("SELECT %s FROM runs WHERE id = %ld AND status IN ('done', 'diverged')", column, id);
+    sqlite3_stmt *q = NULL;
+    int rc = sql && sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) == SQLITE_OK ? 0 : gl_store_db_fail(s, err, "reading a result");
+    sqlite3_free(sql);
+    int step = rc ? SQLITE_ERROR : sqlite3_step(q);
+    if (!rc && step == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) *v = sqlite3_column_double(q, 0);
+    else if (!rc && step != SQLITE_ROW && step != SQLITE_DONE) rc = gl_store_db_fail(s, err, "reading a result");
+    sqlite3_finalize(q);
     return rc;
 }
