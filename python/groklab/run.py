@@ -364,7 +364,11 @@ def train(out=None, *, resume=False, force=False, progress=True, **knobs):
             if not lib.gl_config_resume_safe(b(name)):
                 raise ValueError(f"{name} cannot change when resuming (it would change the run); "
                                  f"start a new run from {out}/config.json instead")
+        steps_before, decay = cfg.get("steps"), cfg.get("lr_decay")
     cfg.set(knobs)
+    if resume and decay != "none" and cfg.get("steps") != steps_before:
+        raise ValueError(f"steps cannot change when resuming a run with lr_decay={decay!r} (its schedule decays "
+                         f"over its {steps_before} steps); start a new run from {out}/config.json instead")
     cfg.validate()
     if not resume:
         _adopt_data(cfg)
