@@ -63,8 +63,9 @@ int gl_trainer_create(gl_trainer **out, const gl_config *cfg, gl_error *err) {
         long n_train = (long)floor(c.frac * (double)gl_task_pairs(c.task, c.p));
         return gl_fail(err,
                        "this run needs about %.1f GiB (p %d, width %d, %d examples per step) but "
-                       "the limit is %.1f GiB (80%% of memory): lower --p, --width, --frac or --batch",
-                       need / 1073741824.0, c.p, c.width, gl_batch_size(&c, n_train), 0.8 * have / 1073741824.0);
+                       "the limit is %.1f GiB (80%% of memory): lower --p, --width, --frac or --batch%s",
+                       need / 1073741824.0, c.p, c.width, gl_batch_size(&c, n_train), 0.8 * have / 1073741824.0,
+                       c.grokfast == GL_GROKFAST_MA ? " (or --grokfast-window: the MA filter keeps that many gradients)" : "");
     }
     return gl_trainer_new(out, &c, be, err);
 }

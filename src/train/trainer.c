@@ -16,8 +16,11 @@ int gl_batch_size(const gl_config *c, long n_train) {
 
 double gl_trainer_state_bytes(const gl_config *c, const gl_net *net) {
     double pairs = (double)gl_task_pairs(c->task, c->p);
-    return 4.0 * (double)net->n_params * 4 /* params, 2 moments, initial copy */
-           + 4.0 * 9 * pairs;              /* dataset and permutation */
+    double filter = c->grokfast == GL_GROKFAST_MA    ? (double)c->grokfast_window + 1 /* ring, sum */
+                    : c->grokfast == GL_GROKFAST_EMA ? 1.0
+                                                     : 0.0;
+    return 4.0 * (double)net->n_params * (4 + filter) /* params, 2 moments, initial copy, GrokFast */
+           + 4.0 * 9 * pairs;                         /* dataset and permutation */
 }
 
 int gl_trainer_new(gl_trainer **out, const gl_config *c, const gl_backend *be, gl_error *err) {
