@@ -60,7 +60,7 @@ static const phase_fig figs[] = {
     {"fig3a-ce", "cross-entropy, weight decay", "loss=ce", "wd", "0,5,15,20", MLP_SMALL},
     {"fig3a-width5000", "width 5000, weight decay", "width=5000", "wd", "0,5,15,20", MLP_SMALL},
     {"fig3a-mul", "multiplication, weight decay", "task=mul", "wd", "0,5,15,20", MLP_SMALL},
-    {"fig3a-grokfast", "weight decay, AdamW and AdamW with GrokFast's EMA filter (alpha 0.98, lambda 2)", "",
+    {"fig3a-grokfast", "weight decay, AdamW without and with the GrokFast EMA filter (alpha 0.98, lambda 2)", "",
      "variant", GROKFAST_PANELS, 0, NULL, NULL, 0, 1},
     {"fig7a", "Transformer, weight decay", FIG7A, "wd", "10,50", FIG7A_SMALL},
     {"fig7a-heads8", "Transformer, 8 heads, weight decay", FIG7A ";heads=8", "wd", "10,50", FIG7A_SMALL},

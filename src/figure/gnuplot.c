@@ -29,8 +29,17 @@ int gl_gnuplot(const char *dir, const char *name, int width, int height, const c
     FILE *pp = popen(cmd, "r");
     if (!pp) return gl_failc(err, GL_E_IO, "cannot run gnuplot (install it with scripts/install-deps.sh)");
     char line[512], first[512] = "";
-    while (fgets(line, sizeof line, pp))
-        if (!first[0]) snprintf(first, sizeof first, "%s", line);
+    /* gnuplot's message: the first line that names a line of the script, or
+     * else the first that is not blank */
+    int named = 0;
+    while (fgets(line, sizeof line, pp)) {
+        line[strcspn(line, "\n")] = 0;
+        int names = strstr(line, ".gp\" line ") != NULL;
+        if ((!first[0] && strspn(line, " \t^") < strlen(line)) || (names && !named)) {
+            snprintf(first, sizeof first, "%s", line);
+            named |= names;
+        }
+    }
     int st = pclose(pp);
     if (st != 0)
         return gl_failc(err, GL_E_IO, "gnuplot failed on %s/%s.gp: %s (is gnuplot installed? scripts/install-deps.sh)",
