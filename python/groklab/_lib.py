@@ -157,7 +157,8 @@ for name, res, args in [
     ("gl_store_close", None, [c_void_p]),
     ("gl_store_export_csv", c_int, [c_void_p, c_char_p, c_char_p, P(c_long), E]),
     ("gl_store_counts", c_int, [c_void_p, c_int, c_int, P(c_long), P(c_long), E]),
-    ("gl_phase_cells", c_int, [c_void_p, c_char_p, c_char_p, c_char_p, c_void_p, E]),
+    ("gl_phase_cells", c_int, [c_void_p, c_char_p, c_char_p, c_char_p, c_int, c_void_p, E]),
+    ("gl_phase_disagreements_write", c_int, [c_void_p, c_char_p, E]),
     ("gl_phase_grid_write", c_int, [c_void_p, c_char_p, E]),
     ("gl_phase_grid_free", None, [c_void_p]),
     # bring your own model and data
