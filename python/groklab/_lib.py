@@ -145,6 +145,7 @@ for name, res, args in [
     ("gl_ipr_power", None, [c_void_p, P(c_double), P(ctypes.c_float), c_int, c_int]),
     ("gl_primitive_root", c_int, [c_int]),
     ("gl_phase_classify", c_int, [c_double, c_double, c_double, c_int]),
+    ("gl_phase_classify_subset", c_int, [c_double, c_double, c_double, c_double, c_double, c_int]),
     ("gl_phase_name", c_char_p, [c_int]),
     # sweeps
     ("gl_grid_init", None, [c_void_p, c_void_p]),
