@@ -1,6 +1,8 @@
 /* groklab: the cells of a phase diagram (groklab/sweep.h): every finished
  * run of a store by two knobs, one panel per value of a third, the count of
- * each phase per cell and its majority. */
+ * each phase per cell by either rule (the stored Table 2 phase, or the
+ * subset rule from the stored accuracies), its majority, how sure it is
+ * (Wilson intervals), and the cells where the two rules part. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>

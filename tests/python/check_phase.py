@@ -258,7 +258,7 @@ def main():
     for key in want_rows.keys() - seen:
         errs.append("cell %s %s %s: the rules disagree, missing from rule-disagreements.csv" % key)
     n_runs_differ = sum(phase_of[i] != subset_of[i] for i in phase_of)
-    print("subset rule recomputed from %s: %d runs classified differently from Table 2; rule-disagreements.csv = "
+    print("subset rule recomputed from %s: %d runs classified differently from Table 2, and rule-disagreements.csv = "
           "the %d cells whose majorities differ (%s)" % (
               os.path.basename(runs_csv), n_runs_differ, len(want_rows),
               ", ".join(sorted({"%s -> %s" % r[:2] for r in want_rows.values()})) or "none"))
