@@ -95,8 +95,11 @@ PY
 
 # reports
 "$GL" phase ref --quiet && [ -s ref/phase.png ] && [ "$(wc -l < ref/phase.csv)" = 13 ] && ok "phase: 12 cells (2 seeds each), figure" || notok "phase"
-# check_phase.py: runs.phase by Table 2 from the metrics, and every field of phase.csv recomputed
-phase_check() { local out; out=$($PY "$HERE/python/check_phase.py" "$2" 2>&1) && ok "$1: $(echo "$out" | paste -sd ';' | sed 's/;/; /g')" \
+# check_phase.py: runs.phase by Table 2 from the metrics, every field of
+# phase.csv and of rule-disagreements.csv recomputed (the subset rule from
+# the exported runs table)
+phase_check() { local out; "$GL" export "$2" --csv "$2-runs.csv" >/dev/null || notok "$1: export"
+  out=$($PY "$HERE/python/check_phase.py" "$2" "$2-runs.csv" 2>&1) && ok "$1: $(echo "$out" | paste -sd ';' | sed 's/;/; /g')" \
   || notok "$1: $(echo "$out" | paste -sd ';' | sed 's/;/; /g')"; }
 phase_check "phase of the reference sweep recomputed" ref
 "$GL" phase div --quiet || notok "phase of the sweep with a diverged run"
@@ -120,10 +123,57 @@ for i, (rid, xi) in enumerate(runs):
         db.execute("UPDATE metrics SET test_acc = 0.95 WHERE run_id = ? AND step = ?", (rid, steps[0]))
     db.execute("UPDATE metrics SET train_acc = ?, test_acc = ? WHERE run_id = ? AND step = ?", (train, test, rid, steps[-1]))
     db.execute("UPDATE runs SET phase = ?, train_acc = ?, test_acc = ? WHERE id = ?", (ph, train, test, rid))
+# the corrupted examples of every coexistence run answered with their true
+# labels (the subset rule: full inversion), of every memorization run with
+# half their given labels (the subset rule: forgetting or confusion); no
+# clean accuracy for the second seeds (a cell's means skip a missing value)
+for rid, ph in db.execute("SELECT id, phase FROM runs WHERE noise > 0 AND phase IN ('coexistence', 'memorization')").fetchall():
+    given, true = (0.05, 0.95) if ph == "coexistence" else (0.5, 0.02)
+    db.execute("UPDATE runs SET corrupted_acc = ?, corrupted_true_acc = ? WHERE id = ?", (given, true, rid))
+    db.execute("UPDATE metrics SET corrupted_acc = ?1, corrupted_true_acc = ?2 WHERE run_id = ?3 AND step ="
+               " (SELECT max(step) FROM metrics WHERE run_id = ?3)", (given, true, rid))
+db.execute("UPDATE runs SET clean_acc = NULL WHERE replicate = 1")  # the cell means skip these
 db.commit()
 PY
 "$GL" phase mixed --quiet || notok "phase of the mixed store"
 phase_check "phase of a store with disagreeing seeds and ties recomputed" mixed
+"$GL" phase mixed --rule subset > subset.txt || notok "phase --rule subset of the mixed store"
+phase_check "phase --rule subset of the same store recomputed" mixed
+n=$(($(wc -l < mixed/rule-disagreements.csv) - 1))
+[ "$n" -gt 0 ] && grep -q "disagree in $n of 12 cells" subset.txt && grep -q "but corrupted_true >= 90%" subset.txt \
+  && ok "phase prints the $n cells where the rules disagree, with the reason" || notok "rule disagreements: $n in the CSV; $(grep disagree subset.txt)"
+expect_error "a rule that is not one" "--rule: 'table2' is not allowed (allowed: paper, subset)" phase mixed --rule table2
+expect_error "reproduce with a rule that is not one" "--rule: 'table2' is not allowed (allowed: paper, subset)" reproduce fig3a --rule table2 --out norule
+[ ! -e norule ] && ok "the refused reproduce wrote nothing" || notok "reproduce --rule table2 created norule/"
+# ten runs a cell, where 2 seeds cannot tell the uncertain rule from "seeds
+# disagree": the mixed store plus four copies of every reference run (their
+# rows and metrics under new ids), and in every other cell two copies of its
+# changed run: 9 of 10 runs agree (disagree, not uncertain) or 7 of
+# 10 (uncertain)
+mkdir -p many && cp mixed/sweep.db many/ && $PY - many/sweep.db ref/sweep.db <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("ATTACH ? AS ref", (sys.argv[2],))
+cols = [r[1] for r in db.execute("PRAGMA table_info(runs)")]
+mixed = {r[0]: r[1:] for r in db.execute("SELECT id, frac, noise, wd, replicate FROM runs")}
+changed = {(f, x, w): rid for rid, (f, x, w, rep) in mixed.items() if rep == 1}
+for cell, (key, rid1) in enumerate(sorted(changed.items())):
+    for k in range(1, 5):
+        for (src,) in db.execute("SELECT id FROM ref.runs WHERE frac = ? AND noise = ? AND wd = ?", key).fetchall():
+            schema = "main" if cell % 2 and k <= 2 and src == rid1 else "ref"  # the changed run, or the original
+            row = list(db.execute("SELECT * FROM %s.runs WHERE id = ?" % schema, (src,)).fetchone())
+            new = src + 1000 * k
+            row[cols.index("id")], row[cols.index("point")] = new, row[cols.index("point")] + "#%d" % new
+            db.execute("INSERT INTO runs VALUES (%s)" % ",".join("?" * len(row)), row)
+            db.execute("INSERT INTO metrics SELECT ?, step, %s FROM %s.metrics WHERE run_id = ?" % (
+                ",".join(c[1] for c in db.execute("PRAGMA table_info(metrics)") if c[1] not in ("run_id", "step")),
+                schema), (new, src))
+db.commit()
+PY
+"$GL" phase many --quiet || notok "phase of the store with ten runs a cell"
+phase_check "phase of a store with ten runs a cell (9 or 7 of 10 agreeing) recomputed" many
+n9=$($PY -c "import csv; print(sum(r['agree'] == '0' and r['uncertain'] == '0' for r in csv.DictReader(open('many/phase.csv'))))")
+[ "$n9" -gt 0 ] && ok "$n9 cells whose seeds disagree are not uncertain (9 of 10 agree)" || notok "no cell with disagreeing seeds that is certain"
 "$GL" export ref --csv runs.csv --metrics m.csv >/dev/null && [ "$(wc -l < runs.csv)" = 25 ] && head -1 runs.csv | grep -q ",phase," \
   && ok "export: 24 runs with their phase, and the time series" || notok "export"
 

@@ -114,6 +114,38 @@ const char *gl_phase_name(gl_phase ph);
  * was at least 0.9 at some logged step before (separates forgetting). */
 gl_phase gl_phase_classify(double train_acc, double test_acc, double noise, int reached_test90);
 
+/* The subset rule (docs/paper.md section 6): the paper's test-accuracy split,
+ * with the corrupted examples read from what the network answers on them
+ * rather than from train accuracy. Fractions; corrupted_acc against their
+ * given labels, corrupted_true_acc against their true labels.
+ *   test >= 0.9: coexistence if corrupted_acc >= 0.9 (memorized), full
+ *                inversion if corrupted_true_acc >= 0.9 (answers the true
+ *                labels), else partial inversion;
+ *   test <  0.9: memorization if train_acc >= 0.9 and corrupted_acc >= 0.9,
+ *                else forgetting (reached_test90) or confusion.
+ * With no corrupted examples (either corrupted accuracy NaN) it is
+ * gl_phase_classify. */
+gl_phase gl_phase_classify_subset(double train_acc, double test_acc, double corrupted_acc,
+                                  double corrupted_true_acc, double noise, int reached_test90);
+
+/* Which of the two rules classifies a sweep's runs. */
+typedef enum { GL_RULE_PAPER, GL_RULE_SUBSET } gl_phase_rule;
+const char *gl_phase_rule_name(gl_phase_rule rule); /* "paper", "subset" */
+/* Which thresholds make a run (or a cell's majority) paper-phase `paper` and
+ * subset-phase `subset` (a short phrase; "" when they are the same). */
+const char *gl_phase_rule_reason(gl_phase paper, gl_phase subset);
+
+/* The 95% (z = 1.96) Wilson score interval of a fraction k/n (docs/paper.md
+ * section 10): centre (k + z^2/2) / (n + z^2), half-width
+ * z sqrt(k (n - k) / n + z^2/4) / (n + z^2), bounds clipped to [0, 1];
+ * [0, 1] when n = 0. */
+void gl_wilson(long k, long n, double z, double *lo, double *hi);
+/* Whether a cell whose majority phase holds k of its n runs is uncertain:
+ * its runs disagree (k < n) and the Wilson lower bound of k/n (z = 1.96) is
+ * below 0.5, so the runs do not show that most seeds land in that phase. A
+ * cell whose runs all agree is not uncertain (docs/commands.md, phase). */
+int gl_phase_uncertain(long k, long n);
+
 /* Milestones of the two-stage dynamics over logged rows; -1 = did not happen. */
 typedef struct gl_milestones {
     long train90;  /* first step with train_acc >= 0.9 */

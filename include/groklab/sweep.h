@@ -118,18 +118,26 @@ int gl_store_export_csv(gl_store *s, const char *table, const char *path, long *
 /* ---- phase diagrams: the cells of a store ---- */
 
 /* A cell: the finished runs of one (facet value, x, y), the count of each
- * phase (gl_phase order), the majority (ties: the lower index), whether all
- * agree, and the half-gaps dx, dy to the neighbouring x and y values. */
+ * phase (gl_phase order) under the grid's rule, the majority (ties: the
+ * lower index), whether all agree, whether the majority is uncertain
+ * (gl_phase_uncertain), and the half-gaps dx, dy to the neighbouring x and
+ * y values. Both rules' majorities, how many runs the two rules classify
+ * differently, and the runs' mean final accuracies and xi (over the runs
+ * that have them; NaN when none does) are there for the rule comparison. */
 typedef struct gl_phase_cell {
     char facet[64];
     double x, y;
     long count[6], n;
-    int phase, agree;
+    int phase, agree, uncertain;
     double dx, dy;
+    int majority[2];   /* by gl_phase_rule */
+    long runs_differ;  /* runs whose paper and subset phases differ */
+    double train_acc, test_acc, corrupted_acc, corrupted_true_acc, clean_acc, noise;
 } gl_phase_cell;
 
 typedef struct gl_phase_grid {
     char x[40], y[40], facet[40]; /* the knobs; facet "" when there is none */
+    gl_phase_rule rule;           /* the rule of count, phase, agree, uncertain */
     gl_phase_cell *cells;         /* in order of first appearance by run id */
     int n_cells;
     char (*facets)[64];           /* facet values in order of first appearance */
@@ -137,20 +145,32 @@ typedef struct gl_phase_grid {
     double *xs, *ys;              /* the distinct x and y values, ascending */
     int nx, ny;
     long runs, disagree;          /* classified runs; cells whose runs disagree */
+    long uncertain;               /* uncertain cells */
+    long rule_disagree;           /* cells whose two rules' majorities differ */
 } gl_phase_grid;
 
 /* The cells of every finished (done or diverged) run of the store by knobs
  * x and y, one panel per value of facet (NULL: the first axis with several
- * values that is neither x, y nor replicate; "": none). GL_E_INPUT when a
- * knob is not one or no run has finished. */
-int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet, gl_phase_grid *pg,
-                   gl_error *err);
+ * values that is neither x, y nor replicate; "": none), classified by rule:
+ * the paper's, the stored runs.phase, or the subset rule, computed here
+ * from each run's stored final accuracies (gl_phase_classify_subset; a run
+ * without them keeps its stored phase). GL_E_INPUT when a knob is not one
+ * or no run has finished. */
+int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet, gl_phase_rule rule,
+                   gl_phase_grid *pg, gl_error *err);
 void gl_phase_grid_free(gl_phase_grid *pg);
 /* The cell at (facet index f, x, y), or NULL. */
 const gl_phase_cell *gl_phase_grid_at(const gl_phase_grid *pg, int f, double x, double y);
-/* phase.csv: facet, x, y, runs, phase, phase_index, agree, dx, dy, then the
- * count of each phase; one row per cell, facets in order. */
+/* phase.csv: facet, x, y, runs, phase, phase_index, agree, dx, dy, the
+ * count of each phase, then for each phase frac_PHASE, lo_PHASE, hi_PHASE
+ * (its fraction of the runs and 95% Wilson interval), uncertain and rule;
+ * one row per cell, facets in order. */
 int gl_phase_grid_write(const gl_phase_grid *pg, const char *path, gl_error *err);
+/* rule-disagreements.csv: the cells whose paper and subset majorities
+ * differ: facet, x, y, runs, paper, subset, runs_differ, the mean
+ * train_acc, test_acc, corrupted_acc, corrupted_true_acc, clean_acc, xi,
+ * and reason (gl_phase_rule_reason). */
+int gl_phase_disagreements_write(const gl_phase_grid *pg, const char *path, gl_error *err);
 
 /* ---- running a sweep in this process ---- */
 

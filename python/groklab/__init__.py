@@ -10,7 +10,7 @@ Run                        a run directory: config, summary, metrics,
                            weights, data, ipr(), spectrum(), prune(), phase;
                            Run.from_arrays for networks trained elsewhere
 ipr / power_spectrum       the IPR and Fourier power of any numpy array
-phase                      the phase rule on final accuracies
+phase / phase_subset       the two phase rules on final accuracies
 analytic                   the analytic solution of addition
 sweep / open_sweep         grids of runs in a SQLite store
 knobs                      every knob with its default and allowed values
@@ -21,7 +21,7 @@ ctypes; see docs/python.md.
 from ._core import (CorruptError, DeviceError, FileError, GroklabError, InputError, InternalError, Knob,
                     NoDeviceError, OutOfMemory, knob_table, knobs)
 from ._lib import PATH as library_path, lib as _lib
-from .arrays import ipr, phase, power_spectrum
+from .arrays import ipr, phase, phase_subset, power_spectrum
 from .run import Run, analytic, train, train_population
 from .sweep import Sweep, open_sweep, sweep
 
@@ -30,6 +30,6 @@ blas = _lib.gl_blas_name().decode()
 
 train.__doc__ += "\n" + knob_table() + "\n\n    tasks: " + _lib.gl_task_names().decode() + "\n"
 
-__all__ = ["train", "train_population", "Run", "ipr", "power_spectrum", "phase", "analytic", "sweep",
+__all__ = ["train", "train_population", "Run", "ipr", "power_spectrum", "phase", "phase_subset", "analytic", "sweep",
            "open_sweep", "Sweep", "knobs", "Knob", "GroklabError", "InputError", "CorruptError",
            "NoDeviceError", "DeviceError", "OutOfMemory", "FileError", "InternalError", "library_path"]

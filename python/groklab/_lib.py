@@ -145,6 +145,7 @@ for name, res, args in [
     ("gl_ipr_power", None, [c_void_p, P(c_double), P(ctypes.c_float), c_int, c_int]),
     ("gl_primitive_root", c_int, [c_int]),
     ("gl_phase_classify", c_int, [c_double, c_double, c_double, c_int]),
+    ("gl_phase_classify_subset", c_int, [c_double, c_double, c_double, c_double, c_double, c_int]),
     ("gl_phase_name", c_char_p, [c_int]),
     # sweeps
     ("gl_grid_init", None, [c_void_p, c_void_p]),
@@ -157,7 +158,8 @@ for name, res, args in [
     ("gl_store_close", None, [c_void_p]),
     ("gl_store_export_csv", c_int, [c_void_p, c_char_p, c_char_p, P(c_long), E]),
     ("gl_store_counts", c_int, [c_void_p, c_int, c_int, P(c_long), P(c_long), E]),
-    ("gl_phase_cells", c_int, [c_void_p, c_char_p, c_char_p, c_char_p, c_void_p, E]),
+    ("gl_phase_cells", c_int, [c_void_p, c_char_p, c_char_p, c_char_p, c_int, c_void_p, E]),
+    ("gl_phase_disagreements_write", c_int, [c_void_p, c_char_p, E]),
     ("gl_phase_grid_write", c_int, [c_void_p, c_char_p, E]),
     ("gl_phase_grid_free", None, [c_void_p]),
     # bring your own model and data

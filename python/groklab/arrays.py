@@ -83,14 +83,28 @@ def power_spectrum(x, basis="additive"):
 
 
 
+def _names(classify, *arrays):
+    """classify (a gl_phase_* call) over broadcast arrays, as phase names."""
+    cols = np.broadcast_arrays(*[np.asarray(a, float) for a in arrays])
+    names = np.array([lib.gl_phase_name(classify(*v)).decode() for v in zip(*[c.ravel() for c in cols])], dtype=object)
+    return names[0] if names.size == 1 and all(np.ndim(a) == 0 for a in arrays) else names.reshape(cols[0].shape)
+
+
 def phase(train_acc, test_acc, xi, reached_test90=False):
     """The phase of a run from its final accuracies (fractions) and its
     corruption fraction xi, by groklab's rule (docs/paper.md section 6):
     'coexistence', 'partial inversion', 'full inversion', 'memorization',
     'forgetting' (test accuracy was >= 0.9 before: reached_test90) or
     'confusion'. Numpy arrays of the same shape give an array of names."""
-    tr, te, xs, r90 = np.broadcast_arrays(np.asarray(train_acc, float), np.asarray(test_acc, float),
-                                          np.asarray(xi, float), np.asarray(reached_test90, bool))
-    names = np.array([lib.gl_phase_name(lib.gl_phase_classify(a, c, x, int(f))).decode()
-                      for a, c, x, f in zip(tr.ravel(), te.ravel(), xs.ravel(), r90.ravel())], dtype=object)
-    return names[0] if names.size == 1 and np.ndim(train_acc) == 0 else names.reshape(tr.shape)
+    return _names(lambda a, c, x, f: lib.gl_phase_classify(a, c, x, int(f)), train_acc, test_acc, xi,
+                  np.asarray(reached_test90, bool))
+
+
+def phase_subset(train_acc, test_acc, corrupted_acc, corrupted_true_acc, xi, reached_test90=False):
+    """The phase by the subset rule (docs/paper.md section 6): as phase(), but
+    coexistence, partial and full inversion and memorization read from the
+    corrupted examples' accuracies against their given (corrupted_acc) and
+    true (corrupted_true_acc) labels; NaN for either (no corrupted
+    examples) gives phase()'s answer."""
+    return _names(lambda a, c, g, t, x, f: lib.gl_phase_classify_subset(a, c, g, t, x, int(f)), train_acc,
+                  test_acc, corrupted_acc, corrupted_true_acc, xi, np.asarray(reached_test90, bool))

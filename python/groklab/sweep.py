@@ -69,6 +69,9 @@ def sweep(out, *, seeds=None, threads=0, keep_weights=False, extend=False, progr
     return Sweep(out)
 
 
+RULES = ("paper", "subset")  # gl_phase_rule order
+
+
 def open_sweep(dir):
     """The sweep stored in dir (its sweep.db): read it, or resume() it."""
     return Sweep(dir)
@@ -125,24 +128,37 @@ class Sweep:
             lib.gl_store_close(s)
         return dict(zip(["pending", "running", "done", "diverged", "failed"], st))
 
-    def phase(self, x="frac", y="noise", facet=None):
-        """The phase diagram's cells as groklab phase computes them (phase.csv's
-        table): one row per (facet, x, y) with the runs, the majority phase,
-        whether they agree, and each phase's count. facet None: the first
-        other axis with several values; '': none."""
+    def _cells(self, x, y, facet, rule, write):
+        if rule not in RULES:
+            raise ValueError(f"rule {rule!r}: allowed: {', '.join(RULES)}")
         s = self._store()
         pg = buffer("gl_phase_grid")
         try:
-            call(lib.gl_phase_cells, s, b(x), b(y), None if facet is None else b(facet), pg)
+            call(lib.gl_phase_cells, s, b(x), b(y), None if facet is None else b(facet), RULES.index(rule), pg)
             try:
                 with tempfile.TemporaryDirectory(prefix="groklab-phase-") as tmp:
-                    path = pathlib.Path(tmp) / "phase.csv"
-                    call(lib.gl_phase_grid_write, pg, b(path))
+                    path = pathlib.Path(tmp) / "cells.csv"
+                    call(write, pg, b(path))
                     return read_table(path)
             finally:
                 lib.gl_phase_grid_free(pg)
         finally:
             lib.gl_store_close(s)
+
+    def phase(self, x="frac", y="noise", facet=None, rule="paper"):
+        """The phase diagram's cells as groklab phase computes them (phase.csv's
+        table): one row per (facet, x, y) with the runs, the majority phase,
+        whether they agree, each phase's count, fraction and 95% Wilson
+        interval (frac_P, lo_P, hi_P), whether the cell is uncertain, and the
+        rule ('paper' or 'subset'). facet None: the first other axis with
+        several values; '': none."""
+        return self._cells(x, y, facet, rule, lib.gl_phase_grid_write)
+
+    def rule_disagreements(self, x="frac", y="noise", facet=None):
+        """The cells where the paper's rule and the subset rule give different
+        majorities (groklab phase's rule-disagreements.csv): both phases, how
+        many runs differ, the cell's mean accuracies and xi, and the reason."""
+        return self._cells(x, y, facet, "paper", lib.gl_phase_disagreements_write)
 
     def run(self, id):
         """The run directory of run id (the runs table's id) as a Run: a run

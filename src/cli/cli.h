@@ -123,10 +123,13 @@ void cli_sweep_print_end(const gl_sweep_report *r, const cli_sweep_progress *pg,
 int cli_sweep(const char *dir, const gl_grid *g, int extend, int threads, int keep, int shard_i, int shard_n,
               int quiet);
 
-/* The phase diagram of dir/sweep.db into phase.csv, phase.png and the
- * printed grid (cmd_phase.c); facet NULL: the default; title NULL: plain. */
-int cli_phase_diagram(const char *dir, const char *x, const char *y, const char *facet, const char *title,
-                      int quiet);
+/* The phase diagram of dir/sweep.db by rule into phase.csv, phase.png,
+ * rule-disagreements.csv and the printed grid (cmd_phase.c); facet NULL:
+ * the default; title NULL: plain. */
+int cli_phase_diagram(const char *dir, const char *x, const char *y, const char *facet, gl_phase_rule rule,
+                      const char *title, int quiet);
+/* The words of --rule, in gl_phase_rule order. */
+#define CLI_RULES "paper|subset"
 
 /* The options of the commands that read one run (ipr, spectrum, plot):
  * RUN, --convention, --basis, --r, --split, --no-plot, --quiet and (with

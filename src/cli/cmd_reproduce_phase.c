@@ -89,7 +89,9 @@ void cli_phase_figures_help(FILE *f) {
                "  --scale paper   17 x 19 grid (alpha 0.1..0.9, xi 0..0.9) at p 97: 1,292 runs for four panels\n"
                "  fig7*           also one run per panel at alpha 0.8, xi 0.2 (DIR/ipr-wdV, a run\n"
                "                  directory) and its input-layer IPR histograms (DIR/ipr_hist.png)\n"
-               "  --seeds K       K seeds per point (default 1); cells where seeds disagree are marked\n"
+               "  --seeds K       K seeds per point (default 1); cells where seeds disagree are marked,\n"
+               "                  uncertain ones drawn pale with a thick outline (groklab phase --help)\n"
+               "  --rule R        paper (Table 2, default) or subset (by the corrupted examples' answers)\n"
                "  --panels LIST   other values of the panel knob (e.g. fig7a --panels 1,3,10)\n"
                "  --threads T     workers (default all cores); --out DIR (default sweeps/FIGURE-SCALE)\n"
                "  --device cuda   train on the GPU, the grid packed into populations (the\n"
@@ -220,15 +222,16 @@ int cli_reproduce_phase(int argc, char **argv) {
         if (!strcmp(argv[1], figs[i].name)) pf = &figs[i];
     if (!pf) return EXIT_USAGE;
     const char *out = NULL, *seeds = NULL, *panels = NULL, *device = NULL;
-    int threads = 0, quiet = 0, scale_w = 0;
+    int threads = 0, quiet = 0, scale_w = 0, rule = GL_RULE_PAPER;
     const cli_opt opts[] = {
-        OPT_W("--scale", &scale_w, "small|paper"), OPT_S("--out", &out), OPT_S("--seeds", &seeds),
+        OPT_W("--scale", &scale_w, "small|paper"), OPT_W("--rule", &rule, CLI_RULES), OPT_S("--out", &out),
+        OPT_S("--seeds", &seeds),
         OPT_S("--panels", &panels), OPT_S("--device", &device), OPT_N("--threads", OPT_INT, &threads, 0, 4096),
         OPT_F("--quiet", &quiet), OPT_END,
     };
     cli_args a = {.cmd = pf->name, .opts = opts, .help = cli_phase_figures_help,
-                  .usage = "groklab reproduce FIGURE [--scale small|paper] [--seeds K] [--panels LIST] [--threads T] "
-                           "[--device cpu|cuda] [--out DIR] [--quiet]"};
+                  .usage = "groklab reproduce FIGURE [--scale small|paper] [--seeds K] [--rule paper|subset] "
+                           "[--panels LIST] [--threads T] [--device cpu|cuda] [--out DIR] [--quiet]"};
     int rc = cli_parse(argc - 1, argv + 1, &a);
     if (rc >= 0) return rc;
     const char *scale = scale_w ? "paper" : "small";
@@ -273,7 +276,7 @@ int cli_reproduce_phase(int argc, char **argv) {
     rc = cli_sweep(out, &g, 0, threads, 0, 0, 1, quiet);
     char title[256];
     snprintf(title, sizeof title, "%s: %s (%s scale, p %d)", pf->name, pf->title, scale, knobs_base.p);
-    if (rc == EXIT_OK) rc = cli_phase_diagram(out, "frac", "noise", pf->facet, title, quiet);
+    if (rc == EXIT_OK) rc = cli_phase_diagram(out, "frac", "noise", pf->facet, (gl_phase_rule)rule, title, quiet);
     if (rc == EXIT_OK && pf->grokfast) rc = grokfast_table(&g, out, quiet);
     gl_grid_free(&g);
     if (rc == EXIT_OK && pf->ipr) rc = ipr_runs(pf, panels ? panels : pf->values, &knobs_base, out, threads, quiet);

@@ -1,5 +1,6 @@
 /* groklab: the phase diagram of a sweep (groklab/figure.h): a panel per
- * facet value, a colour per phase, a cross where a cell's runs disagree. */
+ * facet value, a colour per phase, a cross where a cell's runs disagree,
+ * an uncertain cell pale with a thick outline. */
 #include <stdio.h>
 
 #include "figure/figure_impl.h"
@@ -22,35 +23,48 @@ int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title,
         if (c0->y == y0) dy0 = c0->dy;
         if (c0->y == y1) dy1 = c0->dy;
     }
+    /* the legend: 8 entries, in one row under 3 or more panels, else two */
+    int per_row = cols >= 3 ? 8 : 4, n_leg = 8 / per_row, w = 360 * cols + 60, h = 330 * rows + 60 + 20 * n_leg;
     gl_text p = {0};
     const char *facet = pg->facet[0] ? pg->facet : NULL;
-    gl_text_printf(&p, "# phase.csv columns: 1 facet, 2 x, 3 y, 6 phase_index, 7 agree, 8 dx, 9 dy\n");
-    gl_text_printf(&p, "set multiplot layout %d,%d title '%s' noenhanced\n", rows, cols, title ? title : "phase diagram");
-    gl_text_printf(&p, "set xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\nset key off\nset bmargin 5\n", pg->x, pg->y);
+    gl_text_printf(&p, "# phase.csv columns: 1 facet, 2 x, 3 y, 6 phase_index, 7 agree, 8 dx, 9 dy, 34 uncertain\n");
+    gl_text_printf(&p, "set multiplot layout %d,%d title '%s (%s rule)' noenhanced\n", rows, cols,
+                   title ? title : "phase diagram", gl_phase_rule_name(pg->rule));
+    gl_text_printf(&p, "set xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\nset key off\nset bmargin %d\n", pg->x, pg->y,
+                   3 + 2 * n_leg);
     gl_text_printf(&p, "set xrange [%g:%g]\nset yrange [%g:%g]\n", x0 - dx0, x1 + dx1, y0 - dy0, y1 + dy1);
     gl_text_printf(&p, "color(i) = i == 0 ? 0x%s : i == 1 ? 0x%s : i == 2 ? 0x%s : i == 3 ? 0x%s : i == 4 ? 0x%s : 0x%s\n",
                    col[0] + 1, col[1] + 1, col[2] + 1, col[3] + 1, col[4] + 1, col[5] + 1);
     gl_text_printf(&p, "sel(f, c) = strcol(1) eq f ? column(c) : NaN\n");
+    /* an uncertain cell: its colour 60%% of the way to white */
+    gl_text_printf(&p, "pale(v) = int(0.4 * v + 153)\n"
+                       "light(c) = pale((c >> 16) & 255) * 65536 + pale((c >> 8) & 255) * 256 + pale(c & 255)\n"
+                       "fill(i, u) = u > 0.5 ? light(color(i)) : color(i)\n");
     for (int f = 0; f < nf; f++) {
         gl_text_printf(&p, "set title '%s%s%s' noenhanced\n", facet ? facet : "", facet ? " " : "",
                        facet ? pg->facets[f] : "");
         gl_text_printf(&p, "set key off\n");
         if (f == nf - 1) /* the legend along the figure's foot, in screen coordinates */
-            for (int i = 0; i < 7; i++) {
-                double l = 0.03 + i * 0.138;
+            for (int i = 0; i < 8; i++) {
+                double l = 0.02 + (i % per_row) * 0.96 / per_row, yl = (8.0 + 20.0 * (n_leg - 1 - i / per_row)) / h;
+                double y0l = yl - 6.0 / h, y1l = yl + 6.0 / h;
                 if (i < 6)
-                    gl_text_printf(&p, "set object %d rect from screen %.3f,0.015 to screen %.3f,0.045 fc rgb '%s' fs solid noborder\n",
-                                   100 + i, l, l + 0.02, col[i]);
+                    gl_text_printf(&p, "set object %d rect from screen %.3f,%.4f to screen %.3f,%.4f fc rgb '%s' fs solid noborder\n",
+                                   100 + i, l, y0l, l + 0.02, y1l, col[i]);
+                else if (i == 6)
+                    gl_text_printf(&p, "set label 99 'x' at screen %.3f,%.4f center font ',11'\n", l + 0.01, yl);
                 else
-                    gl_text_printf(&p, "set label 99 'x' at screen %.3f,0.03 center font ',11'\n", l + 0.01);
-                gl_text_printf(&p, "set label %d '%s' at screen %.3f,0.03 left font ',9' noenhanced\n", 100 + i,
-                               i < 6 ? gl_phase_name(i) : "seeds disagree", l + 0.025);
+                    gl_text_printf(&p, "set object 107 rect from screen %.3f,%.4f to screen %.3f,%.4f fc rgb '#cccccc' "
+                                       "fs solid border lc rgb 'black' lw 2.5\n", l, y0l, l + 0.02, y1l);
+                gl_text_printf(&p, "set label %d '%s' at screen %.3f,%.4f left font ',9' noenhanced\n", 100 + i,
+                               i < 6 ? gl_phase_name(i) : i == 6 ? "seeds disagree" : "uncertain", l + 0.025, yl);
             }
-        gl_text_printf(&p, "plot 'phase.csv' skip 1 using (sel('%s',2)):3:8:9:(color(column(6))) with boxxyerror fs solid 1.0 noborder lc rgb variable notitle, \\\n"
+        gl_text_printf(&p, "plot 'phase.csv' skip 1 using (sel('%s',2)):3:8:9:(fill(column(6), column(34))) with boxxyerror fs solid 1.0 noborder lc rgb variable notitle, \\\n"
+                           "     '' skip 1 using (sel('%s',2)):(column(34) > 0.5 ? column(3) : NaN):(0.9 * column(8)):(0.9 * column(9)) with boxxyerror lw 2.5 lc rgb 'black' fs empty notitle, \\\n"
                            "     '' skip 1 using (sel('%s',2)):(column(7) > 0.5 ? NaN : column(3)) with points pt 2 ps 0.8 lc rgb 'black' notitle",
-                       pg->facets[f], pg->facets[f]);
+                       pg->facets[f], pg->facets[f], pg->facets[f]);
         gl_text_printf(&p, "\n");
     }
     gl_text_printf(&p, "unset multiplot\n");
-    return gl_figure_draw(dir, "phase", 360 * cols + 60, 330 * rows + 80, &p, err);
+    return gl_figure_draw(dir, "phase", w, h, &p, err);
 }

@@ -63,6 +63,65 @@ gl_phase gl_phase_classify(double train_acc, double test_acc, double noise, int 
     return reached_test90 ? GL_PHASE_FORGETTING : GL_PHASE_CONFUSION;
 }
 
+gl_phase gl_phase_classify_subset(double train_acc, double test_acc, double corrupted_acc,
+                                  double corrupted_true_acc, double noise, int reached_test90) {
+    if (isnan(corrupted_acc) || isnan(corrupted_true_acc))
+        return gl_phase_classify(train_acc, test_acc, noise, reached_test90);
+    /* thresholds in percent, as gl_phase_classify's */
+    double train = 100.0 * train_acc, test = 100.0 * test_acc;
+    double given = 100.0 * corrupted_acc, truth = 100.0 * corrupted_true_acc;
+    if (test >= 90.0) {
+        if (given >= 90.0) return GL_PHASE_COEXISTENCE;
+        if (truth >= 90.0) return GL_PHASE_FULL_INVERSION;
+        return GL_PHASE_PARTIAL_INVERSION;
+    }
+    if (train >= 90.0 && given >= 90.0) return GL_PHASE_MEMORIZATION;
+    return reached_test90 ? GL_PHASE_FORGETTING : GL_PHASE_CONFUSION;
+}
+
+const char *gl_phase_rule_name(gl_phase_rule rule) { return rule == GL_RULE_SUBSET ? "subset" : "paper"; }
+
+const char *gl_phase_rule_reason(gl_phase paper, gl_phase subset) {
+    if (paper == subset) return "";
+    switch (paper) {
+    case GL_PHASE_COEXISTENCE:
+        if (subset == GL_PHASE_FULL_INVERSION) return "train >= 90% but corrupted_true >= 90%";
+        if (subset == GL_PHASE_PARTIAL_INVERSION) return "train >= 90% but corrupted and corrupted_true < 90%";
+        break;
+    case GL_PHASE_PARTIAL_INVERSION:
+        if (subset == GL_PHASE_COEXISTENCE) return "train < 90% but corrupted >= 90%";
+        if (subset == GL_PHASE_FULL_INVERSION) return "train >= 100(1.05 - xi) but corrupted_true >= 90%";
+        break;
+    case GL_PHASE_FULL_INVERSION:
+        if (subset == GL_PHASE_COEXISTENCE) return "train < 100(1.05 - xi) but corrupted >= 90%";
+        if (subset == GL_PHASE_PARTIAL_INVERSION) return "train < 100(1.05 - xi) but corrupted_true < 90%";
+        break;
+    case GL_PHASE_MEMORIZATION:
+        if (subset == GL_PHASE_FORGETTING || subset == GL_PHASE_CONFUSION) return "train >= 90% but corrupted < 90%";
+        break;
+    default: break;
+    }
+    return "the seeds split differently under the two rules";
+}
+
+void gl_wilson(long k, long n, double z, double *lo, double *hi) {
+    if (n <= 0) {
+        *lo = 0.0, *hi = 1.0;
+        return;
+    }
+    double dn = (double)n, dk = (double)k, z2 = z * z;
+    double centre = (dk + 0.5 * z2) / (dn + z2);
+    double half = z * sqrt(dk * (dn - dk) / dn + 0.25 * z2) / (dn + z2);
+    *lo = fmax(0.0, centre - half);
+    *hi = fmin(1.0, centre + half);
+}
+
+int gl_phase_uncertain(long k, long n) {
+    double lo, hi;
+    gl_wilson(k, n, 1.96, &lo, &hi);
+    return k < n && lo < 0.5;
+}
+
 void gl_milestones_compute(gl_milestones *ms, const gl_metrics *rows, long n) {
     ms->train90 = ms->test90 = ms->unlearn = -1;
     int was_memorized = 0;

@@ -1,6 +1,8 @@
 /* groklab: the cells of a phase diagram (groklab/sweep.h): every finished
  * run of a store by two knobs, one panel per value of a third, the count of
- * each phase per cell and its majority. */
+ * each phase per cell by either rule (the stored Table 2 phase, or the
+ * subset rule from the stored accuracies), its majority, how sure it is
+ * (Wilson intervals), and the cells where the two rules part. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -66,8 +68,31 @@ static int add_value(double *v, int *n, double x) {
     return 1;
 }
 
-int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet, gl_phase_grid *pg,
-                   gl_error *err) {
+/* The majority of count (ties: the lower index). */
+static int majority(const long count[6]) {
+    int m = 0;
+    for (int i = 1; i < 6; i++)
+        if (count[i] > count[m]) m = i;
+    return m;
+}
+
+/* the values a cell averages: train_acc, test_acc, corrupted_acc,
+ * corrupted_true_acc, clean_acc and noise of runs (columns 5.. of the query) */
+#define N_MEAN 6
+
+/* What a cell gathers from its runs before the means are taken. */
+typedef struct cell_sums {
+    long count[2][6]; /* by rule */
+    double sum[N_MEAN];
+    long n[N_MEAN];
+} cell_sums;
+
+static double column_or_nan(sqlite3_stmt *q, int i) {
+    return sqlite3_column_type(q, i) == SQLITE_NULL ? NAN : sqlite3_column_double(q, i);
+}
+
+int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet, gl_phase_rule rule,
+                   gl_phase_grid *pg, gl_error *err) {
     memset(pg, 0, sizeof *pg);
     char fdef[40], cx[80], cy[80], cf[80] = "''";
     int rc = 0;
@@ -81,15 +106,18 @@ int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet,
     snprintf(pg->x, sizeof pg->x, "%s", x);
     snprintf(pg->y, sizeof pg->y, "%s", y);
     snprintf(pg->facet, sizeof pg->facet, "%s", facet);
-    char sql[512];
+    pg->rule = rule;
+    char sql[768];
     snprintf(sql, sizeof sql,
-             "SELECT CAST(%s AS TEXT), CAST(%s AS REAL), CAST(%s AS REAL), phase FROM runs WHERE status IN "
-             "('done', 'diverged') AND phase IS NOT NULL ORDER BY id",
+             "SELECT CAST(%s AS TEXT), CAST(%s AS REAL), CAST(%s AS REAL), phase, test_acc_90 IS NOT NULL, train_acc,"
+             " test_acc, corrupted_acc, corrupted_true_acc, clean_acc, CAST(noise AS REAL) FROM runs WHERE status IN"
+             " ('done', 'diverged') AND phase IS NOT NULL ORDER BY id",
              cf, cx, cy);
     sqlite3 *h = gl_store_db(s);
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(h, sql, -1, &q, NULL) != SQLITE_OK)
         return gl_failc(err, GL_E_CORRUPT, "the store's runs cannot be read: %s", sqlite3_errmsg(h));
+    cell_sums *sums = NULL;
     int cap = 0, step;
     while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
         const char *fv = (const char *)sqlite3_column_text(q, 0);
@@ -100,25 +128,40 @@ int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet,
             if (!strcmp(ph, gl_phase_name(i))) pi = i;
         if (pi < 0) continue;
         if (!fv) fv = "";
+        double v[N_MEAN];
+        for (int i = 0; i < N_MEAN; i++) v[i] = column_or_nan(q, 5 + i);
+        /* a run without final accuracies (no row before it diverged) keeps its stored phase */
+        int si = isnan(v[0]) || isnan(v[1]) ? pi
+                                            : (int)gl_phase_classify_subset(v[0], v[1], v[2], v[3], v[5],
+                                                                            sqlite3_column_int(q, 4));
         int c = 0;
         while (c < pg->n_cells && !(pg->cells[c].x == vx && pg->cells[c].y == vy && !strcmp(pg->cells[c].facet, fv))) c++;
         if (c == pg->n_cells) {
             if (pg->n_cells == cap) {
                 cap = cap ? 2 * cap : 256;
                 gl_phase_cell *nw = realloc(pg->cells, sizeof *pg->cells * (size_t)cap);
-                if (!nw) {
+                cell_sums *ns = nw ? realloc(sums, sizeof *sums * (size_t)cap) : NULL;
+                if (nw) pg->cells = nw;
+                if (ns) sums = ns;
+                if (!nw || !ns) {
                     rc = gl_fail_nomem(err, "for the phase cells");
                     break;
                 }
-                pg->cells = nw;
             }
-            gl_phase_cell *cl = &pg->cells[pg->n_cells++];
+            gl_phase_cell *cl = &pg->cells[pg->n_cells];
             memset(cl, 0, sizeof *cl);
+            memset(&sums[pg->n_cells], 0, sizeof *sums);
+            pg->n_cells++;
             snprintf(cl->facet, sizeof cl->facet, "%s", fv);
             cl->x = vx;
             cl->y = vy;
         }
-        pg->cells[c].count[pi]++;
+        cell_sums *cs = &sums[c];
+        cs->count[GL_RULE_PAPER][pi]++;
+        cs->count[GL_RULE_SUBSET][si]++;
+        for (int i = 0; i < N_MEAN; i++)
+            if (!isnan(v[i])) cs->sum[i] += v[i], cs->n[i]++;
+        pg->cells[c].runs_differ += pi != si;
         pg->cells[c].n++;
         pg->runs++;
     }
@@ -134,6 +177,7 @@ int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet,
         if (!pg->facets || !pg->xs || !pg->ys) rc = gl_fail_nomem(err, "for the phase cells");
     }
     if (rc != 0) {
+        free(sums);
         gl_phase_grid_free(pg);
         return rc;
     }
@@ -150,15 +194,22 @@ int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet,
     qsort(pg->ys, (size_t)pg->ny, sizeof *pg->ys, cmp_double);
     for (int c = 0; c < pg->n_cells; c++) {
         gl_phase_cell *cl = &pg->cells[c];
-        int m = 0;
-        for (int i = 1; i < 6; i++)
-            if (cl->count[i] > cl->count[m]) m = i;
-        cl->phase = m;
-        cl->agree = cl->count[m] == cl->n;
+        const cell_sums *cs = &sums[c];
+        memcpy(cl->count, cs->count[rule], sizeof cl->count);
+        for (int r = 0; r < 2; r++) cl->majority[r] = majority(cs->count[r]);
+        cl->phase = cl->majority[rule];
+        cl->agree = cl->count[cl->phase] == cl->n;
+        cl->uncertain = gl_phase_uncertain(cl->count[cl->phase], cl->n);
+        double *mean[N_MEAN] = {&cl->train_acc, &cl->test_acc, &cl->corrupted_acc, &cl->corrupted_true_acc,
+                                &cl->clean_acc, &cl->noise};
+        for (int i = 0; i < N_MEAN; i++) *mean[i] = cs->n[i] ? cs->sum[i] / (double)cs->n[i] : NAN;
         pg->disagree += !cl->agree;
+        pg->uncertain += cl->uncertain;
+        pg->rule_disagree += cl->majority[GL_RULE_PAPER] != cl->majority[GL_RULE_SUBSET];
         cl->dx = half_width(pg->xs, pg->nx, cl->x);
         cl->dy = half_width(pg->ys, pg->ny, cl->y);
     }
+    free(sums);
     return 0;
 }
 
@@ -169,20 +220,55 @@ const gl_phase_cell *gl_phase_grid_at(const gl_phase_grid *pg, int f, double x, 
     return NULL;
 }
 
+/* Calls fn for the cells of pg, facets in order. */
+static void each_cell(const gl_phase_grid *pg, void (*fn)(gl_text *b, const gl_phase_grid *pg, const gl_phase_cell *cl),
+                      gl_text *b) {
+    for (int f = 0; f < pg->n_facets; f++)
+        for (int c = 0; c < pg->n_cells; c++)
+            if (!strcmp(pg->cells[c].facet, pg->facets[f])) fn(b, pg, &pg->cells[c]);
+}
+
+static void phase_row(gl_text *b, const gl_phase_grid *pg, const gl_phase_cell *cl) {
+    gl_text_printf(b, "%s,%.12g,%.12g,%ld,%s,%d,%d,%.6g,%.6g", cl->facet, cl->x, cl->y, cl->n,
+                   gl_phase_name(cl->phase), cl->phase, cl->agree, cl->dx, cl->dy);
+    for (int i = 0; i < 6; i++) gl_text_printf(b, ",%ld", cl->count[i]);
+    for (int i = 0; i < 6; i++) {
+        double lo, hi;
+        gl_wilson(cl->count[i], cl->n, 1.96, &lo, &hi);
+        gl_text_printf(b, ",%.6g,%.6g,%.6g", (double)cl->count[i] / (double)cl->n, lo, hi);
+    }
+    gl_text_printf(b, ",%d,%s\n", cl->uncertain, gl_phase_rule_name(pg->rule));
+}
+
 int gl_phase_grid_write(const gl_phase_grid *pg, const char *path, gl_error *err) {
     gl_text b = {0};
     gl_text_printf(&b, "facet,%s,%s,runs,phase,phase_index,agree,dx,dy", pg->x, pg->y);
     for (int i = 0; i < 6; i++) gl_text_printf(&b, ",%s", gl_phase_name(i));
-    gl_text_printf(&b, "\n");
-    for (int f = 0; f < pg->n_facets; f++)
-        for (int c = 0; c < pg->n_cells; c++) {
-            const gl_phase_cell *cl = &pg->cells[c];
-            if (strcmp(cl->facet, pg->facets[f])) continue;
-            gl_text_printf(&b, "%s,%.12g,%.12g,%ld,%s,%d,%d,%.6g,%.6g", cl->facet, cl->x, cl->y, cl->n,
-                           gl_phase_name(cl->phase), cl->phase, cl->agree, cl->dx, cl->dy);
-            for (int i = 0; i < 6; i++) gl_text_printf(&b, ",%ld", cl->count[i]);
-            gl_text_printf(&b, "\n");
-        }
+    for (int i = 0; i < 6; i++) {
+        const char *n = gl_phase_name(i);
+        gl_text_printf(&b, ",frac_%s,lo_%s,hi_%s", n, n, n);
+    }
+    gl_text_printf(&b, ",uncertain,rule\n");
+    each_cell(pg, phase_row, &b);
+    int rc = gl_text_write(&b, path, err);
+    gl_text_free(&b);
+    return rc;
+}
+
+static void disagreement_row(gl_text *b, const gl_phase_grid *pg, const gl_phase_cell *cl) {
+    (void)pg;
+    int p = cl->majority[GL_RULE_PAPER], q = cl->majority[GL_RULE_SUBSET];
+    if (p == q) return;
+    gl_text_printf(b, "%s,%.12g,%.12g,%ld,%s,%s,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,\"%s\"\n", cl->facet, cl->x, cl->y,
+                   cl->n, gl_phase_name(p), gl_phase_name(q), cl->runs_differ, cl->train_acc, cl->test_acc,
+                   cl->corrupted_acc, cl->corrupted_true_acc, cl->clean_acc, cl->noise, gl_phase_rule_reason(p, q));
+}
+
+int gl_phase_disagreements_write(const gl_phase_grid *pg, const char *path, gl_error *err) {
+    gl_text b = {0};
+    gl_text_printf(&b, "facet,%s,%s,runs,paper,subset,runs_differ,train_acc,test_acc,corrupted_acc,"
+                       "corrupted_true_acc,clean_acc,xi,reason\n", pg->x, pg->y);
+    each_cell(pg, disagreement_row, &b);
     int rc = gl_text_write(&b, path, err);
     gl_text_free(&b);
     return rc;

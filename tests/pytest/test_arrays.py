@@ -66,6 +66,13 @@ def test_phase_rule():
     assert groklab.phase(0.7, 1.0, 0.3) == "full_inversion"
     names = groklab.phase(np.array([1.0, 1.0]), np.array([1.0, 0.0]), 0.3)
     assert list(names) == ["coexistence", "memorization"]
+    # the subset rule: at xi 0.1 a network answering the corrupted examples' true labels
+    assert groklab.phase(0.9, 1.0, 0.1) == "coexistence"
+    assert groklab.phase_subset(0.9, 1.0, 0.0, 1.0, 0.1) == "full_inversion"
+    assert groklab.phase_subset(0.95, 1.0, 0.5, 0.5, 0.3) == "partial_inversion"
+    assert groklab.phase_subset(1.0, 0.02, np.nan, np.nan, 0.0) == groklab.phase(1.0, 0.02, 0.0)
+    names = groklab.phase_subset(np.array([1.0, 0.93]), np.array([0.2, 0.2]), np.array([1.0, 0.7]), 0.0, 0.3)
+    assert list(names) == ["memorization", "confusion"]
 
 
 @pytest.fixture(scope="module")

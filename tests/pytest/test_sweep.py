@@ -20,6 +20,19 @@ def test_sweep_equals_the_cli_sweep(cli, tmp_path):
     cells = s.phase(x="wd", y="noise")
     cli_cells = read_table(tmp_path / "cli" / "phase.csv")
     assert list(cells["phase"]) == list(cli_cells["phase"])
+    # the subset rule, its Wilson columns and the rule comparison, as the CLI writes them
+    cli("phase", tmp_path / "cli", "--x", "wd", "--y", "noise", "--rule", "subset", "--quiet")
+    cells = s.phase(x="wd", y="noise", rule="subset")
+    cli_cells = read_table(tmp_path / "cli" / "phase.csv")
+    assert list(cells.columns) == list(cli_cells.columns) and "lo_coexistence" in cells.columns
+    for col in ("phase", "uncertain", "rule", "hi_memorization"):
+        assert list(cells[col]) == list(cli_cells[col]), col
+    assert set(cells["rule"]) == {"subset"}
+    dis = s.rule_disagreements(x="wd", y="noise")
+    assert list(dis.columns) == list(read_table(tmp_path / "cli" / "rule-disagreements.csv").columns)
+    import pytest
+    with pytest.raises(ValueError, match="paper, subset"):
+        s.phase(rule="table2")
 
 
 def test_open_sweep_resumes_and_refuses_another_grid(tmp_path):
