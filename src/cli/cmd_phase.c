@@ -9,7 +9,9 @@ static void phase_help(FILE *f) {
                "the phase diagram: one panel per facet value (default: the first other axis),\n"
                "a colour per phase, the majority phase of each cell over seeds, a cross where\n"
                "seeds disagree. Writes DIR/phase.csv (one row per cell, with the count of each\n"
-               "phase) and DIR/phase.png/.svg/.gp, and prints the grid.\n");
+               "phase) and DIR/phase.png/.svg/.gp, and prints the grid. In a refined sweep\n"
+               "(groklab sweep --refine) the cells never trained show the phase inferred from\n"
+               "their trained neighbours (phase.csv column inferred 1; lighter on the figure).\n");
 }
 
 /* The grid as text, a panel per facet: rows y from high to low. */
@@ -29,13 +31,13 @@ static void print_grid(const char *dir, const gl_phase_grid *pg) {
             for (int i = 0; i < pg->nx; i++) {
                 const gl_phase_cell *c = gl_phase_grid_at(pg, f, pg->xs[i], pg->ys[j]);
                 if (!c) printf("     .");
-                else printf(" %4s%s", abbr[c->phase], c->agree ? " " : "*");
+                else printf(" %4s%s", abbr[c->phase], !c->agree ? "*" : c->inferred ? "~" : " ");
             }
             printf("\n");
         }
     }
     printf("\nC coexistence, PI partial inversion, FI full inversion, M memorization, F forgetting, X confusion;\n"
-           "* seeds disagree (the majority is shown)\n");
+           "* seeds disagree (the majority is shown); ~ inferred, not trained (a refined sweep)\n");
 }
 
 int cli_phase_diagram(const char *dir, const char *x, const char *y, const char *facet, const char *title,

@@ -85,6 +85,9 @@ void cli_phase_figures_help(FILE *f) {
                "  --seeds K       K seeds per point (default 1); cells where seeds disagree are marked\n"
                "  --panels LIST   other values of the panel knob (e.g. fig7a --panels 1,3,10)\n"
                "  --threads T     workers (default all cores); --out DIR (default sweeps/FIGURE-SCALE)\n"
+               "  --refine        train a coarse lattice and then only between neighbours whose\n"
+               "                  phases differ (groklab sweep --refine); inferred cells are shaded\n"
+               "                  lighter; --complete later trains the rest of the grid\n"
                "  --device cuda   train on the GPU, the grid packed into populations (the\n"
                "                  two-layer MLP figures, fig3*)\n");
 }
@@ -148,14 +151,15 @@ int cli_reproduce_phase(int argc, char **argv) {
     if (!pf) return EXIT_USAGE;
     const char *out = NULL, *seeds = NULL, *panels = NULL, *device = NULL;
     int threads = 0, quiet = 0, scale_w = 0;
+    cli_refine rf = {.x = "frac", .y = "noise"};
     const cli_opt opts[] = {
         OPT_W("--scale", &scale_w, "small|paper"), OPT_S("--out", &out), OPT_S("--seeds", &seeds),
         OPT_S("--panels", &panels), OPT_S("--device", &device), OPT_N("--threads", OPT_INT, &threads, 0, 4096),
-        OPT_F("--quiet", &quiet), OPT_END,
+        OPT_F("--quiet", &quiet), OPT_F("--refine", &rf.on), OPT_F("--complete", &rf.complete), OPT_END,
     };
     cli_args a = {.cmd = pf->name, .opts = opts, .help = cli_phase_figures_help,
                   .usage = "groklab reproduce FIGURE [--scale small|paper] [--seeds K] [--panels LIST] [--threads T] "
-                           "[--device cpu|cuda] [--out DIR] [--quiet]"};
+                           "[--device cpu|cuda] [--refine | --complete] [--out DIR] [--quiet]"};
     int rc = cli_parse(argc - 1, argv + 1, &a);
     if (rc >= 0) return rc;
     const char *scale = scale_w ? "paper" : "small";
@@ -197,7 +201,12 @@ int cli_reproduce_phase(int argc, char **argv) {
                g.base.p, pf->title, out);
     double t0 = cli_now();
     gl_config knobs_base = g.base;
-    rc = cli_sweep(out, &g, 0, threads, 0, 0, 1, quiet);
+    if (rf.on && rf.complete) {
+        gl_grid_free(&g);
+        cli_error("--refine and --complete contradict: --complete trains the whole grid of a refined sweep");
+        return EXIT_USAGE;
+    }
+    rc = cli_sweep(out, &g, 0, threads, 0, 0, 1, quiet, &rf);
     gl_grid_free(&g);
     if (rc != EXIT_OK) return rc;
     char title[256];

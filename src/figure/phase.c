@@ -1,11 +1,15 @@
 /* groklab: the phase diagram of a sweep (groklab/figure.h): a panel per
- * facet value, a colour per phase, a cross where a cell's runs disagree. */
+ * facet value, a colour per phase, a cross where a cell's runs disagree, a
+ * lighter shade where a refined sweep's cell was inferred, not trained. */
 #include <stdio.h>
 
 #include "figure/figure_impl.h"
 
 /* The six phases' colours, in gl_phase order. */
 static const char *const phase_colors[6] = {"#2ca02c", "#1f77b4", "#9467bd", "#d62728", "#ff7f0e", "#7f7f7f"};
+/* phase.csv's inferred column (gl_phase_grid_write): after the 9 leading
+ * columns and the 6 phase counts */
+#define INFERRED_COL 16
 
 int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title, gl_error *err) {
     const char *const *col = phase_colors;
@@ -24,9 +28,10 @@ int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title,
     }
     gl_text p = {0};
     const char *facet = pg->facet[0] ? pg->facet : NULL;
-    gl_text_printf(&p, "# phase.csv columns: 1 facet, 2 x, 3 y, 6 phase_index, 7 agree, 8 dx, 9 dy\n");
+    gl_text_printf(&p, "# phase.csv columns: 1 facet, 2 x, 3 y, 6 phase_index, 7 agree, 8 dx, 9 dy, %d inferred\n", INFERRED_COL);
     gl_text_printf(&p, "set multiplot layout %d,%d title '%s' noenhanced\n", rows, cols, title ? title : "phase diagram");
-    gl_text_printf(&p, "set xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\nset key off\nset bmargin 5\n", pg->x, pg->y);
+    gl_text_printf(&p, "set xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\nset key off\nset bmargin %d\n", pg->x, pg->y,
+                   cols > 1 ? 5 : 7);
     gl_text_printf(&p, "set xrange [%g:%g]\nset yrange [%g:%g]\n", x0 - dx0, x1 + dx1, y0 - dy0, y1 + dy1);
     gl_text_printf(&p, "color(i) = i == 0 ? 0x%s : i == 1 ? 0x%s : i == 2 ? 0x%s : i == 3 ? 0x%s : i == 4 ? 0x%s : 0x%s\n",
                    col[0] + 1, col[1] + 1, col[2] + 1, col[3] + 1, col[4] + 1, col[5] + 1);
@@ -35,22 +40,27 @@ int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title,
         gl_text_printf(&p, "set title '%s%s%s' noenhanced\n", facet ? facet : "", facet ? " " : "",
                        facet ? pg->facets[f] : "");
         gl_text_printf(&p, "set key off\n");
-        if (f == nf - 1) /* the legend along the figure's foot, in screen coordinates */
-            for (int i = 0; i < 7; i++) {
-                double l = 0.03 + i * 0.138;
+        if (f == nf - 1) /* the legend along the figure's foot, in screen coordinates (two rows under one panel) */
+            for (int i = 0; i < 8; i++) {
+                int per = cols > 1 ? 8 : 4;
+                double l = 0.02 + (i % per) * 0.976 / per, y = 0.015 + (i < per && per < 8 ? 0.04 : 0);
                 if (i < 6)
-                    gl_text_printf(&p, "set object %d rect from screen %.3f,0.015 to screen %.3f,0.045 fc rgb '%s' fs solid noborder\n",
-                                   100 + i, l, l + 0.02, col[i]);
-                else
-                    gl_text_printf(&p, "set label 99 'x' at screen %.3f,0.03 center font ',11'\n", l + 0.01);
-                gl_text_printf(&p, "set label %d '%s' at screen %.3f,0.03 left font ',9' noenhanced\n", 100 + i,
-                               i < 6 ? gl_phase_name(i) : "seeds disagree", l + 0.025);
+                    gl_text_printf(&p, "set object %d rect from screen %.3f,%.3f to screen %.3f,%.3f fc rgb '%s' fs solid noborder\n",
+                                   100 + i, l, y, l + 0.02, y + 0.03, col[i]);
+                else if (i == 6)
+                    gl_text_printf(&p, "set label 99 'x' at screen %.3f,%.3f center font ',11'\n", l + 0.01, y + 0.015);
+                else /* an inferred cell: its phase's colour, lightened */
+                    gl_text_printf(&p, "set object %d rect from screen %.3f,%.3f to screen %.3f,%.3f fc rgb '%s' fs solid 0.4 noborder\n",
+                                   100 + i, l, y, l + 0.02, y + 0.03, col[0]);
+                gl_text_printf(&p, "set label %d '%s' at screen %.3f,%.3f left font ',9' noenhanced\n", 100 + i,
+                               i < 6 ? gl_phase_name(i) : i == 6 ? "seeds disagree" : "inferred", l + 0.025, y + 0.015);
             }
         gl_text_printf(&p, "plot 'phase.csv' skip 1 using (sel('%s',2)):3:8:9:(color(column(6))) with boxxyerror fs solid 1.0 noborder lc rgb variable notitle, \\\n"
-                           "     '' skip 1 using (sel('%s',2)):(column(7) > 0.5 ? NaN : column(3)) with points pt 2 ps 0.8 lc rgb 'black' notitle",
-                       pg->facets[f], pg->facets[f]);
+                           "     '' skip 1 using (sel('%s',2)):(column(7) > 0.5 ? NaN : column(3)) with points pt 2 ps 0.8 lc rgb 'black' notitle, \\\n"
+                           "     '' skip 1 using (sel('%s',2)):(column(%d) > 0.5 ? column(3) : NaN):8:9 with boxxyerror fs transparent solid 0.6 noborder lc rgb 'white' notitle",
+                       pg->facets[f], pg->facets[f], pg->facets[f], INFERRED_COL);
         gl_text_printf(&p, "\n");
     }
     gl_text_printf(&p, "unset multiplot\n");
-    return gl_figure_draw(dir, "phase", 360 * cols + 60, 330 * rows + 80, &p, err);
+    return gl_figure_draw(dir, "phase", 360 * cols + 60, 330 * rows + (cols > 1 ? 80 : 110), &p, err);
 }

@@ -1,6 +1,7 @@
 /* groklab: the cells of a phase diagram (groklab/sweep.h): every finished
  * run of a store by two knobs, one panel per value of a third, the count of
- * each phase per cell and its majority. */
+ * each phase per cell and its majority; in a refined sweep also the cells
+ * inferred for its untrained points. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -66,6 +67,61 @@ static int add_value(double *v, int *n, double x) {
     return 1;
 }
 
+/* The index of the cell (fv, x, y), added (empty) if new; -1: out of memory. */
+static int cell_at(gl_phase_grid *pg, int *cap, const char *fv, double x, double y) {
+    int c = 0;
+    while (c < pg->n_cells && !(pg->cells[c].x == x && pg->cells[c].y == y && !strcmp(pg->cells[c].facet, fv))) c++;
+    if (c < pg->n_cells) return c;
+    if (pg->n_cells == *cap) {
+        int nc = *cap ? 2 * *cap : 256;
+        gl_phase_cell *nw = realloc(pg->cells, sizeof *pg->cells * (size_t)nc);
+        if (!nw) return -1;
+        pg->cells = nw;
+        *cap = nc;
+    }
+    gl_phase_cell *cl = &pg->cells[pg->n_cells++];
+    memset(cl, 0, sizeof *cl);
+    snprintf(cl->facet, sizeof cl->facet, "%s", fv);
+    cl->x = x;
+    cl->y = y;
+    return c;
+}
+
+/* A refined sweep's untrained points with an inferred phase, as cells with no
+ * runs (inferred 1) where no finished run has a cell; points of one cell
+ * inferred differently make it disagree. */
+static int add_inferred(gl_store *s, const char *cx, const char *cy, const char *cf, gl_phase_grid *pg, int *cap,
+                        gl_error *err) {
+    long *ids, n;
+    int *phase;
+    int rc = gl_store_inferred(s, &ids, &phase, &n, err);
+    if (rc != 0 || n == 0) return rc;
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT CAST(%s AS TEXT), CAST(%s AS REAL), CAST(%s AS REAL) FROM runs WHERE id = ?1", cf,
+             cx, cy);
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(gl_store_db(s), sql, -1, &q, NULL) != SQLITE_OK)
+        rc = gl_failc(err, GL_E_CORRUPT, "the store's runs cannot be read: %s", sqlite3_errmsg(gl_store_db(s)));
+    for (long i = 0; i < n && rc == 0; i++) {
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, ids[i]);
+        if (sqlite3_step(q) != SQLITE_ROW) continue;
+        const char *fv = (const char *)sqlite3_column_text(q, 0);
+        int had = pg->n_cells, c = cell_at(pg, cap, fv ? fv : "", sqlite3_column_double(q, 1), sqlite3_column_double(q, 2));
+        if (c < 0) {
+            rc = gl_fail_nomem(err, "for the phase cells");
+            break;
+        }
+        gl_phase_cell *cl = &pg->cells[c];
+        if (c == had) cl->inferred = 1, cl->phase = phase[i], cl->agree = 1;
+        else if (cl->inferred && cl->phase != phase[i]) cl->agree = 0;
+    }
+    sqlite3_finalize(q);
+    free(ids);
+    free(phase);
+    return rc;
+}
+
 int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet, gl_phase_grid *pg,
                    gl_error *err) {
     memset(pg, 0, sizeof *pg);
@@ -100,23 +156,10 @@ int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet,
             if (!strcmp(ph, gl_phase_name(i))) pi = i;
         if (pi < 0) continue;
         if (!fv) fv = "";
-        int c = 0;
-        while (c < pg->n_cells && !(pg->cells[c].x == vx && pg->cells[c].y == vy && !strcmp(pg->cells[c].facet, fv))) c++;
-        if (c == pg->n_cells) {
-            if (pg->n_cells == cap) {
-                cap = cap ? 2 * cap : 256;
-                gl_phase_cell *nw = realloc(pg->cells, sizeof *pg->cells * (size_t)cap);
-                if (!nw) {
-                    rc = gl_fail_nomem(err, "for the phase cells");
-                    break;
-                }
-                pg->cells = nw;
-            }
-            gl_phase_cell *cl = &pg->cells[pg->n_cells++];
-            memset(cl, 0, sizeof *cl);
-            snprintf(cl->facet, sizeof cl->facet, "%s", fv);
-            cl->x = vx;
-            cl->y = vy;
+        int c = cell_at(pg, &cap, fv, vx, vy);
+        if (c < 0) {
+            rc = gl_fail_nomem(err, "for the phase cells");
+            break;
         }
         pg->cells[c].count[pi]++;
         pg->cells[c].n++;
@@ -125,6 +168,7 @@ int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet,
     if (rc == 0 && step != SQLITE_DONE)
         rc = gl_failc(err, GL_E_CORRUPT, "the store's runs cannot be read: %s", sqlite3_errmsg(h));
     sqlite3_finalize(q);
+    if (rc == 0) rc = add_inferred(s, cx, cy, cf, pg, &cap, err);
     if (rc == 0 && pg->n_cells == 0) rc = gl_fail(err, "%s has no finished runs yet", gl_store_path(s));
     if (rc == 0) {
         int nc = pg->n_cells;
@@ -153,8 +197,7 @@ int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet,
         int m = 0;
         for (int i = 1; i < 6; i++)
             if (cl->count[i] > cl->count[m]) m = i;
-        cl->phase = m;
-        cl->agree = cl->count[m] == cl->n;
+        if (!cl->inferred) cl->phase = m, cl->agree = cl->count[m] == cl->n;
         pg->disagree += !cl->agree;
         cl->dx = half_width(pg->xs, pg->nx, cl->x);
         cl->dy = half_width(pg->ys, pg->ny, cl->y);
@@ -173,7 +216,7 @@ int gl_phase_grid_write(const gl_phase_grid *pg, const char *path, gl_error *err
     gl_text b = {0};
     gl_text_printf(&b, "facet,%s,%s,runs,phase,phase_index,agree,dx,dy", pg->x, pg->y);
     for (int i = 0; i < 6; i++) gl_text_printf(&b, ",%s", gl_phase_name(i));
-    gl_text_printf(&b, "\n");
+    gl_text_printf(&b, ",inferred\n");
     for (int f = 0; f < pg->n_facets; f++)
         for (int c = 0; c < pg->n_cells; c++) {
             const gl_phase_cell *cl = &pg->cells[c];
@@ -181,7 +224,7 @@ int gl_phase_grid_write(const gl_phase_grid *pg, const char *path, gl_error *err
             gl_text_printf(&b, "%s,%.12g,%.12g,%ld,%s,%d,%d,%.6g,%.6g", cl->facet, cl->x, cl->y, cl->n,
                            gl_phase_name(cl->phase), cl->phase, cl->agree, cl->dx, cl->dy);
             for (int i = 0; i < 6; i++) gl_text_printf(&b, ",%ld", cl->count[i]);
-            gl_text_printf(&b, "\n");
+            gl_text_printf(&b, ",%d\n", cl->inferred);
         }
     int rc = gl_text_write(&b, path, err);
     gl_text_free(&b);
