@@ -148,10 +148,11 @@ long gl_refine_next(int nx, int ny, const int *state, unsigned char *next);
  * inferred points. */
 long gl_refine_infer(int nx, int ny, const int *state, int *phase);
 
-/* Makes the store a refined sweep over knobs x and y (before its first
- * gl_store_define; again with the same knobs is a no-op). Refused for a
- * store that already holds a full sweep or one refined over other knobs. */
-int gl_store_refine_start(gl_store *s, const char *x, const char *y, gl_error *err);
+/* Makes the store a refined sweep over knobs x and y, axes of grid g (NULL:
+ * not checked), before its first gl_store_define; again with the same knobs
+ * is a no-op. Refused for a store that already holds a full sweep or one
+ * refined over other knobs. */
+int gl_store_refine_start(gl_store *s, const gl_grid *g, const char *x, const char *y, gl_error *err);
 /* 1 if the store is a refined sweep still refining (x and y, when given,
  * get its knobs: 40 bytes), else 0. */
 int gl_store_refining(gl_store *s, char *x, char *y);

@@ -61,7 +61,7 @@ int gl_sweep_run(const char *dir, const gl_grid *g, const gl_sweep_opts *o, gl_s
         rc = gl_fail(err, "--refine schedules rounds from the whole grid; it cannot be sharded (run it in one "
                           "process, with --threads)");
     /* a new refined sweep is marked before its points go in, so that they go in unscheduled */
-    if (rc == 0 && o->refine && g) rc = gl_store_refine_start(s, o->refine_x, o->refine_y, err);
+    if (rc == 0 && o->refine && g) rc = gl_store_refine_start(s, g, o->refine_x, o->refine_y, err);
     if (rc == 0 && g) rc = gl_store_define(s, g, o->extend, &rep->added, err);
     long completed = 0;
     if (rc == 0 && o->complete) rc = gl_store_complete(s, &completed, err);

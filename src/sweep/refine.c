@@ -156,13 +156,16 @@ int gl_store_refining(gl_store *s, char *x, char *y) {
     return on;
 }
 
-int gl_store_refine_start(gl_store *s, const char *x, const char *y, gl_error *err) {
+int gl_store_refine_start(gl_store *s, const gl_grid *g, const char *x, const char *y, gl_error *err) {
     char kx[40], ky[40], ox[40], oy[40], *def = NULL, *had = NULL;
     snprintf(kx, sizeof kx, "%s", x);
     snprintf(ky, sizeof ky, "%s", y);
     for (char *c = kx; *c; c++) *c = *c == '-' ? '_' : *c;
     for (char *c = ky; *c; c++) *c = *c == '-' ? '_' : *c;
     if (!strcmp(kx, ky)) return gl_fail(err, "--refine: x and y are both '%s'; refinement needs two axes", kx);
+    for (int k = 0; g && k < 2; k++)
+        if (gl_grid_axis(g, k ? ky : kx) < 0)
+            return gl_fail(err, "--refine: %s is not an axis of the sweep (give it as a list or a range)", k ? ky : kx);
     if (gl_store_exec(s, "BEGIN IMMEDIATE", err) != 0) return -1;
     int rc = gl_store_key(s, "definition", &def, err);
     if (!rc) rc = gl_store_key(s, "refine", &had, err);
