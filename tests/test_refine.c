@@ -163,24 +163,33 @@ static int simulate(int nx, int ny, int (*map)(int, int, int, int), const char *
     return trained;
 }
 
+/* whether gl_refine_infer's phases ph are the brute force's (a finished
+ * point keeps its state); the first difference is printed */
+static int same_as_brute(int nx, int ny, const int *st, const int *ph) {
+    for (int i = 0; i < nx; i++)
+        for (int j = 0; j < ny; j++) {
+            int k = i * ny + j, b = st[k] != GL_REFINE_UNTRAINED ? st[k] : brute_infer(nx, ny, st, i, j);
+            int got = st[k] != GL_REFINE_UNTRAINED || ph[k] >= 0 ? ph[k] : -1;
+            if (got != b) {
+                printf("  %dx%d point (%d, %d): inferred %d, brute force %d\n", nx, ny, i, j, ph[k], b);
+                return 0;
+            }
+        }
+    return 1;
+}
+
 /* every untrained point inferred, as the brute force infers it; where wanted, as the map says */
 static void check_inference(int nx, int ny, const int *st, int (*map)(int, int, int, int), const char *name,
                             int want_exact) {
-    int ph[MAXN * MAXN], agree = 1, all = 1, exact = 1;
+    int ph[MAXN * MAXN], all = 1, exact = 1;
     long n = gl_refine_infer(nx, ny, st, ph), untrained = 0;
-    for (int i = 0; i < nx; i++)
-        for (int j = 0; j < ny; j++) {
-            int k = i * ny + j;
-            if (st[k] != GL_REFINE_UNTRAINED) {
-                if (ph[k] != st[k]) agree = 0;
-                continue;
-            }
-            untrained++;
-            int b = brute_infer(nx, ny, st, i, j);
-            if (b != (ph[k] >= 0 ? ph[k] : -1)) agree = 0;
-            if (ph[k] < 0) all = 0;
-            if (map && ph[k] != map(i, j, nx, ny)) exact = 0;
-        }
+    int agree = same_as_brute(nx, ny, st, ph);
+    for (int k = 0; k < nx * ny; k++) {
+        if (st[k] != GL_REFINE_UNTRAINED) continue;
+        untrained++;
+        if (ph[k] < 0) all = 0;
+        if (map && ph[k] != map(k / ny, k % ny, nx, ny)) exact = 0;
+    }
     CHECK(agree, "%s %dx%d: inferred phases are the brute force's (%ld inferred)", name, nx, ny, n);
     CHECK(all && n == untrained, "%s %dx%d: every untrained point is inferred (%ld of %ld)", name, nx, ny, n, untrained);
     if (want_exact) CHECK(exact, "%s %dx%d: the inferred phases are the map's", name, nx, ny);
@@ -248,19 +257,7 @@ static void test_random_states(void) {
         brute_needed(nx, ny, st, need);
         if (memcmp(next, need, (size_t)(nx * ny))) ok_next = 0;
         gl_refine_infer(nx, ny, st, ph);
-        for (int i = 0; i < nx; i++)
-            for (int j = 0; j < ny; j++) {
-                int k = i * ny + j;
-                if (st[k] != GL_REFINE_UNTRAINED) {
-                    if (ph[k] != st[k]) ok_inf = 0;
-                    continue;
-                }
-                int b = brute_infer(nx, ny, st, i, j);
-                if (b != (ph[k] >= 0 ? ph[k] : -1)) {
-                    if (ok_inf) printf("  %dx%d point (%d, %d): inferred %d, brute force %d\n", nx, ny, i, j, ph[k], b);
-                    ok_inf = 0;
-                }
-            }
+        if (ok_inf && !same_as_brute(nx, ny, st, ph)) ok_inf = 0;
     }
     CHECK(ok_next, "random partial states: gl_refine_next marks the brute force's points");
     CHECK(ok_inf, "random partial states: gl_refine_infer infers only from blocks that agree, as the brute force");
