@@ -21,7 +21,7 @@ usage: check_phase.py DIR
    value to the nearest other value of that axis among the finished runs
    (0.05 when the axis has a single value). Every field of every row of
    phase.csv is compared (numbers as the C prints them: x, y to 12 digits,
-   dx, dy to 6).
+   dx, dy to 6); inferred is 0 (a full sweep: every cell trained).
 Prints one line per part; exit 1 on a mismatch.
 """
 
@@ -92,7 +92,7 @@ def main():
         rd = csv.reader(fh)
         header = next(rd)
         got = list(rd)
-    want_header = ["facet", "frac", "noise", "runs", "phase", "phase_index", "agree", "dx", "dy"] + PHASES
+    want_header = ["facet", "frac", "noise", "runs", "phase", "phase_index", "agree", "dx", "dy"] + PHASES + ["inferred"]
     if header != want_header:
         errs.append("header %s, want %s" % (header, want_header))
     seen = set()
@@ -112,6 +112,7 @@ def main():
         want = {"runs": n, "phase": PHASES[m], "phase_index": m, "agree": int(count[m] == n),
                 "dx": float("%.6g" % half_gap(xs, key[1])), "dy": float("%.6g" % half_gap(ys, key[2]))}
         want.update(zip(PHASES, count))
+        want["inferred"] = 0
         for col, w in want.items():
             v = row[want_header.index(col)]
             v = v if col == "phase" else float(v) if col in ("dx", "dy") else int(v)
