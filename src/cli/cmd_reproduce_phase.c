@@ -201,11 +201,6 @@ int cli_reproduce_phase(int argc, char **argv) {
                g.base.p, pf->title, out);
     double t0 = cli_now();
     gl_config knobs_base = g.base;
-    if (rf.on && rf.complete) {
-        gl_grid_free(&g);
-        cli_error("--refine and --complete contradict: --complete trains the whole grid of a refined sweep");
-        return EXIT_USAGE;
-    }
     rc = cli_sweep(out, &g, 0, threads, 0, 0, 1, quiet, &rf);
     gl_grid_free(&g);
     if (rc != EXIT_OK) return rc;

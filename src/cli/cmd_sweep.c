@@ -94,10 +94,6 @@ int cmd_sweep(int argc, char **argv) {
         cli_error("--resume DIR continues a refined sweep as refined; --refine only starts one (with --out)");
         rc = EXIT_USAGE;
     }
-    if (rc < 0 && rf.on && rf.complete) {
-        cli_error("--refine and --complete contradict: --complete trains the whole grid of a refined sweep");
-        rc = EXIT_USAGE;
-    }
     if (rc < 0 && rf.on && shard_n > 1) {
         cli_error("--refine cannot be sharded (rounds are planned from the whole grid); run it in one process "
                   "with --threads T");

@@ -152,6 +152,10 @@ int cli_sweep(const char *dir, const gl_grid *g, int extend, int threads, int ke
               int quiet, const cli_refine *rf) {
     gl_sweep_opts o = {.threads = threads, .keep_weights = keep, .extend = extend, .shard_i = shard_i,
                        .shard_n = shard_n};
+    if (rf && rf->on && rf->complete) {
+        cli_error("--refine and --complete contradict: --complete trains the whole grid of a refined sweep");
+        return EXIT_USAGE;
+    }
     if (rf) o.refine = rf->on, o.complete = rf->complete, o.refine_x = rf->x, o.refine_y = rf->y;
     cli_sweep_progress pg;
     gl_sweep_report rep;
