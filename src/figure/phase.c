@@ -31,7 +31,7 @@ int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title,
     gl_text_printf(&p, "# phase.csv columns: 1 facet, 2 x, 3 y, 6 phase_index, 7 agree, 8 dx, 9 dy, %d inferred\n", INFERRED_COL);
     gl_text_printf(&p, "set multiplot layout %d,%d title '%s' noenhanced\n", rows, cols, title ? title : "phase diagram");
     gl_text_printf(&p, "set xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\nset key off\nset bmargin %d\n", pg->x, pg->y,
-                   cols > 1 ? 5 : 7);
+                   cols > 2 ? 5 : 7);
     gl_text_printf(&p, "set xrange [%g:%g]\nset yrange [%g:%g]\n", x0 - dx0, x1 + dx1, y0 - dy0, y1 + dy1);
     gl_text_printf(&p, "color(i) = i == 0 ? 0x%s : i == 1 ? 0x%s : i == 2 ? 0x%s : i == 3 ? 0x%s : i == 4 ? 0x%s : 0x%s\n",
                    col[0] + 1, col[1] + 1, col[2] + 1, col[3] + 1, col[4] + 1, col[5] + 1);
@@ -40,9 +40,9 @@ int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title,
         gl_text_printf(&p, "set title '%s%s%s' noenhanced\n", facet ? facet : "", facet ? " " : "",
                        facet ? pg->facets[f] : "");
         gl_text_printf(&p, "set key off\n");
-        if (f == nf - 1) /* the legend along the figure's foot, in screen coordinates (two rows under one panel) */
+        if (f == nf - 1) /* the legend along the figure's foot, in screen coordinates (two rows under one or two panels) */
             for (int i = 0; i < 8; i++) {
-                int per = cols > 1 ? 8 : 4;
+                int per = cols > 2 ? 8 : 4;
                 double l = 0.02 + (i % per) * 0.976 / per, y = 0.015 + (i < per && per < 8 ? 0.04 : 0);
                 if (i < 6)
                     gl_text_printf(&p, "set object %d rect from screen %.3f,%.3f to screen %.3f,%.3f fc rgb '%s' fs solid noborder\n",
@@ -62,5 +62,5 @@ int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title,
         gl_text_printf(&p, "\n");
     }
     gl_text_printf(&p, "unset multiplot\n");
-    return gl_figure_draw(dir, "phase", 360 * cols + 60, 330 * rows + (cols > 1 ? 80 : 110), &p, err);
+    return gl_figure_draw(dir, "phase", 360 * cols + 60, 330 * rows + (cols > 2 ? 80 : 110), &p, err);
 }
