@@ -115,6 +115,60 @@ int gl_store_result(gl_store *s, long id, const char *column, double *v, gl_erro
  * and step) as CSV to path (atomically); *rows gets the row count. */
 int gl_store_export_csv(gl_store *s, const char *table, const char *path, long *rows, gl_error *err);
 
+/* ---- adaptive refinement: a phase diagram from a subset of its grid ---- */
+
+/* A refined sweep (groklab sweep --refine) trains, in each panel (every
+ * combination of the axes other than x, y and replicate), a coarse lattice
+ * of the x by y target grid first, then in rounds the points between
+ * trained neighbours whose phases differ, until those differences are
+ * resolved at the grid's own spacing. A point's phase is the majority over
+ * its seeds; its seeds train together. Points no round scheduled are never
+ * trained; their phase is inferred from the trained points around them,
+ * which agree by construction (docs/design.md, "Refinement").
+ *
+ * The lattice of level t along an axis of n values has stride
+ * max(1, s >> t), s = gl_refine_stride(n), and always holds both ends. A
+ * block of level t is the rectangle between consecutive lattice values in
+ * x and in y. */
+
+/* A point's state on a panel's map: a phase (gl_phase, >= 0) or one of these. */
+#define GL_REFINE_UNTRAINED (-1) /* no round has scheduled it */
+#define GL_REFINE_WAITING (-2)   /* scheduled, not finished */
+#define GL_REFINE_NOPHASE (-3)   /* finished without a phase (failed) */
+
+/* The coarse stride of an axis of n values: the largest power of two that
+ * leaves at least 4 intervals (17 values: 4, a lattice of 5; 9: 2; 5: 1). */
+int gl_refine_stride(int n);
+/* The refinement step on one panel. state: (nx, ny), index ix * ny + iy.
+ * Marks in next (nx, ny) the untrained points to train now: the coarse
+ * lattice, and every point of the level-(t+1) lattice inside a level-t block
+ * whose corners are finished while its finished points disagree (two
+ * phases, or one without a phase). Returns how many. */
+long gl_refine_next(int nx, int ny, const int *state, unsigned char *next);
+/* The phase of every point (nx, ny): a finished one's own; an untrained
+ * one's from the finest-level blocks around it whose corners are finished,
+ * when all their finished points share one phase; else the point's state
+ * (GL_REFINE_UNTRAINED where nothing can be inferred). Returns the count of
+ * inferred points. */
+long gl_refine_infer(int nx, int ny, const int *state, int *phase);
+
+/* Makes the store a refined sweep over knobs x and y, axes of grid g (NULL:
+ * not checked), before its first gl_store_define; again with the same knobs
+ * is a no-op. Refused for a store that already holds a full sweep or one
+ * refined over other knobs. */
+int gl_store_refine_start(gl_store *s, const gl_grid *g, const char *x, const char *y, gl_error *err);
+/* 1 if the store is a refined sweep still refining (x and y, when given,
+ * get its knobs: 40 bytes), else 0. */
+int gl_store_refining(gl_store *s, char *x, char *y);
+/* One round, in one transaction: the points gl_refine_next marks in each
+ * panel become pending, their rows' round one more than the panel's last
+ * (0: the coarse lattice). Call when no run is pending or running; 0 runs
+ * scheduled means the refinement is done. */
+int gl_store_refine(gl_store *s, long *scheduled, gl_error *err);
+/* Turns a refined sweep into a full one: every point no round scheduled
+ * becomes pending (round NULL); finished runs stay as they are. */
+int gl_store_complete(gl_store *s, long *added, gl_error *err);
+
 /* ---- phase diagrams: the cells of a store ---- */
 
 /* A cell: the finished runs of one (facet value, x, y), the count of each
@@ -133,6 +187,8 @@ typedef struct gl_phase_cell {
     int majority[2];   /* by gl_phase_rule */
     long runs_differ;  /* runs whose paper and subset phases differ */
     double train_acc, test_acc, corrupted_acc, corrupted_true_acc, clean_acc, noise;
+    int inferred; /* a refined sweep's untrained cell: n 0, phase inferred (gl_refine_infer) from the
+                   * stored Table 2 phases; no accuracies (NaN) */
 } gl_phase_cell;
 
 typedef struct gl_phase_grid {
@@ -154,8 +210,9 @@ typedef struct gl_phase_grid {
  * values that is neither x, y nor replicate; "": none), classified by rule:
  * the paper's, the stored runs.phase, or the subset rule, computed here
  * from each run's stored final accuracies (gl_phase_classify_subset; a run
- * without them keeps its stored phase). GL_E_INPUT when a knob is not one
- * or no run has finished. */
+ * without them keeps its stored phase); in a refined sweep also the cells
+ * of its untrained points with their inferred phase (inferred 1, n 0).
+ * GL_E_INPUT when a knob is not one or no run has finished. */
 int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet, gl_phase_rule rule,
                    gl_phase_grid *pg, gl_error *err);
 void gl_phase_grid_free(gl_phase_grid *pg);
@@ -163,8 +220,8 @@ void gl_phase_grid_free(gl_phase_grid *pg);
 const gl_phase_cell *gl_phase_grid_at(const gl_phase_grid *pg, int f, double x, double y);
 /* phase.csv: facet, x, y, runs, phase, phase_index, agree, dx, dy, the
  * count of each phase, then for each phase frac_PHASE, lo_PHASE, hi_PHASE
- * (its fraction of the runs and 95% Wilson interval), uncertain and rule;
- * one row per cell, facets in order. */
+ * (its fraction of the runs and 95% Wilson interval), uncertain, rule and
+ * inferred (0/1); one row per cell, facets in order. */
 int gl_phase_grid_write(const gl_phase_grid *pg, const char *path, gl_error *err);
 /* rule-disagreements.csv: the cells whose paper and subset majorities
  * differ: facet, x, y, runs, paper, subset, runs_differ, the mean
@@ -184,6 +241,8 @@ typedef struct gl_sweep_report {
     int ranks;               /* MPI ranks (1 without MPI) */
     int rank;                /* this process's MPI rank (0 without MPI; the report is rank 0's) */
     long from_ranks;         /* MPI: runs the other ranks trained */
+    int rounds;              /* a refined sweep: rounds this process scheduled */
+    long untrained;          /* at the end: points no round scheduled (a refined sweep) */
 } gl_sweep_report;
 
 typedef struct gl_sweep_opts {
@@ -196,6 +255,11 @@ typedef struct gl_sweep_opts {
     void (*on_done)(void *ctx, long id, const gl_config *c, const gl_run_result *r); /* under a lock */
     void (*on_tick)(void *ctx, gl_store *s); /* about every 0.25 s, from the main thread */
     void *ctx;
+    /* gl_sweep_run: a new store becomes a refined sweep over knobs refine_x,
+     * refine_y (gl_store_refine_start) when refine is set; a refined store
+     * trains its rounds either way; complete: gl_store_complete first */
+    int refine, complete;
+    const char *refine_x, *refine_y;
 } gl_sweep_opts;
 
 /* Trains every pending run of the store; one run per worker thread at a

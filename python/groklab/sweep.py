@@ -16,9 +16,12 @@ def _spec(value):
     return text(value)
 
 
-def _run(dir, grid, threads, keep_weights, extend, progress):
+def _run(dir, grid, threads, keep_weights, extend, progress, refine=None, complete=False):
     opts = SweepOpts()
     opts.threads, opts.keep_weights, opts.extend, opts.shard_i, opts.shard_n = int(threads), int(keep_weights), int(extend), 0, 1
+    if refine:  # (x, y): the refinement's knobs
+        opts.refine, opts.refine_x, opts.refine_y = 1, b(refine[0]), b(refine[1])
+    opts.complete = int(bool(complete))
     state = {"done": 0}
     bar = Progress(lib.gl_grid_size(grid) if grid is not None else 0, f"sweep {pathlib.Path(dir).name}", progress)
 
@@ -41,7 +44,7 @@ def _run(dir, grid, threads, keep_weights, extend, progress):
         fail(err, rc)
 
 
-def sweep(out, *, seeds=None, threads=0, keep_weights=False, extend=False, progress=True, **axes):
+def sweep(out, *, seeds=None, threads=0, keep_weights=False, extend=False, progress=True, refine=False, **axes):
     """Trains a grid of runs into out/sweep.db and returns the Sweep.
 
     Every knob of groklab train is an axis when its value is a list (e.g.
@@ -52,8 +55,14 @@ def sweep(out, *, seeds=None, threads=0, keep_weights=False, extend=False, progr
     second call with the same grid resumes it, a different grid is refused
     unless extend=True. threads: workers (0: all cores); keep_weights:
     store each run's final weights and per-neuron IPR. Ctrl-C stops claiming
-    runs and returns the ones in flight to pending.
+    runs and returns the ones in flight to pending. refine=True (or a pair of
+    knobs, default ("frac", "noise")): a refined sweep as groklab sweep
+    --refine, which trains a coarse lattice and then only the points between
+    neighbours whose phases differ; phase() infers the rest, complete()
+    trains them.
     """
+    if refine is True:
+        refine = ("frac", "noise")
     base = Config({"checkpoint_every": 0})
     grid = buffer("gl_grid")
     lib.gl_grid_init(grid, base.ptr)
@@ -63,7 +72,7 @@ def sweep(out, *, seeds=None, threads=0, keep_weights=False, extend=False, progr
         if seeds is not None:
             call(lib.gl_grid_add, grid, b"replicate", b(int(seeds)))
         call(lib.gl_grid_validate, grid)
-        _run(out, grid, threads, keep_weights, extend, progress)
+        _run(out, grid, threads, keep_weights, extend, progress, refine=refine or None)
     finally:
         lib.gl_grid_free(grid)
     return Sweep(out)
@@ -119,7 +128,8 @@ class Sweep:
         return self._export("metrics")
 
     def counts(self):
-        """Runs by status: pending, running, done, diverged, failed."""
+        """Runs by status: pending, running, done, diverged, failed (a refined
+        sweep's points that no round scheduled are in none of them)."""
         s = self._store()
         try:
             st, ph = (ctypes.c_long * 5)(), (ctypes.c_long * 6)()
@@ -149,9 +159,10 @@ class Sweep:
         """The phase diagram's cells as groklab phase computes them (phase.csv's
         table): one row per (facet, x, y) with the runs, the majority phase,
         whether they agree, each phase's count, fraction and 95% Wilson
-        interval (frac_P, lo_P, hi_P), whether the cell is uncertain, and the
-        rule ('paper' or 'subset'). facet None: the first other axis with
-        several values; '': none."""
+        interval (frac_P, lo_P, hi_P), whether the cell is uncertain, the
+        rule ('paper' or 'subset'), and inferred (1: a refined sweep's cell
+        that was not trained, its phase taken from its trained neighbours).
+        facet None: the first other axis with several values; '': none."""
         return self._cells(x, y, facet, rule, lib.gl_phase_grid_write)
 
     def rule_disagreements(self, x="frac", y="noise", facet=None):
@@ -172,6 +183,13 @@ class Sweep:
         return Run(path)
 
     def resume(self, threads=0, progress=True):
-        """Trains the runs still pending (and those a killed process left running)."""
+        """Trains the runs still pending (and those a killed process left running);
+        a refined sweep goes on with its rounds."""
         _run(self.path, None, threads, 0, 0, progress)
+        return self
+
+    def complete(self, threads=0, progress=True):
+        """A refined sweep into its full grid: trains the points its rounds left
+        out (groklab sweep --resume DIR --complete); no run is trained twice."""
+        _run(self.path, None, threads, 0, 0, progress, complete=True)
         return self

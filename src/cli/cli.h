@@ -118,10 +118,16 @@ typedef struct cli_sweep_progress {
 void cli_sweep_callbacks(gl_sweep_opts *o, cli_sweep_progress *pg, int quiet, int shard_i, int shard_n);
 void cli_sweep_print_start(const gl_sweep_report *r, int quiet);
 void cli_sweep_print_end(const gl_sweep_report *r, const cli_sweep_progress *pg, int quiet);
+/* A sweep's refinement flags: --refine over knobs x, y (a new store), and
+ * --complete (a refined store into its full grid). */
+typedef struct cli_refine {
+    int on, complete;
+    const char *x, *y;
+} cli_refine;
 /* Runs (g) or resumes (g NULL) the sweep in dir, over MPI when started by
- * mpirun; returns the exit status (errors printed). */
+ * mpirun; rf NULL: no refinement flags. Returns the exit status (errors printed). */
 int cli_sweep(const char *dir, const gl_grid *g, int extend, int threads, int keep, int shard_i, int shard_n,
-              int quiet);
+              int quiet, const cli_refine *rf);
 
 /* The phase diagram of dir/sweep.db by rule into phase.csv, phase.png,
  * rule-disagreements.csv and the printed grid (cmd_phase.c); facet NULL:

@@ -11,9 +11,11 @@ static void phase_help(FILE *f) {
                "a colour per phase, the majority phase of each cell over seeds, a cross where\n"
                "seeds disagree, a pale cell with a thick outline where the majority is\n"
                "uncertain. Writes DIR/phase.csv (one row per cell: the count of each phase,\n"
-               "its fraction and 95%% Wilson interval, uncertain, the rule) and\n"
+               "its fraction and 95%% Wilson interval, uncertain, the rule, inferred) and\n"
                "DIR/phase.png/.svg/.gp, prints the grid, and lists the cells where the two\n"
-               "rules' majorities differ (also in DIR/rule-disagreements.csv).\n\n"
+               "rules' majorities differ (also in DIR/rule-disagreements.csv). In a refined\n"
+               "sweep (groklab sweep --refine) the cells never trained show the phase inferred\n"
+               "from their trained neighbours (inferred 1; hatched on the figure, ~ in the grid).\n\n"
                "  --rule paper    Table 2 on train and test accuracy (default)\n"
                "  --rule subset   the corrupted examples' answers decide between coexistence,\n"
                "                  partial and full inversion, and memorization\n");
@@ -36,13 +38,14 @@ static void print_grid(const char *dir, const gl_phase_grid *pg) {
             for (int i = 0; i < pg->nx; i++) {
                 const gl_phase_cell *c = gl_phase_grid_at(pg, f, pg->xs[i], pg->ys[j]);
                 if (!c) printf("     .");
-                else printf(" %4s%s", abbr[c->phase], c->agree ? " " : "*");
+                else printf(" %4s%s", abbr[c->phase], !c->agree ? "*" : c->inferred ? "~" : " ");
             }
             printf("\n");
         }
     }
     printf("\nC coexistence, PI partial inversion, FI full inversion, M memorization, F forgetting, X confusion;\n"
-           "* seeds disagree (the majority is shown); %ld uncertain cells (phase.csv's uncertain)\n", pg->uncertain);
+           "* seeds disagree (the majority is shown); ~ inferred, not trained (a refined sweep); %ld uncertain cells "
+           "(phase.csv's uncertain)\n", pg->uncertain);
 }
 
 /* The cells where the paper's rule and the subset rule disagree, at most

@@ -94,6 +94,9 @@ void cli_phase_figures_help(FILE *f) {
                "  --rule R        paper (Table 2, default) or subset (by the corrupted examples' answers)\n"
                "  --panels LIST   other values of the panel knob (e.g. fig7a --panels 1,3,10)\n"
                "  --threads T     workers (default all cores); --out DIR (default sweeps/FIGURE-SCALE)\n"
+               "  --refine        train a coarse lattice and then only between neighbours whose\n"
+               "                  phases differ (groklab sweep --refine); inferred cells are shaded\n"
+               "                  lighter; --complete later trains the rest of the grid\n"
                "  --device cuda   train on the GPU, the grid packed into populations (the\n"
                "                  two-layer MLP figures, fig3*)\n");
 }
@@ -223,15 +226,17 @@ int cli_reproduce_phase(int argc, char **argv) {
     if (!pf) return EXIT_USAGE;
     const char *out = NULL, *seeds = NULL, *panels = NULL, *device = NULL;
     int threads = 0, quiet = 0, scale_w = 0, rule = GL_RULE_PAPER;
+    cli_refine rf = {.x = "frac", .y = "noise"};
     const cli_opt opts[] = {
         OPT_W("--scale", &scale_w, "small|paper"), OPT_W("--rule", &rule, CLI_RULES), OPT_S("--out", &out),
         OPT_S("--seeds", &seeds),
         OPT_S("--panels", &panels), OPT_S("--device", &device), OPT_N("--threads", OPT_INT, &threads, 0, 4096),
-        OPT_F("--quiet", &quiet), OPT_END,
+        OPT_F("--quiet", &quiet), OPT_F("--refine", &rf.on), OPT_F("--complete", &rf.complete), OPT_END,
     };
     cli_args a = {.cmd = pf->name, .opts = opts, .help = cli_phase_figures_help,
                   .usage = "groklab reproduce FIGURE [--scale small|paper] [--seeds K] [--rule paper|subset] "
-                           "[--panels LIST] [--threads T] [--device cpu|cuda] [--out DIR] [--quiet]"};
+                           "[--panels LIST] [--threads T] [--device cpu|cuda] [--refine | --complete] [--out DIR] "
+                           "[--quiet]"};
     int rc = cli_parse(argc - 1, argv + 1, &a);
     if (rc >= 0) return rc;
     const char *scale = scale_w ? "paper" : "small";
@@ -273,7 +278,7 @@ int cli_reproduce_phase(int argc, char **argv) {
                g.base.p, pf->title, out);
     double t0 = cli_now();
     gl_config knobs_base = g.base;
-    rc = cli_sweep(out, &g, 0, threads, 0, 0, 1, quiet);
+    rc = cli_sweep(out, &g, 0, threads, 0, 0, 1, quiet, &rf);
     char title[256];
     snprintf(title, sizeof title, "%s: %s (%s scale, p %d)", pf->name, pf->title, scale, knobs_base.p);
     if (rc == EXIT_OK) rc = cli_phase_diagram(out, "frac", "noise", pf->facet, (gl_phase_rule)rule, title, quiet);

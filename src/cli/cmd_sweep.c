@@ -9,7 +9,8 @@ static void sweep_help(FILE *f) {
     fprintf(f,
             "usage: groklab sweep --out DIR [--KNOB SPEC ...] [--seeds K] [--threads T]\n"
             "                     [--keep-weights] [--extend] [--shard I/N] [--quiet]\n"
-            "       groklab sweep --resume DIR [--threads T] [--shard I/N]\n\n"
+            "                     [--refine [--x KNOB] [--y KNOB]]\n"
+            "       groklab sweep --resume DIR [--threads T] [--shard I/N] [--complete]\n\n"
             "Trains every point of a grid into DIR/sweep.db (SQLite). Any knob of groklab\n"
             "train is an axis when its SPEC is a list (0,5,15), a range lo:hi:count\n"
             "(inclusive) or a log range lo:hi:count:log; a single value sets the knob for\n"
@@ -25,6 +26,15 @@ static void sweep_help(FILE *f) {
             "  --keep-weights  also store each run's final U, V, W and per-neuron IPR\n"
             "  --shard I/N     only runs with (id - 1) %% N == I, into DIR/shard-I-of-N.db\n"
             "                  (for job arrays; combine with groklab merge DIR)\n"
+            "  --refine        adaptive refinement over the axes x, y (default frac, noise) in\n"
+            "                  each panel: a coarse lattice first, then in rounds only the points\n"
+            "                  between trained neighbours whose phases differ; the cells never\n"
+            "                  trained take the phase their trained neighbours agree on (phase.csv\n"
+            "                  column inferred). --resume continues the rounds. Not with --shard\n"
+            "                  or MPI.\n"
+            "  --x, --y KNOB   the refinement's axes (with --refine)\n"
+            "  --complete      a refined sweep: train the points its rounds left out as well,\n"
+            "                  into the full grid (no run is trained twice)\n"
             "  --quiet         no progress\n");
 }
 
@@ -48,14 +58,16 @@ int cmd_sweep(int argc, char **argv) {
     gl_grid_init(&gc.g, &base);
     const char *out = NULL, *resume = NULL, *shard = NULL;
     int threads = 0, keep = 0, extend = 0, quiet = 0, shard_i = 0, shard_n = 1;
+    cli_refine rf = {.x = NULL, .y = NULL};
     const cli_opt opts[] = {
         OPT_S("--out", &out), OPT_S("--resume", &resume), OPT_N("--threads", OPT_INT, &threads, 0, 4096),
         OPT_S("--shard", &shard), OPT_F("--keep-weights", &keep), OPT_F("--extend", &extend),
-        OPT_F("--quiet", &quiet), OPT_END,
+        OPT_F("--quiet", &quiet), OPT_F("--refine", &rf.on), OPT_F("--complete", &rf.complete),
+        OPT_S("--x", &rf.x), OPT_S("--y", &rf.y), OPT_END,
     };
     cli_args a = {.cmd = "sweep", .opts = opts, .knob = add_axis, .ctx = &gc, .help = sweep_help,
                   .usage = "groklab sweep --out DIR [--KNOB SPEC ...] [--seeds K] [--threads T] [--shard I/N] "
-                           "[--keep-weights] [--extend]"};
+                           "[--keep-weights] [--extend] [--refine [--x KNOB] [--y KNOB]] [--complete]"};
     int rc = cli_parse(argc, argv, &a);
     if (rc < 0 && shard) {
         char *end;
@@ -74,9 +86,25 @@ int cmd_sweep(int argc, char **argv) {
         cli_error("sweep: --out DIR is required (or --resume DIR)");
         rc = EXIT_USAGE;
     }
+    if (rc < 0 && (rf.x || rf.y) && !rf.on) {
+        cli_error("--x and --y name the axes of --refine; give --refine with them");
+        rc = EXIT_USAGE;
+    }
+    if (rc < 0 && rf.on && resume) {
+        cli_error("--resume DIR continues a refined sweep as refined; --refine only starts one (with --out)");
+        rc = EXIT_USAGE;
+    }
+    if (rc < 0 && rf.on && shard_n > 1) {
+        cli_error("--refine cannot be sharded (rounds are planned from the whole grid); run it in one process "
+                  "with --threads T");
+        rc = EXIT_USAGE;
+    }
+    if (!rf.x) rf.x = "frac";
+    if (!rf.y) rf.y = "noise";
     gl_error err;
     if (rc < 0 && !resume && gl_grid_validate(&gc.g, &err) != 0) rc = cli_fail(&err);
-    if (rc < 0) rc = cli_sweep(resume ? resume : out, resume ? NULL : &gc.g, extend, threads, keep, shard_i, shard_n, quiet);
+    if (rc < 0)
+        rc = cli_sweep(resume ? resume : out, resume ? NULL : &gc.g, extend, threads, keep, shard_i, shard_n, quiet, &rf);
     gl_grid_free(&gc.g);
     return rc;
 }

@@ -81,6 +81,7 @@ static void on_tick(void *ctx, gl_store *s) {
     gl_error e;
     if (gl_store_counts(s, pg->shard_i, pg->shard_n, st, ph, &e) != 0) return;
     long done = st[GL_RUN_DONE] + st[GL_RUN_DIVERGED] + st[GL_RUN_FAILED];
+    pg->total = done + st[GL_RUN_PENDING] + st[GL_RUN_RUNNING]; /* a refined sweep's rounds add runs */
     double dt = cli_now() - pg->t0, rate = dt > 0 ? pg->finished / dt : 0;
     fprintf(stderr, "\rruns %ld/%ld  %.2f runs/s  ETA %.0fs  failed %ld  | coex %ld  partial %ld  full %ld  mem %ld  forget %ld  conf %ld   ",
             done, pg->total, rate, rate > 0 ? (pg->total - done) / rate : 0.0, st[GL_RUN_FAILED] + st[GL_RUN_DIVERGED],
@@ -134,6 +135,9 @@ void cli_sweep_print_end(const gl_sweep_report *r, const cli_sweep_progress *pg,
            st[GL_RUN_DIVERGED], st[GL_RUN_FAILED], st[GL_RUN_PENDING] + st[GL_RUN_RUNNING]);
     printf("phases:");
     for (int i = 0; i < 6; i++) printf(" %s %ld%s", gl_phase_name(i), r->phase[i], i < 5 ? "," : "\n");
+    if (r->rounds || r->untrained)
+        printf("refined: %d rounds in this process; %ld runs of the grid never trained (their cells are inferred "
+               "in phase.csv)\n", r->rounds, r->untrained);
 }
 
 /* Whether mpirun (Open MPI, MPICH, PMIx) started this process. */
@@ -145,9 +149,14 @@ static int under_mpi(void) {
 }
 
 int cli_sweep(const char *dir, const gl_grid *g, int extend, int threads, int keep, int shard_i, int shard_n,
-              int quiet) {
+              int quiet, const cli_refine *rf) {
     gl_sweep_opts o = {.threads = threads, .keep_weights = keep, .extend = extend, .shard_i = shard_i,
                        .shard_n = shard_n};
+    if (rf && rf->on && rf->complete) {
+        cli_error("--refine and --complete contradict: --complete trains the whole grid of a refined sweep");
+        return EXIT_USAGE;
+    }
+    if (rf) o.refine = rf->on, o.complete = rf->complete, o.refine_x = rf->x, o.refine_y = rf->y;
     cli_sweep_progress pg;
     gl_sweep_report rep;
     gl_error err = {{0}, 0};

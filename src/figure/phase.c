@@ -1,6 +1,7 @@
 /* groklab: the phase diagram of a sweep (groklab/figure.h): a panel per
  * facet value, a colour per phase, a cross where a cell's runs disagree,
- * an uncertain cell pale with a thick outline. */
+ * an uncertain cell pale with a thick outline, a refined sweep's inferred
+ * (never trained) cell hatched in white. */
 #include <stdio.h>
 
 #include "figure/figure_impl.h"
@@ -23,11 +24,12 @@ int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title,
         if (c0->y == y0) dy0 = c0->dy;
         if (c0->y == y1) dy1 = c0->dy;
     }
-    /* the legend: 8 entries, in one row under 3 or more panels, else two */
-    int per_row = cols >= 3 ? 8 : 4, n_leg = 8 / per_row, w = 360 * cols + 60, h = 330 * rows + 60 + 20 * n_leg;
+    /* the legend: 9 entries, in one row under 3 or more panels, else two */
+    enum { N_LEG = 9 };
+    int per_row = cols >= 3 ? N_LEG : 5, n_leg = (N_LEG + per_row - 1) / per_row, w = 360 * cols + 60, h = 330 * rows + 60 + 20 * n_leg;
     gl_text p = {0};
     const char *facet = pg->facet[0] ? pg->facet : NULL;
-    gl_text_printf(&p, "# phase.csv columns: 1 facet, 2 x, 3 y, 6 phase_index, 7 agree, 8 dx, 9 dy, 34 uncertain\n");
+    gl_text_printf(&p, "# phase.csv columns: 1 facet, 2 x, 3 y, 6 phase_index, 7 agree, 8 dx, 9 dy, 34 uncertain, 36 inferred\n");
     gl_text_printf(&p, "set multiplot layout %d,%d title '%s (%s rule)' noenhanced\n", rows, cols,
                    title ? title : "phase diagram", gl_phase_rule_name(pg->rule));
     gl_text_printf(&p, "set xlabel '%s' noenhanced\nset ylabel '%s' noenhanced\nset key off\nset bmargin %d\n", pg->x, pg->y,
@@ -45,7 +47,7 @@ int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title,
                        facet ? pg->facets[f] : "");
         gl_text_printf(&p, "set key off\n");
         if (f == nf - 1) /* the legend along the figure's foot, in screen coordinates */
-            for (int i = 0; i < 8; i++) {
+            for (int i = 0; i < N_LEG; i++) {
                 double l = 0.02 + (i % per_row) * 0.96 / per_row, yl = (8.0 + 20.0 * (n_leg - 1 - i / per_row)) / h;
                 double y0l = yl - 6.0 / h, y1l = yl + 6.0 / h;
                 if (i < 6)
@@ -53,16 +55,21 @@ int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title,
                                    100 + i, l, y0l, l + 0.02, y1l, col[i]);
                 else if (i == 6)
                     gl_text_printf(&p, "set label 99 'x' at screen %.3f,%.4f center font ',11'\n", l + 0.01, yl);
-                else
+                else if (i == 7)
                     gl_text_printf(&p, "set object 107 rect from screen %.3f,%.4f to screen %.3f,%.4f fc rgb '#cccccc' "
                                        "fs solid border lc rgb 'black' lw 2.5\n", l, y0l, l + 0.02, y1l);
+                else
+                    gl_text_printf(&p, "set object 108 rect from screen %.3f,%.4f to screen %.3f,%.4f fc rgb '#888888' "
+                                       "fs pattern 4 border lc rgb '#888888'\n", l, y0l, l + 0.02, y1l);
                 gl_text_printf(&p, "set label %d '%s' at screen %.3f,%.4f left font ',9' noenhanced\n", 100 + i,
-                               i < 6 ? gl_phase_name(i) : i == 6 ? "seeds disagree" : "uncertain", l + 0.025, yl);
+                               i < 6 ? gl_phase_name(i) : i == 6 ? "seeds disagree" : i == 7 ? "uncertain" : "inferred (not trained)",
+                               l + 0.025, yl);
             }
         gl_text_printf(&p, "plot 'phase.csv' skip 1 using (sel('%s',2)):3:8:9:(fill(column(6), column(34))) with boxxyerror fs solid 1.0 noborder lc rgb variable notitle, \\\n"
                            "     '' skip 1 using (sel('%s',2)):(column(34) > 0.5 ? column(3) : NaN):(0.9 * column(8)):(0.9 * column(9)) with boxxyerror lw 2.5 lc rgb 'black' fs empty notitle, \\\n"
-                           "     '' skip 1 using (sel('%s',2)):(column(7) > 0.5 ? NaN : column(3)) with points pt 2 ps 0.8 lc rgb 'black' notitle",
-                       pg->facets[f], pg->facets[f], pg->facets[f]);
+                           "     '' skip 1 using (sel('%s',2)):(column(7) > 0.5 ? NaN : column(3)) with points pt 2 ps 0.8 lc rgb 'black' notitle, \\\n"
+                           "     '' skip 1 using (sel('%s',2)):(column(36) > 0.5 ? column(3) : NaN):8:9 with boxxyerror fs transparent pattern 4 noborder lc rgb 'white' notitle",
+                       pg->facets[f], pg->facets[f], pg->facets[f], pg->facets[f]);
         gl_text_printf(&p, "\n");
     }
     gl_text_printf(&p, "unset multiplot\n");

@@ -2,7 +2,8 @@
  * run of a store by two knobs, one panel per value of a third, the count of
  * each phase per cell by either rule (the stored Table 2 phase, or the
  * subset rule from the stored accuracies), its majority, how sure it is
- * (Wilson intervals), and the cells where the two rules part. */
+ * (Wilson intervals), and the cells where the two rules part; in a refined
+ * sweep also the cells inferred for its untrained points. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -66,6 +67,65 @@ static int add_value(double *v, int *n, double x) {
         if (v[k] == x) return 0;
     v[(*n)++] = x;
     return 1;
+}
+
+/* The index of the cell (fv, x, y), added (empty) if new; -1: out of memory. */
+static int cell_at(gl_phase_grid *pg, int *cap, const char *fv, double x, double y) {
+    int c = 0;
+    while (c < pg->n_cells && !(pg->cells[c].x == x && pg->cells[c].y == y && !strcmp(pg->cells[c].facet, fv))) c++;
+    if (c < pg->n_cells) return c;
+    if (pg->n_cells == *cap) {
+        int nc = *cap ? 2 * *cap : 256;
+        gl_phase_cell *nw = realloc(pg->cells, sizeof *pg->cells * (size_t)nc);
+        if (!nw) return -1;
+        pg->cells = nw;
+        *cap = nc;
+    }
+    gl_phase_cell *cl = &pg->cells[pg->n_cells++];
+    memset(cl, 0, sizeof *cl);
+    snprintf(cl->facet, sizeof cl->facet, "%s", fv);
+    cl->x = x;
+    cl->y = y;
+    return c;
+}
+
+/* A refined sweep's untrained points with an inferred phase, as cells with no
+ * runs (inferred 1) where no finished run has a cell; points of one cell
+ * inferred differently make it disagree. */
+static int add_inferred(gl_store *s, const char *cx, const char *cy, const char *cf, gl_phase_grid *pg, int *cap,
+                        gl_error *err) {
+    long *ids, n;
+    int *phase;
+    int rc = gl_store_inferred(s, &ids, &phase, &n, err);
+    if (rc != 0 || n == 0) return rc;
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT CAST(%s AS TEXT), CAST(%s AS REAL), CAST(%s AS REAL), CAST(noise AS REAL) FROM runs WHERE id = ?1", cf,
+             cx, cy);
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(gl_store_db(s), sql, -1, &q, NULL) != SQLITE_OK)
+        rc = gl_failc(err, GL_E_CORRUPT, "the store's runs cannot be read: %s", sqlite3_errmsg(gl_store_db(s)));
+    for (long i = 0; i < n && rc == 0; i++) {
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, ids[i]);
+        if (sqlite3_step(q) != SQLITE_ROW) continue;
+        const char *fv = (const char *)sqlite3_column_text(q, 0);
+        int had = pg->n_cells, c = cell_at(pg, cap, fv ? fv : "", sqlite3_column_double(q, 1), sqlite3_column_double(q, 2));
+        if (c < 0) {
+            rc = gl_fail_nomem(err, "for the phase cells");
+            break;
+        }
+        gl_phase_cell *cl = &pg->cells[c];
+        if (c == had) {
+            cl->inferred = 1, cl->phase = cl->majority[0] = cl->majority[1] = phase[i], cl->agree = 1;
+            cl->train_acc = cl->test_acc = cl->corrupted_acc = cl->corrupted_true_acc = cl->clean_acc = NAN;
+            cl->noise = sqlite3_column_double(q, 3);
+        }
+        else if (cl->inferred && cl->phase != phase[i]) cl->agree = 0;
+    }
+    sqlite3_finalize(q);
+    free(ids);
+    free(phase);
+    return rc;
 }
 
 /* The majority of count (ties: the lower index). */
@@ -168,6 +228,22 @@ int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet,
     if (rc == 0 && step != SQLITE_DONE)
         rc = gl_failc(err, GL_E_CORRUPT, "the store's runs cannot be read: %s", sqlite3_errmsg(h));
     sqlite3_finalize(q);
+    for (int c = 0; rc == 0 && c < pg->n_cells; c++) {
+        gl_phase_cell *cl = &pg->cells[c];
+        const cell_sums *cs = &sums[c];
+        memcpy(cl->count, cs->count[rule], sizeof cl->count);
+        for (int r = 0; r < 2; r++) cl->majority[r] = majority(cs->count[r]);
+        cl->phase = cl->majority[rule];
+        cl->agree = cl->count[cl->phase] == cl->n;
+        cl->uncertain = gl_phase_uncertain(cl->count[cl->phase], cl->n);
+        double *mean[N_MEAN] = {&cl->train_acc, &cl->test_acc, &cl->corrupted_acc, &cl->corrupted_true_acc,
+                                &cl->clean_acc, &cl->noise};
+        for (int i = 0; i < N_MEAN; i++) *mean[i] = cs->n[i] ? cs->sum[i] / (double)cs->n[i] : NAN;
+    }
+    free(sums);
+    sums = NULL;
+    /* a refined sweep's inferred cells (the refinement reads the stored, Table 2, phases) */
+    if (rc == 0) rc = add_inferred(s, cx, cy, cf, pg, &cap, err);
     if (rc == 0 && pg->n_cells == 0) rc = gl_fail(err, "%s has no finished runs yet", gl_store_path(s));
     if (rc == 0) {
         int nc = pg->n_cells;
@@ -194,22 +270,12 @@ int gl_phase_cells(gl_store *s, const char *x, const char *y, const char *facet,
     qsort(pg->ys, (size_t)pg->ny, sizeof *pg->ys, cmp_double);
     for (int c = 0; c < pg->n_cells; c++) {
         gl_phase_cell *cl = &pg->cells[c];
-        const cell_sums *cs = &sums[c];
-        memcpy(cl->count, cs->count[rule], sizeof cl->count);
-        for (int r = 0; r < 2; r++) cl->majority[r] = majority(cs->count[r]);
-        cl->phase = cl->majority[rule];
-        cl->agree = cl->count[cl->phase] == cl->n;
-        cl->uncertain = gl_phase_uncertain(cl->count[cl->phase], cl->n);
-        double *mean[N_MEAN] = {&cl->train_acc, &cl->test_acc, &cl->corrupted_acc, &cl->corrupted_true_acc,
-                                &cl->clean_acc, &cl->noise};
-        for (int i = 0; i < N_MEAN; i++) *mean[i] = cs->n[i] ? cs->sum[i] / (double)cs->n[i] : NAN;
         pg->disagree += !cl->agree;
         pg->uncertain += cl->uncertain;
         pg->rule_disagree += cl->majority[GL_RULE_PAPER] != cl->majority[GL_RULE_SUBSET];
         cl->dx = half_width(pg->xs, pg->nx, cl->x);
         cl->dy = half_width(pg->ys, pg->ny, cl->y);
     }
-    free(sums);
     return 0;
 }
 
@@ -237,7 +303,7 @@ static void phase_row(gl_text *b, const gl_phase_grid *pg, const gl_phase_cell *
         gl_wilson(cl->count[i], cl->n, 1.96, &lo, &hi);
         gl_text_printf(b, ",%.6g,%.6g,%.6g", (double)cl->count[i] / (double)cl->n, lo, hi);
     }
-    gl_text_printf(b, ",%d,%s\n", cl->uncertain, gl_phase_rule_name(pg->rule));
+    gl_text_printf(b, ",%d,%s,%d\n", cl->uncertain, gl_phase_rule_name(pg->rule), cl->inferred);
 }
 
 int gl_phase_grid_write(const gl_phase_grid *pg, const char *path, gl_error *err) {
@@ -248,7 +314,7 @@ int gl_phase_grid_write(const gl_phase_grid *pg, const char *path, gl_error *err
         const char *n = gl_phase_name(i);
         gl_text_printf(&b, ",frac_%s,lo_%s,hi_%s", n, n, n);
     }
-    gl_text_printf(&b, ",uncertain,rule\n");
+    gl_text_printf(&b, ",uncertain,rule,inferred\n");
     each_cell(pg, phase_row, &b);
     int rc = gl_text_write(&b, path, err);
     gl_text_free(&b);

@@ -1,6 +1,6 @@
 /* groklab: a sweep from start to end in one process (gl_sweep_run) and the
  * merge of shard stores (gl_sweep_merge): the lock that keeps one process
- * per store, the store's set-up, the workers. */
+ * per store, the store's set-up, the workers, and a refined sweep's rounds. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include "groklab/files.h"
 #include "groklab/runtime.h"
 #include "groklab/sweep.h"
+#include "sweep/store_impl.h"
 
 /* One process per store: an advisory lock on STORE.lock (*fd, or -1). */
 static int lock_store(const char *db, int *fd, gl_error *err) {
@@ -26,6 +27,17 @@ static int lock_store(const char *db, int *fd, gl_error *err) {
                             "to share a sweep)", db);
     }
     return 0;
+}
+
+static long count_unscheduled(gl_store *s) {
+    sqlite3_stmt *q = NULL;
+    long n = 0;
+    if (sqlite3_prepare_v2(gl_store_db(s), "SELECT count(*) FROM runs WHERE status = 'unscheduled'", -1, &q, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
 }
 
 int gl_sweep_run(const char *dir, const gl_grid *g, const gl_sweep_opts *o, gl_sweep_report *rep,
@@ -45,23 +57,46 @@ int gl_sweep_run(const char *dir, const gl_grid *g, const gl_sweep_opts *o, gl_s
         close(lockfd);
         return rc;
     }
-    if (g) rc = gl_store_define(s, g, o->extend, &rep->added, err);
+    if (o->refine && o->shard_n > 1)
+        rc = gl_fail(err, "--refine schedules rounds from the whole grid; it cannot be sharded (run it in one "
+                          "process, with --threads)");
+    /* a new refined sweep is marked before its points go in, so that they go in unscheduled */
+    if (rc == 0 && o->refine && g) rc = gl_store_refine_start(s, g, o->refine_x, o->refine_y, err);
+    if (rc == 0 && g) rc = gl_store_define(s, g, o->extend, &rep->added, err);
+    long completed = 0;
+    if (rc == 0 && o->complete) rc = gl_store_complete(s, &completed, err);
     if (rc == 0) rc = gl_store_requeue(s, &rep->requeued, err);
     long counts[5];
     if (rc == 0) rc = gl_store_counts(s, o->shard_i, o->shard_n, counts, NULL, err);
+    /* a refined sweep with nothing in flight: its next round first */
+    int refining = rc == 0 && gl_store_refining(s, NULL, NULL);
+    if (refining && counts[GL_RUN_PENDING] == 0) {
+        long n = 0;
+        rc = gl_store_refine(s, &n, err);
+        rep->rounds += n > 0;
+        if (rc == 0) rc = gl_store_counts(s, o->shard_i, o->shard_n, counts, NULL, err);
+    }
     if (rc == 0) {
         for (int i = 0; i < 5; i++) rep->total += counts[i];
         rep->pending = counts[GL_RUN_PENDING];
         if (o->on_start) o->on_start(o->ctx, rep);
         /* the report's callbacks count this process's runs */
         double t0 = gl_now();
-        rc = gl_sweep_work(s, o, err);
+        long n = 1;
+        /* a refined sweep: round after round, until a round schedules nothing */
+        while (rc == 0 && n > 0) {
+            rc = gl_sweep_work(s, o, err);
+            n = 0;
+            if (rc == 0 && refining) rc = gl_store_refine(s, &n, err);
+            rep->rounds += n > 0;
+        }
         rep->seconds = gl_now() - t0;
         gl_error e2;
         if (gl_store_counts(s, o->shard_i, o->shard_n, rep->status, rep->phase, rc ? &e2 : err) != 0 && rc == 0)
             rc = err ? err->code : GL_E_CORRUPT;
         long done = rep->status[GL_RUN_DONE] + rep->status[GL_RUN_DIVERGED] + rep->status[GL_RUN_FAILED];
         rep->trained = done - (rep->total - rep->pending);
+        if (refining) rep->untrained = count_unscheduled(s);
     }
     gl_store_close(s);
     close(lockfd);

@@ -363,8 +363,16 @@ int gl_sweep_run_mpi(const char *dir, const gl_grid *g, const gl_sweep_opts *o, 
     if (rank == 0) {
         /* set the store up before any rank opens it */
         gl_store *s = NULL;
-        if (g) rc = gl_mkdirs(dir, err);
+        /* rounds are scheduled between the ranks' runs: not over MPI (yet);
+         * completing a refined sweep into its full grid is an ordinary sweep */
+        const char *one = "a refined sweep (--refine) runs in one process: run groklab sweep without mpirun, "
+                          "with --threads T";
+        if (o->refine) rc = gl_fail(err, "%s", one);
+        if (rc == 0 && g) rc = gl_mkdirs(dir, err);
         if (rc == 0) rc = gl_store_open(&s, db, g != NULL, err);
+        long completed;
+        if (rc == 0 && o->complete) rc = gl_store_complete(s, &completed, err);
+        if (rc == 0 && gl_store_refining(s, NULL, NULL)) rc = gl_fail(err, "%s", one);
         if (rc == 0 && g) rc = gl_store_define(s, g, o->extend, &rep->added, err);
         if (rc == 0) rc = gl_store_requeue(s, &rep->requeued, err);
         int go = rc == 0;

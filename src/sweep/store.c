@@ -57,7 +57,10 @@ const char *const gl_store_result_cols[] = {
     "test_acc_90 INTEGER", "unlearned INTEGER", "wall_seconds REAL", "finished_at TEXT",
     /* the corrupted examples' memorization and unlearning steps (examples.csv of a run) */
     "memorized INTEGER", "mem_median REAL", "mem_iqr REAL", "unlearned_examples INTEGER", "unlearn_median REAL",
-    "unlearn_iqr REAL"};
+    "unlearn_iqr REAL",
+    /* a refined sweep (--refine): the round that scheduled the run, 0 the
+     * coarse lattice; NULL in a full sweep (docs/design.md, "Refinement") */
+    "round INTEGER"};
 const int gl_store_n_result = (int)(sizeof gl_store_result_cols / sizeof gl_store_result_cols[0]);
 
 static int create_schema(gl_store *s, gl_error *err) {
@@ -229,17 +232,22 @@ static int insert_point(gl_store *s, sqlite3_stmt *ins, const gl_grid *g, long i
     return 0;
 }
 
+int gl_store_key(gl_store *s, const char *key, char **value, gl_error *err) {
+    sqlite3_stmt *q = NULL;
+    int rc = 0;
+    *value = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM sweep WHERE key = ?1", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW &&
+        !(*value = strdup((const char *)sqlite3_column_text(q, 0))))
+        rc = gl_fail_nomem(err, key);
+    sqlite3_finalize(q);
+    return rc;
+}
+
 /* *def: the grid's JSON the store was defined with (to free), or NULL if it
  * has none yet. 0, or GL_E_NOMEM. */
 static int stored_definition(gl_store *s, char **def, gl_error *err) {
-    sqlite3_stmt *q = NULL;
-    int rc = 0;
-    *def = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM sweep WHERE key = 'definition'", -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW && !(*def = strdup((const char *)sqlite3_column_text(q, 0))))
-        rc = gl_fail_nomem(err, "reading the sweep's definition");
-    sqlite3_finalize(q);
-    return rc;
+    return gl_store_key(s, "definition", def, err);
 }
 
 int gl_store_define(gl_store *s, const gl_grid *g, int extend, long *added, gl_error *err) {
@@ -263,7 +271,9 @@ int gl_store_define(gl_store *s, const gl_grid *g, int extend, long *added, gl_e
                               "INSERT OR IGNORE INTO runs(point, status, replicate, variant");
         for (int i = 0; i < gl_config_nfields(); i++)
             n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\"", gl_config_field_name(i));
-        n += (size_t)snprintf(sql + n, sizeof sql - n, ") VALUES(?1, 'pending', ?2, ?3");
+        /* a refined sweep trains a point only when a round schedules it */
+        n += (size_t)snprintf(sql + n, sizeof sql - n, ") VALUES(?1, '%s', ?2, ?3",
+                              gl_store_refining(s, NULL, NULL) ? "unscheduled" : "pending");
         for (int i = 0; i < gl_config_nfields(); i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", ?%d", 4 + i);
         snprintf(sql + n, sizeof sql - n, ")");
         sqlite3_stmt *ins = NULL;

@@ -58,3 +58,19 @@ def test_a_sweep_with_snapshots_keeps_each_run_directory(tmp_path):
     import pytest
     with pytest.raises(FileNotFoundError, match="no run directory"):
         plain.run(1)
+
+
+def test_a_refined_sweep_infers_the_rest_and_completes_into_the_cli_full_grid(cli, tmp_path):
+    grid = dict(p=11, steps=100, frac="0.1:0.9:9", noise="0:0.8:5", wd=5)
+    s = groklab.sweep(tmp_path / "r", refine=True, progress=False, **grid)
+    ph = s.phase()
+    assert len(ph["inferred"]) == 45
+    trained = s.counts()["done"] + s.counts()["diverged"] + s.counts()["failed"]
+    assert trained < 45 and sum(ph["inferred"]) == 45 - trained
+    assert all(n == 0 for n, i in zip(ph["runs"], ph["inferred"]) if i)
+    s.complete(progress=False)
+    assert s.counts()["done"] == 45 and sum(s.phase()["inferred"]) == 0
+    cli("sweep", "--out", tmp_path / "full", "--p", 11, "--steps", 100, "--frac", "0.1:0.9:9", "--noise", "0:0.8:5",
+        "--wd", 5, "--quiet")
+    full = groklab.open_sweep(tmp_path / "full").phase()
+    assert list(full["phase"]) == list(s.phase()["phase"])

@@ -23,7 +23,7 @@ usage: check_phase.py DIR RUNS_CSV
    value to the nearest other value of that axis among the finished runs
    (0.05 when the axis has a single value). Every field of every row of
    phase.csv is compared (numbers as the C prints them: x, y to 12 digits,
-   dx, dy to 6). The cells are counted by the rule phase.csv names in its
+   dx, dy to 6); inferred is 0 (a full sweep: every cell trained). The cells
    rule column: paper (the phases of part 1) or subset (part 3's). Per phase
    its fraction k/n of the cell's runs and the 95% Wilson interval
    (centre (k + z^2/2) / (n + z^2), half-width
@@ -171,10 +171,10 @@ def main():
         header = next(rd)
         got = list(rd)
     want_header = (["facet", "frac", "noise", "runs", "phase", "phase_index", "agree", "dx", "dy"] + PHASES
-                   + [c + "_" + p for p in PHASES for c in ("frac", "lo", "hi")] + ["uncertain", "rule"])
+                   + [c + "_" + p for p in PHASES for c in ("frac", "lo", "hi")] + ["uncertain", "rule", "inferred"])
     if header != want_header:
         errs.append("header %s, want %s" % (header, want_header))
-    rules = {row[-1] for row in got}
+    rules = {row[header.index("rule")] for row in got} if "rule" in header else set()
     rule = rules.pop() if len(rules) == 1 else None
     if rule not in ("paper", "subset"):
         errs.append("phase.csv's rule column: %s (one of paper, subset for every row)" % sorted(rules | {rule}))
@@ -199,6 +199,7 @@ def main():
                 "dx": float("%.6g" % half_gap(xs, key[1])), "dy": float("%.6g" % half_gap(ys, key[2])),
                 "uncertain": uncertain, "rule": rule}
         want.update(zip(PHASES, count))
+        want["inferred"] = 0
         for col, w in want.items():
             v = row[want_header.index(col)]
             v = v if col in ("phase", "rule") else float(v) if col in ("dx", "dy") else int(v)
