@@ -37,6 +37,22 @@ static void test_defaults(void) {
     gl_config_resolve(&r);
     CHECK(r.act == GL_ACT_QUADRATIC && r.depth == 2, "the default resolves to the quadratic two-layer MLP");
     CHECK(gl_config_basis(&c) == GL_BASIS_ADDITIVE, "task add uses the additive IPR basis");
+    /* the knobs added after sweeps existed stay out of a config's JSON at
+     * their defaults, so the points of older sweep stores (their identity)
+     * and older config.json files read and match as before */
+    static const char *const later[] = {"snapshots", "progress_measures", "drop_last", "warmup", "lr_decay",
+                                        "clip", "grokfast", "grokfast_alpha", "grokfast_lambda",
+                                        "grokfast_window", "weight_norm", "wd_toward", "wd_groups", "trainable"};
+    char *js = gl_config_to_json_compact(&c);
+    int leaked = 0;
+    for (size_t i = 0; js && i < sizeof later / sizeof later[0]; i++) {
+        char key[48];
+        snprintf(key, sizeof key, "\"%s\"", later[i]);
+        if (strstr(js, key)) leaked++, printf("  %s is in the default config's JSON\n", later[i]);
+    }
+    CHECK(js && leaked == 0, "the default config's JSON leaves out the %zu later knobs at their defaults",
+          sizeof later / sizeof later[0]);
+    free(js);
 
     /* every field has the test's spec, and every spec is a field */
     int n = gl_config_nfields(), missing = 0;

@@ -316,9 +316,13 @@ static cJSON *config_object(const gl_config *c) {
     for (size_t i = 0; o && i < NFIELDS; i++) {
         const field *f = &fields[i];
         const char *base = (const char *)c + f->offset;
-        if (f->quiet_default) {
+        if (f->quiet_default) { /* the value, as text, against the default's (0.98 prints as 0.97999...) */
+            gl_config d = *c;
+            char at_def[64];
+            gl_config_set(&d, f->name, f->def, NULL);
             gl_config_field_text(c, (int)i, buf, sizeof buf);
-            if (strcmp(buf, f->def) == 0) continue;
+            gl_config_field_text(&d, (int)i, at_def, sizeof at_def);
+            if (strcmp(buf, at_def) == 0) continue;
         }
         switch (f->kind) {
         case F_INT: snprintf(buf, sizeof buf, "%d", *(const int *)base); cJSON_AddRawToObject(o, f->name, buf); break;
