@@ -24,9 +24,9 @@ int gl_figure_phase(const char *dir, const gl_phase_grid *pg, const char *title,
         if (c0->y == y0) dy0 = c0->dy;
         if (c0->y == y1) dy1 = c0->dy;
     }
-    /* the legend: 9 entries, in one row under 3 or more panels, else two */
+    /* the legend: 9 entries, in one row under 3 or more panels, two under two, three under one */
     enum { N_LEG = 9 };
-    int per_row = cols >= 3 ? N_LEG : 5, n_leg = (N_LEG + per_row - 1) / per_row, w = 360 * cols + 60, h = 330 * rows + 60 + 20 * n_leg;
+    int per_row = cols >= 3 ? N_LEG : cols == 2 ? 5 : 3, n_leg = (N_LEG + per_row - 1) / per_row, w = 360 * cols + 60, h = 330 * rows + 60 + 20 * n_leg;
     gl_text p = {0};
     const char *facet = pg->facet[0] ? pg->facet : NULL;
     gl_text_printf(&p, "# phase.csv columns: 1 facet, 2 x, 3 y, 6 phase_index, 7 agree, 8 dx, 9 dy, 34 uncertain, 36 inferred\n");
