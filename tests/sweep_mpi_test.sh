@@ -41,10 +41,12 @@ d=$(count killed/sweep.db done)
 out=$(same_store ref/sweep.db killed/sweep.db) && ok "after the killed rank, --resume finishes its work: $out" || notok "after resume: $out"
 
 # snapshots over MPI: each rank trains its runs into DIR/runs/ID, and the
-# store's rows are those directories' summaries
-"${MPIRUN[@]}" "$GL" sweep --p 23 --width 32 --frac 0.6 --noise 0.2 --steps 1500 --snapshots 3 --wd 0,1,2,3,4,5 --threads 1 --out msnap --quiet \
+# store's rows are those directories' summaries (12 runs of about 0.4 s on an
+# idle core, so that rank 1, which starts about a second after rank 0, gets
+# some of them)
+"${MPIRUN[@]}" "$GL" sweep --p 31 --width 128 --frac 0.6 --noise 0.2 --steps 1500 --snapshots 3 --wd 0:11:12 --threads 1 --out msnap --quiet \
   > msnap.txt 2>&1 || notok "mpirun sweep --snapshots: $(cat msnap.txt)"
-if out=$("$PY" "$HERE/python/check_sweep_runs.py" msnap 6 --remote-rank 2>&1); then
+if out=$("$PY" "$HERE/python/check_sweep_runs.py" msnap 12 --remote-rank 2>&1); then
   ok "mpirun sweep --snapshots 3: every run's DIR/runs/ID = its store row (config, summary, examples):"
   echo "$out" | sed 's/^/        /'
 else notok "MPI snapshots: $(echo "$out" | tr '\n' ';')"; fi
