@@ -129,15 +129,21 @@ static void grokfast(gl_trainer *t, float *restrict g, long ts) {
     long w = c->grokfast_window;
     memcpy(s + (size_t)((ts - 1) % w) * n, g, n * sizeof(float)); /* the newest */
     if (ts < w) return;                                            /* not yet w gradients */
-    /* their sum, oldest first, then the mean */
-    float *restrict acc = t->filter_acc;
-    memcpy(acc, s + (size_t)(ts % w) * n, n * sizeof(float));
-    for (long j = 1; j < w; j++) {
-        const float *restrict r = s + (size_t)((ts + j) % w) * n;
-        for (size_t i = 0; i < n; i++) acc[i] += r[i];
+    /* their sum, oldest first, then the mean: blocks of parameters on the
+     * cores, each element's sum in the same order whatever the thread count */
+    float *restrict acc = t->filter_acc, fw = (float)w;
+    const size_t blk = 4096;
+    long nblk = (long)((n + blk - 1) / blk);
+#pragma omp parallel for schedule(static)
+    for (long k = 0; k < nblk; k++) {
+        size_t lo = (size_t)k * blk, hi = lo + blk < n ? lo + blk : n;
+        memcpy(acc + lo, s + (size_t)(ts % w) * n + lo, (hi - lo) * sizeof(float));
+        for (long j = 1; j < w; j++) {
+            const float *restrict r = s + (size_t)((ts + j) % w) * n;
+            for (size_t i = lo; i < hi; i++) acc[i] += r[i];
+        }
+        for (size_t i = lo; i < hi; i++) g[i] = g[i] + acc[i] / fw * lam;
     }
-    float fw = (float)w;
-    for (size_t i = 0; i < n; i++) g[i] = g[i] + acc[i] / fw * lam;
 }
 
 double gl_methods_update(gl_trainer *t, float *grads) {
