@@ -157,6 +157,7 @@ const char *gl_norm_name(gl_norm n);
 const char *gl_loss_name(gl_loss l);
 const char *gl_optim_name(gl_optim o);
 const char *gl_basis_name(gl_basis b);
+const char *gl_lr_decay_name(gl_lr_decay d);
 
 /* The IPR basis actually used (resolves auto: dlog for mul and div with p prime). */
 gl_basis gl_config_basis(const gl_config *c);

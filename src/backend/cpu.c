@@ -162,12 +162,13 @@ static int cpu_evaluate(gl_trainer *t, gl_metrics *r, int threads, gl_error *err
     r->mean_ipr = gl_ipr_net_parts(w->ipr, w->ipr_buf, &t->net, t->params, t->cfg.ipr, parts);
     r->ipr_u = parts[0], r->ipr_v = parts[1], r->ipr_w = parts[2];
     r->grad_norm = NAN;
-    if (w->grads_step > 0 && w->grads_step == t->step && !isnan(w->raw_grad_norm)) {
-        r->grad_norm = w->raw_grad_norm;
-    } else if (w->grads_step > 0 && w->grads_step == t->step) {
-        double g2 = 0;
-        for (size_t i = 0; i < t->net.n_params; i++) g2 += (double)w->grads[i] * w->grads[i];
-        r->grad_norm = sqrt(g2);
+    if (w->grads_step > 0 && w->grads_step == t->step) {
+        r->grad_norm = w->raw_grad_norm; /* the norm before the training methods changed grads */
+        if (isnan(r->grad_norm)) {       /* none did: grads is the raw gradient */
+            double g2 = 0;
+            for (size_t i = 0; i < t->net.n_params; i++) g2 += (double)w->grads[i] * w->grads[i];
+            r->grad_norm = sqrt(g2);
+        }
     }
     gl_metrics_gains(r, &t->net, t->params);
     return 0;

@@ -109,7 +109,7 @@ int cmd_train(int argc, char **argv) {
         if (resume && c.lr_decay != GL_DECAY_NONE && c.steps != steps_before) {
             cli_error("--steps cannot change when resuming a run with --lr-decay %s (its schedule decays over "
                       "its %ld steps); start a new run with --config %s/config.json instead",
-                      c.lr_decay == GL_DECAY_COSINE ? "cosine" : "linear", steps_before, resume);
+                      gl_lr_decay_name(c.lr_decay), steps_before, resume);
             return EXIT_USAGE;
         }
     }

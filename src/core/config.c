@@ -286,7 +286,7 @@ int gl_config_validate(const gl_config *c, gl_error *err) {
                             "--trainable all)");
     if (c->lr_decay != GL_DECAY_NONE && c->warmup >= c->steps && c->steps > 0)
         return gl_fail(err, "--lr-decay %s: --warmup %ld leaves none of the %ld steps to decay over (allowed: warmup < steps)",
-                       c->lr_decay == GL_DECAY_COSINE ? "cosine" : "linear", c->warmup, c->steps);
+                       gl_lr_decay_name(c->lr_decay), c->warmup, c->steps);
     if (c->progress_measures && strcmp(c->task, "add") && strcmp(c->task, "sub") && strcmp(c->task, "mul") &&
         strcmp(c->task, "div"))
         return gl_fail(err, "--progress-measures on: task '%s' has no Fourier solution to restrict the logits to "
@@ -510,6 +510,11 @@ const char *gl_loss_name(gl_loss l) {
 const char *gl_optim_name(gl_optim o) {
     static const char *const n[] = {"adamw", "adam", "sgd"};
     return name_of(n, 3, o);
+}
+
+const char *gl_lr_decay_name(gl_lr_decay d) {
+    static const char *const n[] = {"none", "cosine", "linear"};
+    return name_of(n, 3, d);
 }
 
 const char *gl_basis_name(gl_basis b) {

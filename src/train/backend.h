@@ -32,7 +32,8 @@ struct gl_trainer {
     /* the training methods around the optimizer (src/train/methods.c) */
     float *filter;        /* GrokFast: EMA (n_params) or the MA ring (window, n_params); NULL when off */
     float *filter_acc;    /* MA: the window's sum (n_params) */
-    struct gl_param_run *runs; /* the parameter array as runs of one role (trained, decayed) */
+    struct gl_param_run *runs; /* the parameter array as runs of one role (trained, decayed);
+                                * NULL when no method is active (gl_methods_active) */
     int n_runs;
     double init_norm;     /* L2 norm of the initial weights (--weight-norm) */
     const gl_backend *be; /* trains it */

@@ -150,7 +150,7 @@ double gl_methods_update(gl_trainer *t, float *grads) {
     const gl_config *c = &t->cfg;
     size_t n = t->net.n_params;
     long ts = t->step;
-    if (!gl_methods_active(c) || !t->runs) {
+    if (!t->runs) { /* no method: attach made no runs */
         gl_optim_step(c, t->params, grads, t->m1, t->m2, n, ts);
         return NAN;
     }
