@@ -6,8 +6,11 @@
 # trained points around it; a refined sweep killed with SIGKILL, or left
 # between rounds or in the middle of one, resumes into the same store; the
 # store completed with --complete trains each missing run once and keeps the
-# refined ones, and its phase.csv equals the full grid's; --refine with
-# --shard, on a full store, and with --resume is refused with one line.
+# refined ones, and its phase.csv equals the full grid's; --refine-seeds
+# (with --refine and alone) trains extra seeds exactly where a point's seeds
+# leave it uncertain, also after --complete; --refine with --shard, on a full
+# store, and with --resume, and --refine-seeds without enough --seeds, are
+# refused with one line.
 # usage: tests/refine_test.sh GROKLAB_BINARY
 set -u
 GL=$(readlink -f "$1")
@@ -61,6 +64,26 @@ out=$(same_store full/sweep.db completed/sweep.db 2>&1)
 rounds_full=$(sql full/sweep.db "SELECT count(*) FROM runs WHERE round IS NOT NULL")
 [ "$rounds_full" = 0 ] && ok "a full sweep's runs have no round" || notok "full sweep rounds: $rounds_full"
 
+# extra seeds where a cell is uncertain: refined in space and seeds (2 seeds, up
+# to 5), and in seeds only over the full grid (2, up to 4); check_refine.py
+# recomputes each point's Wilson interval from its first two seeds
+"$GL" sweep "${GRID[@]}" --refine --refine-seeds 5 --threads 2 --out seeds --quiet || notok "--refine --refine-seeds failed"
+"$GL" phase seeds --quiet || notok "phase of the seed-refined store failed"
+extra=$(sql seeds/sweep.db "SELECT count(*) FROM runs WHERE replicate >= 2 AND status = 'done'")
+out=$($PY "$HERE/python/check_refine.py" seeds) && [ "$extra" -gt 0 ] \
+  && ok "--refine --refine-seeds 5: $extra extra seeds trained, rounds and seeds follow the rule:
+$out" || notok "--refine --refine-seeds 5 ($extra extra seeds): $out"
+"$GL" sweep "${GRID[@]}" --refine-seeds 4 --threads 2 --out seedsonly --quiet || notok "--refine-seeds alone failed"
+"$GL" phase seedsonly --quiet || notok "phase of the seeds-only store failed"
+base=$(sql seedsonly/sweep.db "SELECT count(*) FROM runs WHERE replicate < 2 AND status = 'done'")
+out=$($PY "$HERE/python/check_refine.py" seedsonly) && [ "$base" = 324 ] \
+  && ok "--refine-seeds 4 alone: all 324 base runs, extra seeds as the rule asks:
+$out" || notok "--refine-seeds alone ($base base runs done): $out"
+cp -r seeds seedsdone; rm -f seedsdone/sweep.db.lock
+"$GL" sweep --resume seedsdone --complete --threads 2 --quiet || notok "--complete of the seed-refined store failed"
+out=$($PY "$HERE/python/check_refine.py" seedsdone --seeds-completed) && ok "completed: every base run, extra seeds still only where uncertain:
+$out" || notok "completed seed-refined store: $out"
+
 # refused, with one line each
 refused() { # what, expected words, command...
     local what=$1 want=$2; shift 2
@@ -71,6 +94,9 @@ refused() { # what, expected words, command...
 refused "--refine with --shard" "cannot be sharded" "$GL" sweep "${GRID[@]}" --refine --shard 0/2 --out sh
 refused "--refine into a full sweep's store" "holds a full sweep" "$GL" sweep "${GRID[@]}" --refine --out full --quiet
 refused "--refine with --resume" "continues a refined sweep" "$GL" sweep --resume ref --refine
+refused "--refine-seeds without --seeds" "needs --seeds S" "$GL" sweep --p 11 --steps 10 --frac 0.3,0.6 --refine-seeds 3 --out noseeds --quiet
+refused "--refine-seeds at most --seeds" "needs --seeds S" "$GL" sweep "${GRID[@]}" --refine-seeds 2 --out fewseeds --quiet
+refused "--refine-seeds into a store refined without it" "seeds beyond 2 where uncertain" "$GL" sweep "${GRID[@]}" --refine --out ref --quiet --refine-seeds 4 --extend
 refused "--refine over a knob that is not an axis" "not an axis" "$GL" sweep "${GRID[@]}" --refine --y lr --out notaxis --quiet
 
 echo "$passes passed, $fails failed"

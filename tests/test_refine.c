@@ -1,14 +1,15 @@
 /* The refinement scheduler (gl_refine_next, gl_refine_infer, groklab/sweep.h)
  * against a brute-force recomputation of the rule as docs/design.md states
- * it, on synthetic phase maps: the lattices are listed value by value, every
- * block of every level is enumerated, and a refined "sweep" is simulated by
- * revealing the map's phase at each scheduled point. Checked: the coarse
- * strides; the points of every round equal the brute force's; once no round
- * schedules anything, every block whose finished points disagree has its
- * finer lattice trained; every untrained point is inferred, from blocks that
- * agree, and equals the map where the map's regions are wider than the
- * coarse lattice; on random partial states (points finished in any order,
- * some failed) inference never takes a phase from disagreeing points. */
+ * it, on synthetic phase maps: the lattices are listed value by value, each
+ * point's value is computed top-down from its level's neighbours (memoized
+ * recursion, where the scheduler sweeps the levels bottom-up), and a refined
+ * "sweep" is simulated by revealing the map's phase at each scheduled point.
+ * Checked: the coarse strides; the points of every round equal the brute
+ * force's; once no round schedules anything, no untrained point lies
+ * between disagreeing neighbours; every untrained point is inferred, as the
+ * brute force infers it, and equals the map where the map's regions are
+ * wider than the coarse lattice; on random partial states (points finished
+ * in any order, some failed, some waiting) both agree with the brute force. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,86 +39,74 @@ static int levels(int sx, int sy) {
     while (stride(sx, t) > 1 || stride(sy, t) > 1) t++;
     return t;
 }
-static int is_known(int v) { return v >= 0 || v == GL_REFINE_NOPHASE; }
+/* The rule, top-down: a point's level is the first whose lattices hold it;
+ * its neighbours are the two values of the level above around it along the
+ * axis it is off (both axes: the four points around it at its own level).
+ * Its value: its finished state; else its neighbours' one phase. */
+#define NONE (-10)
+#define DISAGREE (-11)
+static int memo[MAXN * MAXN], memo_set[MAXN * MAXN];
 
-/* the intervals of the stride-s lattice: (lo, hi) pairs; one (0, 0) for one value */
-static int intervals(int n, int s, int lo[MAXN], int hi[MAXN]) {
-    int v[MAXN], k = lattice(n, s, v);
-    if (k == 1) {
-        lo[0] = hi[0] = 0;
-        return 1;
-    }
-    for (int j = 0; j + 1 < k; j++) lo[j] = v[j], hi[j] = v[j + 1];
-    return k - 1;
+static void lattices(int n, int t, int *v, int *k) {
+    *k = lattice(n, stride(gl_refine_stride(n), t), v);
 }
-
-/* whether the finished points of the block disagree (two phases, or a failed one) */
-static int block_disagrees(int ny, const int *st, int a, int b, int c, int d) {
-    int seen = -1;
-    for (int i = a; i <= b; i++)
-        for (int j = c; j <= d; j++) {
-            int v = st[i * ny + j];
-            if (v == GL_REFINE_NOPHASE) return 1;
-            if (v < 0) continue;
-            if (seen >= 0 && v != seen) return 1;
-            seen = v;
-        }
-    return 0;
-}
-static int block_corners_known(int ny, const int *st, int a, int b, int c, int d) {
-    return is_known(st[a * ny + c]) && is_known(st[a * ny + d]) && is_known(st[b * ny + c]) && is_known(st[b * ny + d]);
-}
-
-/* the rule: the coarse lattice, and the level-(t+1) lattice of every level-t
- * block with finished corners whose finished points disagree */
-static void brute_needed(int nx, int ny, const int *st, unsigned char *need) {
-    int sx = gl_refine_stride(nx), sy = gl_refine_stride(ny), T = levels(sx, sy);
-    int vx[MAXN], vy[MAXN], kx = lattice(nx, sx, vx), ky = lattice(ny, sy, vy);
-    memset(need, 0, (size_t)(nx * ny));
-    for (int i = 0; i < nx; i++)
-        for (int j = 0; j < ny; j++) need[i * ny + j] = in_list(vx, kx, i) && in_list(vy, ky, j);
-    for (int t = 0; t < T; t++) {
-        int xl[MAXN], xh[MAXN], yl[MAXN], yh[MAXN];
-        int nbx = intervals(nx, stride(sx, t), xl, xh), nby = intervals(ny, stride(sy, t), yl, yh);
-        int fx[MAXN], fy[MAXN], kfx = lattice(nx, stride(sx, t + 1), fx), kfy = lattice(ny, stride(sy, t + 1), fy);
-        for (int u = 0; u < nbx; u++)
-            for (int w = 0; w < nby; w++) {
-                int a = xl[u], b = xh[u], c = yl[w], d = yh[w];
-                if (!block_corners_known(ny, st, a, b, c, d) || !block_disagrees(ny, st, a, b, c, d)) continue;
-                for (int i = a; i <= b; i++)
-                    for (int j = c; j <= d; j++)
-                        if (in_list(fx, kfx, i) && in_list(fy, kfy, j)) need[i * ny + j] = 1;
-            }
-    }
-    for (int k = 0; k < nx * ny; k++) need[k] = need[k] && st[k] == GL_REFINE_UNTRAINED;
-}
-
-/* the phase of untrained point (i, j): at the finest level with a block around
- * it whose corners are finished, the one phase of all those blocks' finished
- * points, or -1 when they disagree or there is no such block */
-static int brute_infer(int nx, int ny, const int *st, int i, int j) {
-    int sx = gl_refine_stride(nx), sy = gl_refine_stride(ny);
-    for (int t = levels(sx, sy); t >= 0; t--) {
-        int xl[MAXN], xh[MAXN], yl[MAXN], yh[MAXN];
-        int nbx = intervals(nx, stride(sx, t), xl, xh), nby = intervals(ny, stride(sy, t), yl, yh);
-        int found = 0, ph = -1, bad = 0;
-        for (int u = 0; u < nbx; u++)
-            for (int w = 0; w < nby; w++) {
-                int a = xl[u], b = xh[u], c = yl[w], d = yh[w];
-                if (i < a || i > b || j < c || j > d || !block_corners_known(ny, st, a, b, c, d)) continue;
-                found = 1;
-                for (int p = a; p <= b; p++)
-                    for (int q = c; q <= d; q++) {
-                        int v = st[p * ny + q];
-                        if (v == GL_REFINE_NOPHASE) bad = 1;
-                        if (v < 0) continue;
-                        if (ph >= 0 && v != ph) bad = 1;
-                        ph = v;
-                    }
-            }
-        if (found) return bad ? -1 : ph;
+static int level_of(int nx, int ny, int i, int j) {
+    int T = levels(gl_refine_stride(nx), gl_refine_stride(ny));
+    for (int t = 0; t <= T; t++) {
+        int vx[MAXN], vy[MAXN], kx, ky;
+        lattices(nx, t, vx, &kx), lattices(ny, t, vy, &ky);
+        if (in_list(vx, kx, i) && in_list(vy, ky, j)) return t;
     }
     return -1;
+}
+/* the lattice values either side of i */
+static void around(const int *v, int k, int i, int *lo, int *hi) {
+    for (int u = 0; u + 1 < k; u++)
+        if (v[u] < i && i < v[u + 1]) *lo = v[u], *hi = v[u + 1];
+}
+static int brute_value(int nx, int ny, const int *st, int i, int j);
+/* the one phase of the neighbours, NONE when one has no value, DISAGREE */
+static int neighbours(int nx, int ny, const int *st, int i, int j) {
+    int t = level_of(nx, ny, i, j), vx[MAXN], vy[MAXN], kx, ky, pi[4], pj[4], m = 0;
+    lattices(nx, t - 1, vx, &kx), lattices(ny, t - 1, vy, &ky);
+    int xin = in_list(vx, kx, i), yin = in_list(vy, ky, j), lo = -1, hi = -1;
+    if (!xin) around(vx, kx, i, &lo, &hi), pi[m] = lo, pj[m++] = j, pi[m] = hi, pj[m++] = j;
+    if (!yin) around(vy, ky, j, &lo, &hi), pi[m] = i, pj[m++] = lo, pi[m] = i, pj[m++] = hi;
+    int ph = NONE, bad = 0;
+    for (int u = 0; u < m; u++) {
+        int v = brute_value(nx, ny, st, pi[u], pj[u]);
+        if (v == NONE) return NONE;
+        if (v == GL_REFINE_NOPHASE || (ph != NONE && v != ph)) bad = 1;
+        ph = v;
+    }
+    return bad ? DISAGREE : ph;
+}
+static int brute_value(int nx, int ny, const int *st, int i, int j) {
+    int k = i * ny + j, v = st[k];
+    if (memo_set[k]) return memo[k];
+    if (v >= 0 || v == GL_REFINE_NOPHASE) memo[k] = v;
+    else if (v == GL_REFINE_WAITING || level_of(nx, ny, i, j) == 0) memo[k] = NONE;
+    else memo[k] = neighbours(nx, ny, st, i, j), memo[k] = memo[k] == DISAGREE ? NONE : memo[k];
+    memo_set[k] = 1;
+    return memo[k];
+}
+static void brute_reset(void) { memset(memo_set, 0, sizeof memo_set); }
+
+/* the rule: the untrained points of the coarse lattice, and those whose
+ * neighbours all have values that disagree */
+static void brute_needed(int nx, int ny, const int *st, unsigned char *need) {
+    brute_reset();
+    for (int i = 0; i < nx; i++)
+        for (int j = 0; j < ny; j++)
+            need[i * ny + j] = st[i * ny + j] == GL_REFINE_UNTRAINED &&
+                               (level_of(nx, ny, i, j) == 0 || neighbours(nx, ny, st, i, j) == DISAGREE);
+}
+
+/* the phase of untrained point (i, j), or -1 when it has no value */
+static int brute_infer(int nx, int ny, const int *st, int i, int j) {
+    brute_reset();
+    int v = brute_value(nx, ny, st, i, j);
+    return v >= 0 ? v : -1;
 }
 
 /* synthetic maps: the phase at (i, j) of an nx x ny grid */
@@ -195,13 +184,13 @@ static void check_inference(int nx, int ny, const int *st, int (*map)(int, int, 
     if (want_exact) CHECK(exact, "%s %dx%d: the inferred phases are the map's", name, nx, ny);
 }
 
-/* no block with finished corners and disagreeing points has an untrained point of its finer lattice */
+/* no untrained point lies between neighbours that disagree */
 static void check_complete(int nx, int ny, const int *st, const char *name) {
     unsigned char need[MAXN * MAXN];
     brute_needed(nx, ny, st, need);
     int left = 0;
     for (int k = 0; k < nx * ny; k++) left += need[k];
-    CHECK(left == 0, "%s %dx%d: at the end no disagreeing block has an untrained finer point (%d)", name, nx, ny, left);
+    CHECK(left == 0, "%s %dx%d: at the end no untrained point lies between disagreeing neighbours (%d)", name, nx, ny, left);
 }
 
 static void test_strides(void) {
@@ -235,7 +224,7 @@ static void test_maps(void) {
     /* the paper's panel with its two big regions: a fraction of the runs */
     int st[MAXN * MAXN], rounds;
     int t = simulate(17, 19, map_halfplanes, "half-planes", st, &rounds);
-    CHECK(t < 0.5 * 17 * 19, "half-planes 17x19: %d of %d points trained (< 50%%)", t, 17 * 19);
+    CHECK(t < 0.4 * 17 * 19, "half-planes 17x19: %d of %d points trained (< 40%%)", t, 17 * 19);
 }
 
 /* states no refined sweep reaches at its end: finished points anywhere, some
@@ -260,7 +249,7 @@ static void test_random_states(void) {
         if (ok_inf && !same_as_brute(nx, ny, st, ph)) ok_inf = 0;
     }
     CHECK(ok_next, "random partial states: gl_refine_next marks the brute force's points");
-    CHECK(ok_inf, "random partial states: gl_refine_infer infers only from blocks that agree, as the brute force");
+    CHECK(ok_inf, "random partial states: gl_refine_infer infers only from neighbours that agree, as the brute force");
 }
 
 int main(void) {

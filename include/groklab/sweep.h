@@ -58,6 +58,9 @@ char *gl_grid_to_json(const gl_grid *g);
 int gl_grid_from_json(gl_grid *g, const char *json, gl_error *err);
 /* Index of the axis named name, or -1. */
 int gl_grid_axis(const gl_grid *g, const char *name);
+/* Grows the replicate axis to values 0..k-1 (none removed: k at most its
+ * count leaves it as it is); fails when the grid has none. */
+int gl_grid_grow_replicates(gl_grid *g, int k, gl_error *err);
 
 /* ---- the store: DIR/sweep.db (SQLite, WAL) ---- */
 
@@ -123,13 +126,16 @@ int gl_store_export_csv(gl_store *s, const char *table, const char *path, long *
  * trained neighbours whose phases differ, until those differences are
  * resolved at the grid's own spacing. A point's phase is the majority over
  * its seeds; its seeds train together. Points no round scheduled are never
- * trained; their phase is inferred from the trained points around them,
+ * trained; their phase is inferred from the neighbours they lie between,
  * which agree by construction (docs/design.md, "Refinement").
  *
  * The lattice of level t along an axis of n values has stride
  * max(1, s >> t), s = gl_refine_stride(n), and always holds both ends. A
- * block of level t is the rectangle between consecutive lattice values in
- * x and in y. */
+ * point of the level-(t+1) lattice that the level-t lattice lacks has as
+ * neighbours the two level-t points it lies between along one axis (an
+ * edge's midpoint), or, off the level-t lattice in both, the four edge
+ * midpoints around it (a centre). Its value: its phase once finished; else
+ * its neighbours' one phase when they all have values that agree. */
 
 /* A point's state on a panel's map: a phase (gl_phase, >= 0) or one of these. */
 #define GL_REFINE_UNTRAINED (-1) /* no round has scheduled it */
@@ -141,32 +147,37 @@ int gl_store_export_csv(gl_store *s, const char *table, const char *path, long *
 int gl_refine_stride(int n);
 /* The refinement step on one panel. state: (nx, ny), index ix * ny + iy.
  * Marks in next (nx, ny) the untrained points to train now: the coarse
- * lattice, and every point of the level-(t+1) lattice inside a level-t block
- * whose corners are finished while its finished points disagree (two
- * phases, or one without a phase). Returns how many. */
+ * lattice's, and every point whose neighbours all have values but disagree
+ * (two phases, or one finished without a phase). Returns how many, or -1
+ * when out of memory. */
 long gl_refine_next(int nx, int ny, const int *state, unsigned char *next);
-/* The phase of every point (nx, ny): a finished one's own; an untrained
- * one's from the finest-level blocks around it whose corners are finished,
- * when all their finished points share one phase; else the point's state
- * (GL_REFINE_UNTRAINED where nothing can be inferred). Returns the count of
- * inferred points. */
+/* The phase of every point (nx, ny): a finished one's own state; an
+ * untrained one's value when it has one (inferred); else
+ * GL_REFINE_UNTRAINED. Returns the count of inferred points, or -1 when out
+ * of memory. */
 long gl_refine_infer(int nx, int ny, const int *state, int *phase);
 
-/* Makes the store a refined sweep over knobs x and y, axes of grid g (NULL:
- * not checked), before its first gl_store_define; again with the same knobs
- * is a no-op. Refused for a store that already holds a full sweep or one
- * refined over other knobs. */
-int gl_store_refine_start(gl_store *s, const gl_grid *g, const char *x, const char *y, gl_error *err);
-/* 1 if the store is a refined sweep still refining (x and y, when given,
- * get its knobs: 40 bytes), else 0. */
+/* Makes the store a refined sweep, before its first gl_store_define:
+ * spatially over knobs x and y, axes of grid g (NULL: not checked), or in
+ * seeds only (x NULL); seeds S > 0: the replicates from S on are extra seeds,
+ * trained only where the first S leave a point uncertain. Again with the
+ * same mode is a no-op. Refused for a store that already holds a full sweep
+ * or is refined in another mode. */
+int gl_store_refine_start(gl_store *s, const gl_grid *g, const char *x, const char *y, int seeds, gl_error *err);
+/* 1 if the store is a refined sweep that still schedules rounds (not
+ * completed, or refining seeds), else 0; x and y, when given, get its knobs
+ * (40 bytes; "" in seeds only). */
 int gl_store_refining(gl_store *s, char *x, char *y);
 /* One round, in one transaction: the points gl_refine_next marks in each
- * panel become pending, their rows' round one more than the panel's last
- * (0: the coarse lattice). Call when no run is pending or running; 0 runs
- * scheduled means the refinement is done. */
+ * panel (seeds only, or completed: every untrained point) become pending,
+ * and so do the extra seeds of every finished point whose seeds leave it
+ * uncertain (gl_phase_uncertain), their rows' round one more than the
+ * panel's last (0: the coarse lattice). Call when no run is pending or
+ * running; 0 runs scheduled means the refinement is done. */
 int gl_store_refine(gl_store *s, long *scheduled, gl_error *err);
-/* Turns a refined sweep into a full one: every point no round scheduled
- * becomes pending (round NULL); finished runs stay as they are. */
+/* Turns a refined sweep into a full one: every row no round scheduled
+ * becomes pending (round NULL), but for extra seeds, which the rounds go on
+ * placing; finished runs stay as they are. */
 int gl_store_complete(gl_store *s, long *added, gl_error *err);
 
 /* ---- phase diagrams: the cells of a store ---- */
@@ -260,6 +271,11 @@ typedef struct gl_sweep_opts {
      * trains its rounds either way; complete: gl_store_complete first */
     int refine, complete;
     const char *refine_x, *refine_y;
+    /* refine_seeds K (> the grid's S seeds, S >= 2): the replicate axis grows
+     * to K values, and the K - S extra seeds of a point train only when its
+     * S seeds leave it uncertain (gl_phase_uncertain); with or without
+     * refine. 0: off */
+    int refine_seeds;
 } gl_sweep_opts;
 
 /* Trains every pending run of the store; one run per worker thread at a

@@ -85,7 +85,7 @@ class SweepOpts(ctypes.Structure):
     _fields_ = [("threads", c_int), ("keep_weights", c_int), ("extend", c_int), ("shard_i", c_int),
                 ("shard_n", c_int), ("max_population", c_int), ("on_start", c_void_p), ("on_done", DONE),
                 ("on_tick", TICK), ("ctx", c_void_p), ("refine", c_int), ("complete", c_int),
-                ("refine_x", c_char_p), ("refine_y", c_char_p)]
+                ("refine_x", c_char_p), ("refine_y", c_char_p), ("refine_seeds", c_int)]
 
 
 def _sig(name, res, *args):

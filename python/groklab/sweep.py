@@ -16,12 +16,13 @@ def _spec(value):
     return text(value)
 
 
-def _run(dir, grid, threads, keep_weights, extend, progress, refine=None, complete=False):
+def _run(dir, grid, threads, keep_weights, extend, progress, refine=None, complete=False, refine_seeds=0):
     opts = SweepOpts()
     opts.threads, opts.keep_weights, opts.extend, opts.shard_i, opts.shard_n = int(threads), int(keep_weights), int(extend), 0, 1
     if refine:  # (x, y): the refinement's knobs
         opts.refine, opts.refine_x, opts.refine_y = 1, b(refine[0]), b(refine[1])
     opts.complete = int(bool(complete))
+    opts.refine_seeds = int(refine_seeds or 0)
     state = {"done": 0}
     bar = Progress(lib.gl_grid_size(grid) if grid is not None else 0, f"sweep {pathlib.Path(dir).name}", progress)
 
@@ -44,7 +45,8 @@ def _run(dir, grid, threads, keep_weights, extend, progress, refine=None, comple
         fail(err, rc)
 
 
-def sweep(out, *, seeds=None, threads=0, keep_weights=False, extend=False, progress=True, refine=False, **axes):
+def sweep(out, *, seeds=None, threads=0, keep_weights=False, extend=False, progress=True, refine=False,
+          refine_seeds=None, **axes):
     """Trains a grid of runs into out/sweep.db and returns the Sweep.
 
     Every knob of groklab train is an axis when its value is a list (e.g.
@@ -59,7 +61,9 @@ def sweep(out, *, seeds=None, threads=0, keep_weights=False, extend=False, progr
     knobs, default ("frac", "noise")): a refined sweep as groklab sweep
     --refine, which trains a coarse lattice and then only the points between
     neighbours whose phases differ; phase() infers the rest, complete()
-    trains them.
+    trains them. refine_seeds=K (with seeds=S, 2 <= S < K): seeds S..K-1 of
+    a point train only where its S seeds leave its phase uncertain, as
+    groklab sweep --refine-seeds.
     """
     if refine is True:
         refine = ("frac", "noise")
@@ -72,7 +76,7 @@ def sweep(out, *, seeds=None, threads=0, keep_weights=False, extend=False, progr
         if seeds is not None:
             call(lib.gl_grid_add, grid, b"replicate", b(int(seeds)))
         call(lib.gl_grid_validate, grid)
-        _run(out, grid, threads, keep_weights, extend, progress, refine=refine or None)
+        _run(out, grid, threads, keep_weights, extend, progress, refine=refine or None, refine_seeds=refine_seeds)
     finally:
         lib.gl_grid_free(grid)
     return Sweep(out)

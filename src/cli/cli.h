@@ -121,7 +121,7 @@ void cli_sweep_print_end(const gl_sweep_report *r, const cli_sweep_progress *pg,
 /* A sweep's refinement flags: --refine over knobs x, y (a new store), and
  * --complete (a refined store into its full grid). */
 typedef struct cli_refine {
-    int on, complete;
+    int on, complete, seeds; /* seeds: --refine-seeds K (0: none) */
     const char *x, *y;
 } cli_refine;
 /* Runs (g) or resumes (g NULL) the sweep in dir, over MPI when started by

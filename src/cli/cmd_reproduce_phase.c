@@ -97,6 +97,8 @@ void cli_phase_figures_help(FILE *f) {
                "  --refine        train a coarse lattice and then only between neighbours whose\n"
                "                  phases differ (groklab sweep --refine); inferred cells are shaded\n"
                "                  lighter; --complete later trains the rest of the grid\n"
+               "  --refine-seeds K  with --seeds S (2 <= S < K): seeds S..K-1 only where the S\n"
+               "                  seeds leave a cell uncertain (groklab sweep --refine-seeds)\n"
                "  --device cuda   train on the GPU, the grid packed into populations (the\n"
                "                  two-layer MLP figures, fig3*)\n");
 }
@@ -231,11 +233,12 @@ int cli_reproduce_phase(int argc, char **argv) {
         OPT_W("--scale", &scale_w, "small|paper"), OPT_W("--rule", &rule, CLI_RULES), OPT_S("--out", &out),
         OPT_S("--seeds", &seeds),
         OPT_S("--panels", &panels), OPT_S("--device", &device), OPT_N("--threads", OPT_INT, &threads, 0, 4096),
-        OPT_F("--quiet", &quiet), OPT_F("--refine", &rf.on), OPT_F("--complete", &rf.complete), OPT_END,
+        OPT_F("--quiet", &quiet), OPT_F("--refine", &rf.on), OPT_F("--complete", &rf.complete),
+        OPT_N("--refine-seeds", OPT_INT, &rf.seeds, 2, 100000), OPT_END,
     };
     cli_args a = {.cmd = pf->name, .opts = opts, .help = cli_phase_figures_help,
                   .usage = "groklab reproduce FIGURE [--scale small|paper] [--seeds K] [--rule paper|subset] "
-                           "[--panels LIST] [--threads T] [--device cpu|cuda] [--refine | --complete] [--out DIR] "
+                           "[--panels LIST] [--threads T] [--device cpu|cuda] [--refine | --complete] [--refine-seeds K] [--out DIR] "
                            "[--quiet]"};
     int rc = cli_parse(argc - 1, argv + 1, &a);
     if (rc >= 0) return rc;

@@ -9,7 +9,7 @@ static void sweep_help(FILE *f) {
     fprintf(f,
             "usage: groklab sweep --out DIR [--KNOB SPEC ...] [--seeds K] [--threads T]\n"
             "                     [--keep-weights] [--extend] [--shard I/N] [--quiet]\n"
-            "                     [--refine [--x KNOB] [--y KNOB]]\n"
+            "                     [--refine [--x KNOB] [--y KNOB]] [--refine-seeds K]\n"
             "       groklab sweep --resume DIR [--threads T] [--shard I/N] [--complete]\n\n"
             "Trains every point of a grid into DIR/sweep.db (SQLite). Any knob of groklab\n"
             "train is an axis when its SPEC is a list (0,5,15), a range lo:hi:count\n"
@@ -33,6 +33,10 @@ static void sweep_help(FILE *f) {
             "                  column inferred). --resume continues the rounds. Not with --shard\n"
             "                  or MPI.\n"
             "  --x, --y KNOB   the refinement's axes (with --refine)\n"
+            "  --refine-seeds K  with --seeds S (2 <= S < K): train S seeds of every point,\n"
+            "                  and seeds S..K-1 only of the points whose S seeds leave the\n"
+            "                  majority phase uncertain (seeds disagree and its 95%% Wilson\n"
+            "                  interval reaches below 1/2); with or without --refine\n"
             "  --complete      a refined sweep: train the points its rounds left out as well,\n"
             "                  into the full grid (no run is trained twice)\n"
             "  --quiet         no progress\n");
@@ -63,11 +67,12 @@ int cmd_sweep(int argc, char **argv) {
         OPT_S("--out", &out), OPT_S("--resume", &resume), OPT_N("--threads", OPT_INT, &threads, 0, 4096),
         OPT_S("--shard", &shard), OPT_F("--keep-weights", &keep), OPT_F("--extend", &extend),
         OPT_F("--quiet", &quiet), OPT_F("--refine", &rf.on), OPT_F("--complete", &rf.complete),
-        OPT_S("--x", &rf.x), OPT_S("--y", &rf.y), OPT_END,
+        OPT_S("--x", &rf.x), OPT_S("--y", &rf.y),
+        OPT_N("--refine-seeds", OPT_INT, &rf.seeds, 2, 100000), OPT_END,
     };
     cli_args a = {.cmd = "sweep", .opts = opts, .knob = add_axis, .ctx = &gc, .help = sweep_help,
                   .usage = "groklab sweep --out DIR [--KNOB SPEC ...] [--seeds K] [--threads T] [--shard I/N] "
-                           "[--keep-weights] [--extend] [--refine [--x KNOB] [--y KNOB]] [--complete]"};
+                           "[--keep-weights] [--extend] [--refine [--x KNOB] [--y KNOB]] [--refine-seeds K] [--complete]"};
     int rc = cli_parse(argc, argv, &a);
     if (rc < 0 && shard) {
         char *end;
@@ -94,7 +99,12 @@ int cmd_sweep(int argc, char **argv) {
         cli_error("--resume DIR continues a refined sweep as refined; --refine only starts one (with --out)");
         rc = EXIT_USAGE;
     }
-    if (rc < 0 && rf.on && shard_n > 1) {
+    if (rc < 0 && rf.seeds && resume) {
+        cli_error("--resume DIR continues a sweep in the mode it was started in; --refine-seeds only starts one "
+                  "(with --out)");
+        rc = EXIT_USAGE;
+    }
+    if (rc < 0 && (rf.on || rf.seeds) && shard_n > 1) {
         cli_error("--refine cannot be sharded (rounds are planned from the whole grid); run it in one process "
                   "with --threads T");
         rc = EXIT_USAGE;

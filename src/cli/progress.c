@@ -156,7 +156,7 @@ int cli_sweep(const char *dir, const gl_grid *g, int extend, int threads, int ke
         cli_error("--refine and --complete contradict: --complete trains the whole grid of a refined sweep");
         return EXIT_USAGE;
     }
-    if (rf) o.refine = rf->on, o.complete = rf->complete, o.refine_x = rf->x, o.refine_y = rf->y;
+    if (rf) o.refine = rf->on, o.complete = rf->complete, o.refine_x = rf->x, o.refine_y = rf->y, o.refine_seeds = rf->seeds;
     cli_sweep_progress pg;
     gl_sweep_report rep;
     gl_error err = {{0}, 0};

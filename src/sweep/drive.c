@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -40,6 +41,22 @@ static long count_unscheduled(gl_store *s) {
     return n;
 }
 
+/* --refine-seeds k: *out is g with k replicates, of which g's own *base are
+ * the seeds every point trains */
+static int grow_seeds(const gl_grid *g, int k, gl_grid *out, int *base, gl_error *err) {
+    int r = gl_grid_axis(g, "replicate");
+    *base = r >= 0 ? g->axes[r].n : 1;
+    if (*base < 2 || k <= *base)
+        return gl_fail(err, "--refine-seeds K needs --seeds S with 2 <= S < K (here S %d, K %d; one seed is never "
+                            "uncertain)", *base, k);
+    char *json = gl_grid_to_json(g);
+    if (!json) return gl_fail_nomem(err, "");
+    int rc = gl_grid_from_json(out, json, err);
+    free(json);
+    if (rc == 0 && (rc = gl_grid_grow_replicates(out, k, err)) != 0) gl_grid_free(out);
+    return rc;
+}
+
 int gl_sweep_run(const char *dir, const gl_grid *g, const gl_sweep_opts *o, gl_sweep_report *rep,
                  gl_error *err) {
     memset(rep, 0, sizeof *rep);
@@ -49,20 +66,32 @@ int gl_sweep_run(const char *dir, const gl_grid *g, const gl_sweep_opts *o, gl_s
     else snprintf(db, sizeof rep->store, "%s/sweep.db", dir);
     struct stat st;
     if (!g && stat(db, &st) != 0) return gl_fail(err, "--resume: %s has no sweep store (%s)", dir, db);
-    int rc = g ? gl_mkdirs(dir, err) : 0, lockfd = -1;
-    if (rc == 0) rc = lock_store(db, &lockfd, err);
+    gl_grid grown, *gg = (gl_grid *)g;
+    int base_seeds = 0, rc = g && o->refine_seeds ? grow_seeds(g, o->refine_seeds, &grown, &base_seeds, err) : 0;
     if (rc != 0) return rc;
+    if (base_seeds) gg = &grown;
+    int lockfd = -1;
+    rc = g ? gl_mkdirs(dir, err) : 0;
+    if (rc == 0) rc = lock_store(db, &lockfd, err);
+    if (rc != 0) {
+        if (gg != g) gl_grid_free(gg);
+        return rc;
+    }
     gl_store *s;
     if ((rc = gl_store_open(&s, db, g != NULL, err)) != 0) {
         close(lockfd);
+        if (gg != g) gl_grid_free(gg);
         return rc;
     }
-    if (o->refine && o->shard_n > 1)
+    if ((o->refine || o->refine_seeds) && o->shard_n > 1)
         rc = gl_fail(err, "--refine schedules rounds from the whole grid; it cannot be sharded (run it in one "
                           "process, with --threads)");
     /* a new refined sweep is marked before its points go in, so that they go in unscheduled */
-    if (rc == 0 && o->refine && g) rc = gl_store_refine_start(s, g, o->refine_x, o->refine_y, err);
-    if (rc == 0 && g) rc = gl_store_define(s, g, o->extend, &rep->added, err);
+    if (rc == 0 && (o->refine || o->refine_seeds) && g)
+        rc = gl_store_refine_start(s, gg, o->refine ? o->refine_x : NULL, o->refine ? o->refine_y : NULL, base_seeds,
+                                   err);
+    if (rc == 0 && g) rc = gl_store_define(s, gg, o->extend, &rep->added, err);
+    if (gg != g) gl_grid_free(gg);
     long completed = 0;
     if (rc == 0 && o->complete) rc = gl_store_complete(s, &completed, err);
     if (rc == 0) rc = gl_store_requeue(s, &rep->requeued, err);

@@ -70,6 +70,17 @@ int gl_grid_axis(const gl_grid *g, const char *name) {
     return -1;
 }
 
+int gl_grid_grow_replicates(gl_grid *g, int k, gl_error *err) {
+    int a = gl_grid_axis(g, "replicate");
+    if (a < 0) return gl_fail(err, "the grid has no replicate axis (--seeds)");
+    for (int i = g->axes[a].n; i < k; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", i);
+        if (push_value(&g->axes[a], v, NULL, err) != 0) return -1;
+    }
+    return 0;
+}
+
 int gl_grid_add(gl_grid *g, const char *name, const char *spec, gl_error *err) {
     char key[40];
     if (strlen(name) >= sizeof key) return gl_fail(err, "--%s: unknown knob", name);

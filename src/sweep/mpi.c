@@ -367,7 +367,7 @@ int gl_sweep_run_mpi(const char *dir, const gl_grid *g, const gl_sweep_opts *o, 
          * completing a refined sweep into its full grid is an ordinary sweep */
         const char *one = "a refined sweep (--refine) runs in one process: run groklab sweep without mpirun, "
                           "with --threads T";
-        if (o->refine) rc = gl_fail(err, "%s", one);
+        if (o->refine || o->refine_seeds) rc = gl_fail(err, "%s", one);
         if (rc == 0 && g) rc = gl_mkdirs(dir, err);
         if (rc == 0) rc = gl_store_open(&s, db, g != NULL, err);
         long completed;

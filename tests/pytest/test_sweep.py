@@ -1,4 +1,6 @@
 """groklab.sweep and open_sweep against groklab sweep, export and phase."""
+import sqlite3
+
 import numpy as np
 
 import groklab
@@ -58,6 +60,29 @@ def test_a_sweep_with_snapshots_keeps_each_run_directory(tmp_path):
     import pytest
     with pytest.raises(FileNotFoundError, match="no run directory"):
         plain.run(1)
+
+
+def test_refine_seeds_trains_extra_seeds_where_two_seeds_disagree_as_the_cli(cli, tmp_path):
+    grid = dict(p=11, width=128, steps=300, frac="0.1:0.9:9", noise="0:0.8:9", wd=15)
+    groklab.sweep(tmp_path / "s", seeds=2, refine_seeds=3, progress=False, **grid)
+    cli("sweep", "--out", tmp_path / "c", "--p", 11, "--width", 128, "--steps", 300, "--frac", "0.1:0.9:9",
+        "--noise", "0:0.8:9", "--wd", 15, "--seeds", 2, "--refine-seeds", 3, "--quiet")
+
+    def rows(d):
+        con = sqlite3.connect(d / "sweep.db")
+        return con.execute("SELECT frac, noise, replicate, status, phase FROM runs ORDER BY frac, noise, replicate").fetchall()
+    r = rows(tmp_path / "s")
+    assert r == rows(tmp_path / "c") and len(r) == 243
+    by_point = {}
+    for frac, noise, rep, status, phase in r:
+        by_point.setdefault((frac, noise), {})[rep] = (status, phase)
+    extra = 0
+    for pt, reps in by_point.items():
+        # two seeds that disagree are uncertain (1 of 2: Wilson lower bound 0.09); two that agree are not
+        want = "done" if reps[0][1] != reps[1][1] else "unscheduled"
+        assert reps[2][0] == want, (pt, reps)
+        extra += want == "done"
+    assert 0 < extra < 81
 
 
 def test_a_refined_sweep_infers_the_rest_and_completes_into_the_cli_full_grid(cli, tmp_path):
