@@ -114,6 +114,7 @@ typedef struct cli_sweep_progress {
     double t0;
     long total, finished;
     int shard_i, shard_n;
+    int n_knobs, knob[GL_MAX_AXES]; /* the config fields of the grid's axes, for each run's line */
 } cli_sweep_progress;
 void cli_sweep_callbacks(gl_sweep_opts *o, cli_sweep_progress *pg, int quiet, int shard_i, int shard_n);
 void cli_sweep_print_start(const gl_sweep_report *r, int quiet);

@@ -66,9 +66,17 @@ static void on_done(void *ctx, long id, const gl_config *c, const gl_run_result 
     const gl_metrics *last = n ? &r->rows[n - 1] : NULL;
     if (r->status == GL_RUN_DIVERGED && n > 1) last = &r->rows[n - 2];
     gl_phase ph = n ? gl_phase_of_run(r->rows, n, c->noise, r->diverged_at >= 0, NULL, NULL) : GL_PHASE_CONFUSION;
-    printf("run %ld %s: frac %g noise %g wd %g dropout %g seed %llu -> %s", id, gl_run_status_name(r->status), c->frac,
-           c->noise, c->wd, c->dropout, (unsigned long long)c->seed,
-           r->status == GL_RUN_FAILED ? r->message : gl_phase_name(ph));
+    printf("run %ld %s:", id, gl_run_status_name(r->status));
+    if (!pg->n_knobs) printf(" frac %g noise %g wd %g", c->frac, c->noise, c->wd);
+    for (int k = 0; k < pg->n_knobs; k++) {
+        char v[128];
+        gl_config_field_text(c, pg->knob[k], v, sizeof v);
+        char *end;
+        double x = strtod(v, &end);
+        if (end != v && !*end) snprintf(v, sizeof v, "%g", x); /* 0.005, not its 17 digits */
+        printf(" %s %s", gl_config_field_name(pg->knob[k]), v);
+    }
+    printf(" seed %llu -> %s", (unsigned long long)c->seed, r->status == GL_RUN_FAILED ? r->message : gl_phase_name(ph));
     if (last && r->status != GL_RUN_FAILED) printf(" (train %.3f, test %.3f)", last->train_acc, last->test_acc);
     printf(", %.1fs\n", r->wall_seconds);
     fflush(stdout);
@@ -89,8 +97,32 @@ static void on_tick(void *ctx, gl_store *s) {
     fflush(stderr);
 }
 
+/* The knobs the grid's axes set (a variant's assignments, not the replicate:
+ * the line shows the seed), so that each run's line says which point it is. */
+static void grid_knobs(cli_sweep_progress *pg, const char *store) {
+    gl_store *s;
+    gl_grid g;
+    gl_error e;
+    if (gl_store_open(&s, store, 0, &e) != 0) return;
+    if (gl_store_grid(s, &g, &e) == 0) {
+        for (int i = 0; i < gl_config_nfields() && pg->n_knobs < GL_MAX_AXES; i++) {
+            const char *name = gl_config_field_name(i);
+            int on = gl_grid_axis(&g, name) >= 0 && strcmp(name, "seed");
+            int v = gl_grid_axis(&g, "variant");
+            for (int j = 0; v >= 0 && !on && j < g.axes[v].n; j++) {
+                const char *at = strstr(g.axes[v].values[j], name);
+                on = at && (at == g.axes[v].values[j] || at[-1] == ';') && at[strlen(name)] == '=';
+            }
+            if (on) pg->knob[pg->n_knobs++] = i;
+        }
+        gl_grid_free(&g);
+    }
+    gl_store_close(s);
+}
+
 static void on_start(void *ctx, const gl_sweep_report *r) {
     cli_sweep_progress *pg = ctx;
+    if (!pg->quiet) grid_knobs(pg, r->store);
     pg->total = r->total;
     pg->t0 = cli_now();
     cli_sweep_print_start(r, pg->quiet);
@@ -136,8 +168,8 @@ void cli_sweep_print_end(const gl_sweep_report *r, const cli_sweep_progress *pg,
     printf("phases:");
     for (int i = 0; i < 6; i++) printf(" %s %ld%s", gl_phase_name(i), r->phase[i], i < 5 ? "," : "\n");
     if (r->rounds || r->untrained)
-        printf("refined: %d rounds in this process; %ld runs of the grid never trained (their cells are inferred "
-               "in phase.csv)\n", r->rounds, r->untrained);
+        printf("refined: %d rounds in this process; %ld runs of the grid never trained (cells with no run are "
+               "inferred in phase.csv)\n", r->rounds, r->untrained);
 }
 
 /* Whether mpirun (Open MPI, MPICH, PMIx) started this process. */
