@@ -99,7 +99,7 @@ for m in "ema --grokfast-alpha 0.9 --clip 0.5 --warmup 30 --wd-toward init" \
 done
 "$GL" train "${small[@]}" --lr-decay cosine --steps 20 --out GD >/dev/null || notok "run GD failed"
 expect_error "a decaying schedule keeps its steps on resume" \
-  "--steps cannot change when resuming a run with --lr-decay cosine" train --resume GD --steps 40
+  "--steps cannot change when resuming a run with lr_decay cosine" train --resume GD --steps 40
 expect_error "the GPU refuses the training methods" \
   "--device cuda: the CUDA backend trains with the plain optimizer step" train --device cuda --grokfast ema --steps 1
 expect_error "--trainable norm needs a norm" "--trainable norm: the model has no norm to train" train --trainable norm --steps 1

@@ -125,6 +125,11 @@ int gl_config_has(const char *name);
 
 /* Whether a field may change on --resume without changing the trajectory. */
 int gl_config_resume_safe(const char *name);
+/* gl_config_set on a resumed run's config c: refused (GL_E_INPUT, c
+ * unchanged) for a field that is not resume-safe, and for steps when the
+ * learning rate decays over the run's steps (lr_decay other than none). The
+ * message starts with the field's JSON name. */
+int gl_config_set_on_resume(gl_config *c, const char *name, const char *value, gl_error *err);
 
 /* The fields in table order (JSON spelling), whether each is a number, and
  * its value as text (numbers round-trip through gl_config_set). */

@@ -107,6 +107,7 @@ for name, res, args in [
     ("gl_config_validate", c_int, [c_void_p, E]),
     ("gl_config_has", c_int, [c_char_p]),
     ("gl_config_resume_safe", c_int, [c_char_p]),
+    ("gl_config_set_on_resume", c_int, [c_void_p, c_char_p, c_char_p, E]),
     ("gl_config_nfields", c_int, []),
     ("gl_config_field_name", c_char_p, [c_int]),
     ("gl_config_field_help", c_char_p, [c_int]),

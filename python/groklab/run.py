@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 
 from . import _st
-from ._core import Config, Progress, b, call, fail, read_table, stop_on_interrupt, INTERRUPTED
+from ._core import Config, Progress, b, call, fail, read_table, stop_on_interrupt, text, INTERRUPTED
 from ._lib import DynamicsOpts, Error, IprOpts, PROGRESS, PruneOpts, PruneResult, buffer, lib
 
 _CONV = {"rfft": 0, "full": 1}
@@ -360,15 +360,15 @@ def train(out=None, *, resume=False, force=False, progress=True, **knobs):
         if out is None:
             raise ValueError("resume=True needs out, the run directory to continue")
         cfg.read(pathlib.Path(out) / "config.json")
-        for name in knobs:
-            if not lib.gl_config_resume_safe(b(name)):
-                raise ValueError(f"{name} cannot change when resuming (it would change the run); "
-                                 f"start a new run from {out}/config.json instead")
-        steps_before, decay = cfg.get("steps"), cfg.get("lr_decay")
-    cfg.set(knobs)
-    if resume and decay != "none" and cfg.get("steps") != steps_before:
-        raise ValueError(f"steps cannot change when resuming a run with lr_decay={decay!r} (its schedule decays "
-                         f"over its {steps_before} steps); start a new run from {out}/config.json instead")
+        for name, value in knobs.items():
+            try:
+                call(lib.gl_config_set_on_resume, cfg.ptr, b(name), b(text(value)))
+            except ValueError as e:
+                if "cannot change when resuming" not in str(e):
+                    raise
+                raise ValueError(f"{e}; start a new run from {out}/config.json instead") from None
+    else:
+        cfg.set(knobs)
     cfg.validate()
     if not resume:
         _adopt_data(cfg)

@@ -99,17 +99,12 @@ int cmd_train(int argc, char **argv) {
         return cli_exit_code(&err);
     }
     for (int i = 0; i < k.n; i++) {
-        if (resume && !gl_config_resume_safe(k.name[i])) {
-            cli_error("--%s cannot change when resuming (it would change the run); start a new run with --config "
-                      "%s/config.json instead", k.name[i], resume);
-            return EXIT_USAGE;
-        }
-        long steps_before = c.steps;
-        if (gl_config_set(&c, k.name[i], k.value[i], &err) != 0) return cli_fail(&err);
-        if (resume && c.lr_decay != GL_DECAY_NONE && c.steps != steps_before) {
-            cli_error("--steps cannot change when resuming a run with --lr-decay %s (its schedule decays over "
-                      "its %ld steps); start a new run with --config %s/config.json instead",
-                      gl_lr_decay_name(c.lr_decay), steps_before, resume);
+        if (!resume && gl_config_set(&c, k.name[i], k.value[i], &err) != 0) return cli_fail(&err);
+        if (resume && gl_config_set_on_resume(&c, k.name[i], k.value[i], &err) != 0) {
+            if (!strstr(err.msg, "cannot change when resuming")) return cli_fail(&err);
+            const char *rest = strchr(err.msg, ' '); /* after the field's name: the flag as given */
+            cli_error("--%s%s; start a new run with --config %s/config.json instead", k.name[i], rest ? rest : "",
+                      resume);
             return EXIT_USAGE;
         }
     }

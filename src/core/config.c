@@ -442,6 +442,19 @@ int gl_config_resume_safe(const char *name) {
     return f && f->resume_safe;
 }
 
+int gl_config_set_on_resume(gl_config *c, const char *name, const char *value, gl_error *err) {
+    const field *f = find_field(name);
+    if (f && !f->resume_safe) return gl_fail(err, "%s cannot change when resuming (it would change the run)", f->name);
+    gl_config next = *c;
+    int rc = gl_config_set(&next, name, value, err);
+    if (rc) return rc;
+    if (c->lr_decay != GL_DECAY_NONE && next.steps != c->steps)
+        return gl_fail(err, "steps cannot change when resuming a run with lr_decay %s (its schedule decays over its "
+                            "%ld steps)", gl_lr_decay_name(c->lr_decay), c->steps);
+    *c = next;
+    return 0;
+}
+
 const char *gl_config_field_help(int i) { return i >= 0 && i < (int)NFIELDS ? fields[i].help : NULL; }
 const char *gl_config_field_default(int i) { return i >= 0 && i < (int)NFIELDS ? fields[i].def : NULL; }
 
