@@ -10,9 +10,16 @@ set -u
 GL=$(readlink -f "$1")
 . "$(dirname "$(readlink -f "$0")")/cli_lib.sh"
 
-if GROKLAB_GPU_EMULATE=0 "$GL" train --device cuda --steps 1 --quiet --out probe >/dev/null 2>&1; then
+# a machine with a GPU (nvidia-smi lists one) must find it: under the
+# sanitizer, or with a broken driver, CUDA can fail to start and the backend
+# would then quietly report "no GPU"
+has_gpu=0
+command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q "^GPU " && has_gpu=1
+if GROKLAB_GPU_EMULATE=0 "$GL" train --device cuda --steps 1 --quiet --out probe >/dev/null 2>probe.txt; then
   echo "(a GPU is present: the no-GPU error is not checked)"
   rm -rf probe
+elif [ "$has_gpu" = 1 ]; then
+  notok "nvidia-smi lists a GPU but --device cuda found none: $(cat probe.txt)"
 else
   expect_error "no GPU (or no CUDA backend) is one clear line" "--device cuda:" train --device cuda --out out
 fi
@@ -24,16 +31,28 @@ expect_error "the GPU backend trains the two-layer MLP" "the CUDA backend trains
 base=(--p 23 --width 48 --frac 0.5 --noise 0.2 --wd 1 --steps 100 --log-every 10 --quiet)
 "$GL" train "${base[@]}" --out cpu >/dev/null || notok "cpu run failed"
 "$GL" train "${base[@]}" --device cuda --out gpu >/dev/null 2>err.txt || notok "cuda run failed: $(cat err.txt)"
-# (the first 12 columns: the GPU computes those; ipr_u .. gamma_std are the CPU's)
-worst=$(paste -d, cpu/metrics.csv gpu/metrics.csv | awk -F, 'NR > 1 {
+# The first 12 columns are the GPU's (ipr_u .. gamma_std are the CPU's).
+# Losses, norms and the mean IPR: within 2e-4 relative. Accuracies as counts
+# of examples: a real GPU's cuBLAS sums in another order than the CPU (and
+# than the emulator), so an example whose two top outputs nearly tie can
+# flip; one flip among 264 training examples is 3.8e-3 of accuracy. So
+# each accuracy may differ by at most 2 examples of its set (train, test,
+# corrupted, clean; sizes from summary.json), as test_gpu.c allows.
+size() { grep "\"$1\":" "$2/summary.json" | tr -dc '0-9'; }
+ntr=$(size n_train cpu); nte=$(size n_test cpu); nco=$(size n_corrupted cpu)
+read -r worst flips < <(paste -d, cpu/metrics.csv gpu/metrics.csv | awk -F, -v ntr="$ntr" -v nte="$nte" -v nco="$nco" '
+  BEGIN { n_of[4] = ntr; n_of[5] = nte; n_of[6] = nco; n_of[7] = nco; n_of[8] = ntr - nco }
+  NR > 1 {
   n = NF / 2
   for (i = 2; i <= 12; i++) { a = $i; b = $(i + n); if (a == "nan" && b == "nan") continue
-    d = a - b; if (d < 0) d = -d; s = (a < 0 ? -a : a); if (s < 1e-3) s = 1e-3; if (d / s > w) w = d / s } }
-  END { printf "%.2e", w }')
-if awk -v w="$worst" 'BEGIN { exit !(w <= 2e-4) }'; then
-  ok "train --device cuda: every metrics.csv value within 2e-4 of the CPU's over 100 steps (worst $worst)"
+    d = a - b; if (d < 0) d = -d
+    if (i in n_of) { c = d * n_of[i]; if (c > f) f = c; continue }
+    s = (a < 0 ? -a : a); if (s < 1e-3) s = 1e-3; if (d / s > w) w = d / s } }
+  END { printf "%.2e %.2f\n", w, f }')
+if [ -n "$ntr" ] && [ -n "$nco" ] && awk -v w="$worst" -v f="$flips" 'BEGIN { exit !(w <= 2e-4 && f <= 2.01) }'; then
+  ok "train --device cuda: losses, norms and IPR within 2e-4 of the CPU's over 100 steps (worst $worst), accuracies within $flips examples (at most 2)"
 else
-  notok "train --device cuda differs from the CPU: worst relative difference $worst"
+  notok "train --device cuda differs from the CPU: worst relative difference $worst (at most 2e-4), accuracies by $flips examples (at most 2; sizes $ntr/$nte/$nco)"
 fi
 grep -q '"device":	"cuda"' gpu/config.json && ok "config.json records device cuda" || notok "config.json lacks device cuda"
 for f in model.safetensors init.safetensors data.safetensors checkpoint.safetensors; do
@@ -51,9 +70,12 @@ fi
 # a CPU run resumed on the GPU finishes, on the same trajectory
 "$GL" train "${base[@]}" --steps 40 --out mixed >/dev/null
 "$GL" train --resume mixed --steps 100 --device cuda --quiet >/dev/null 2>err.txt || notok "resume on cuda failed: $(cat err.txt)"
-last_cpu=$(tail -1 cpu/metrics.csv | cut -d, -f4,5); last_mix=$(tail -1 mixed/metrics.csv | cut -d, -f4,5)
-[ "$last_cpu" = "$last_mix" ] && ok "a CPU run resumed with --device cuda ends with the CPU's accuracies ($last_mix)" \
-  || notok "CPU run resumed on cuda: accuracies $last_mix, CPU $last_cpu"
+# (accuracies as example counts, within 2, for the reason above)
+d=$(paste -d, <(tail -1 cpu/metrics.csv) <(tail -1 mixed/metrics.csv) | awk -F, -v ntr="$ntr" -v nte="$nte" '{
+  n = NF / 2; a = $4 - $(n + 4); b = $5 - $(n + 5); a = (a < 0 ? -a : a) * ntr; b = (b < 0 ? -b : b) * nte
+  printf "%.2f", (a > b ? a : b) }')
+[ -n "$d" ] && awk -v d="$d" 'BEGIN { exit !(d <= 2.01) }' && ok "a CPU run resumed with --device cuda ends with the CPU's accuracies (within $d examples, at most 2)" \
+  || notok "CPU run resumed on cuda: final accuracies differ from the CPU's by $d examples"
 
 # sweep: the grid in populations; the phases of the CPU's sweep
 grid=(--p 23 --width 32 --steps 200 --log-every 50 --frac 0.3,0.5,0.7 --noise 0,0.2 --wd 0,1 --quiet)
