@@ -21,7 +21,7 @@ typedef struct gl_dev_ops {
     const char *name;
     int (*open)(gl_dev **d, gl_error *err);
     void (*close)(gl_dev *d);
-    double (*free_bytes)(gl_dev *d);       /* device memory available now */
+    double (*free_bytes)(gl_dev *d);       /* device memory available now; -1 when it cannot be read (sync says why) */
     void *(*alloc)(gl_dev *d, size_t bytes); /* zero-filled; NULL when out of memory */
     void (*release)(gl_dev *d, void *ptr);
     void (*upload)(gl_dev *d, void *dst, const void *src, size_t bytes);

@@ -5,7 +5,12 @@
  * cuBLAS strided batched SGEMMs in FP32 (CUBLAS_DEFAULT_MATH: no TF32, unless
  * gl_runtime's tf32), copies are cudaMemcpy. The GPU is gl_runtime's gpu,
  * else its MPI local rank modulo the GPUs present, else 0.
- * Errors of queued work are collected and reported by sync. */
+ * Errors of queued work are collected and reported by sync; every CUDA and
+ * cuBLAS return is checked, a kernel's errors name the kernel, and with
+ * GROKLAB_GPU_SYNC=1 each operation is followed by a synchronize, so that an
+ * asynchronous fault is reported under the operation that caused it (slow:
+ * for debugging). cuBLAS gets its workspace at open (CUBLAS_WORKSPACE), so
+ * that no product allocates in the middle of a step. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <math.h>
@@ -19,10 +24,14 @@ extern "C" {
 #include "groklab/runtime.h"
 }
 
+#define CUBLAS_WORKSPACE (32u << 20) /* cuBLAS's recommendation for Hopper */
+
 struct gl_dev {
     cublasHandle_t blas;
+    void *workspace; /* cuBLAS's, CUBLAS_WORKSPACE bytes */
     int device;
-    int tf32; /* gl_runtime tf32: cuBLAS may use TF32 tensor cores */
+    int tf32;      /* gl_runtime tf32: cuBLAS may use TF32 tensor cores */
+    int sync_each; /* GROKLAB_GPU_SYNC=1: synchronize after every operation */
     char first_error[256];
 };
 
@@ -32,6 +41,7 @@ static void note(gl_dev *d, const char *what, const char *msg) {
 
 static void check(gl_dev *d, cudaError_t e, const char *what) {
     if (e != cudaSuccess) note(d, what, cudaGetErrorString(e));
+    else if (d->sync_each && (e = cudaDeviceSynchronize()) != cudaSuccess) note(d, what, cudaGetErrorString(e));
 }
 
 static int pick_device(int count) {
@@ -52,12 +62,32 @@ static int cuda_open(gl_dev **out, gl_error *err) {
     gl_dev *d = (gl_dev *)calloc(1, sizeof *d);
     if (!d) return gl_fail_nomem(err, "for the device");
     d->device = device;
-    if (cublasCreate(&d->blas) != CUBLAS_STATUS_SUCCESS) {
+    const char *sync = getenv("GROKLAB_GPU_SYNC");
+    d->sync_each = sync && !strcmp(sync, "1");
+    cublasStatus_t s = cublasCreate(&d->blas);
+    if (s != CUBLAS_STATUS_SUCCESS) {
         free(d);
-        return gl_failc(err, GL_E_NODEVICE, "cublasCreate failed on GPU %d", device);
+        return gl_failc(err, GL_E_NODEVICE, "cublasCreate failed on GPU %d (status %d)", device, (int)s);
     }
     d->tf32 = gl_runtime_get()->tf32 != 0;
-    cublasSetMathMode(d->blas, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    const char *failed = NULL;
+    if ((s = cublasSetMathMode(d->blas, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)) !=
+        CUBLAS_STATUS_SUCCESS)
+        failed = "cublasSetMathMode";
+    else if ((e = cudaMalloc(&d->workspace, CUBLAS_WORKSPACE)) != cudaSuccess) {
+        cudaGetLastError();
+        cublasDestroy(d->blas);
+        free(d);
+        return gl_failc(err, GL_E_NOMEM, "GPU %d: no memory for cuBLAS's %u MiB workspace (%s)", device,
+                        CUBLAS_WORKSPACE >> 20, cudaGetErrorString(e));
+    } else if ((s = cublasSetWorkspace(d->blas, d->workspace, CUBLAS_WORKSPACE)) != CUBLAS_STATUS_SUCCESS)
+        failed = "cublasSetWorkspace";
+    if (failed) {
+        if (d->workspace) cudaFree(d->workspace);
+        cublasDestroy(d->blas);
+        free(d);
+        return gl_failc(err, GL_E_DEVICE, "GPU %d: %s failed (status %d)", device, failed, (int)s);
+    }
     *out = d;
     return 0;
 }
@@ -65,12 +95,17 @@ static int cuda_open(gl_dev **out, gl_error *err) {
 static void cuda_close(gl_dev *d) {
     cudaDeviceSynchronize();
     cublasDestroy(d->blas);
+    cudaFree(d->workspace);
     free(d);
 }
 
 static double cuda_free_bytes(gl_dev *d) {
     size_t free_b = 0, total = 0;
-    check(d, cudaMemGetInfo(&free_b, &total), "cudaMemGetInfo");
+    cudaError_t e = cudaMemGetInfo(&free_b, &total);
+    if (e != cudaSuccess) {
+        note(d, "cudaMemGetInfo", cudaGetErrorString(e));
+        return -1;
+    }
     return (double)free_b;
 }
 
@@ -132,7 +167,9 @@ static void cuda_launch(gl_dev *d, gl_kernel k, long rows, long cols, const gl_g
 #undef GL_K_CASE
     case GL_K_COUNT: break;
     }
-    check(d, cudaGetLastError(), "kernel launch");
+    char what[64];
+    snprintf(what, sizeof what, "kernel %s", gl_kernel_name(k));
+    check(d, cudaGetLastError(), what);
 }
 
 static void cuda_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const float *A, int lda,
@@ -142,10 +179,15 @@ static void cuda_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const floa
     cublasStatus_t s = cublasSgemmStridedBatched(
         d->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &one, A,
         lda, (long long)sa, B, ldb, (long long)sb, &zero, C, ldc, (long long)sc, batch);
+    char what[96];
+    snprintf(what, sizeof what, "cublasSgemmStridedBatched (%c%c, %d x %d x %d, batch %d)", ta ? 'T' : 'N',
+             tb ? 'T' : 'N', m, n, k, batch);
     if (s != CUBLAS_STATUS_SUCCESS) {
         char msg[64];
         snprintf(msg, sizeof msg, "status %d", (int)s);
-        note(d, "cublasSgemmStridedBatched", msg);
+        note(d, what, msg);
+    } else if (d->sync_each) {
+        check(d, cudaGetLastError(), what);
     }
 }
 
@@ -163,10 +205,16 @@ static void cuda_describe(gl_dev *d, char *name, size_t cap, double *peak) {
     const char *precision = d->tf32 ? "TF32 products (GROKLAB_TF32=1)" : "FP32";
     *peak = 0;
     if (cudaGetDeviceProperties(&pr, d->device) != cudaSuccess) {
+        cudaGetLastError();
         snprintf(name, cap, "GPU %d, %s", d->device, precision);
         return;
     }
-    cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, d->device);
+    if (cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, d->device) != cudaSuccess) {
+        cudaGetLastError();
+        snprintf(name, cap, "%s (compute %d.%d, %d SMs, clock unknown), %s", pr.name, pr.major, pr.minor,
+                 pr.multiProcessorCount, precision);
+        return;
+    }
     int lanes = pr.major >= 9 || (pr.major == 8 && pr.minor >= 6) ? 128 : 64;
     *peak = (double)pr.multiProcessorCount * lanes * 2.0 * clock_khz * 1e3;
     snprintf(name, cap, "%s (compute %d.%d, %d SMs, %.0f MHz, %.1f GiB), %s", pr.name, pr.major,

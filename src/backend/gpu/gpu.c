@@ -77,6 +77,11 @@ int gl_gpu_population_fit(const gl_config *c, gl_error *err) {
     int rc = ops->open(&d, err);
     if (rc != 0) return rc;
     double free_b = ops->free_bytes(d);
+    if (free_b < 0) { /* not "0 MiB free": the device's own error */
+        rc = ops->sync(d, err);
+        ops->close(d);
+        return rc ? rc : gl_failc(err, GL_E_DEVICE, "the GPU's free memory cannot be read");
+    }
     ops->close(d);
     long pairs = gl_task_pairs(c->task, c->p);
     /* the largest member of any alpha: all pairs in both sets */
