@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "groklab/gpu.h"
@@ -161,6 +162,12 @@ int main(int argc, char **argv) {
     gl_runtime_set(&rt);
     char why[256];
     if (!gl_gpu_available(why, sizeof why)) {
+        /* a machine with an NVIDIA device node has a GPU: finding none there
+         * (CUDA failing to start, e.g. under a sanitizer) is a failure, not a skip */
+        if (!emulate && access("/dev/nvidia0", F_OK) == 0) {
+            printf("NOT OK  /dev/nvidia0 exists but no GPU is usable: %s\n", why);
+            return 1;
+        }
         printf("SKIP: %s\n", why);
         return 77;
     }
