@@ -28,13 +28,11 @@ function(gl_pc_flags out)
 endfunction()
 
 # What the static library needs besides the pkg-config modules (those go to
-# Requires.private): OpenMP, BLAS, libm, MPI and CUDA as this build has them.
-set(gl_private ${OpenMP_C_FLAGS} ${GL_BLAS_LIB} m)
+# Requires.private): OpenMP, BLAS, libm, libdl (the CUDA module is loaded
+# at run time, so CUDA is never linked) and MPI as this build has it.
+set(gl_private ${OpenMP_C_FLAGS} ${GL_BLAS_LIB} m ${CMAKE_DL_LIBS})
 if(GL_USE_MPI)
   list(APPEND gl_private ${MPI_C_LINK_FLAGS} ${MPI_C_LIBRARIES})
-endif()
-if(GL_USE_CUDA)
-  list(APPEND gl_private ${CUDA_cublas_LIBRARY} ${CUDA_cudart_static_LIBRARY} dl rt pthread stdc++)
 endif()
 gl_pc_flags(GL_PC_LIBS_PRIVATE ${gl_private})
 set(GL_PC_REQUIRES)

@@ -66,6 +66,17 @@ else
   notok "libgroklab.so exports non-gl_ symbols ($others) or lacks gl_trainer_create"
 fi
 
+# the CUDA module, where the build has one: installed in LIBDIR/groklab,
+# and the installed program loads that one (not the build tree's)
+if [ -f "$BUILD/groklab-cuda.so" ]; then
+  loaded=$(LD_DEBUG=files "$P/bin/groklab" version 2>&1 >/dev/null | sed -n 's/.*file=\([^ ]*groklab-cuda\.so\) .*/\1/p' | head -1)
+  if [ -n "$loaded" ] && [ "$(readlink -f "$loaded")" = "$(readlink -f "$L/groklab/groklab-cuda.so")" ]; then
+    ok "the installed program loads the installed CUDA module $LIBDIR/groklab/groklab-cuda.so"
+  else
+    notok "the installed program loaded '$loaded', not $L/groklab/groklab-cuda.so"
+  fi
+fi
+
 # The same runs by the installed program: the reference numbers.
 "$P/bin/groklab" train --p 23 --frac 0.8 --steps 300 --quiet --out ref >/dev/null 2>ref.err ||
   notok "groklab train (reference run): $(cat ref.err)"

@@ -97,10 +97,29 @@ static int parse_pops(const char *v, int *Ms, int cap) {
     return n;
 }
 
+/* Comma list of training fractions into fr (at most cap); returns the count or -1. */
+static int parse_fracs(const char *v, double *fr, int cap) {
+    int n = 0;
+    const char *q = v;
+    while (*q) {
+        char *end;
+        double f = strtod(q, &end);
+        if (end == q || !(f > 0 && f <= 1) || n == cap || (*end && *end != ',')) return -1;
+        fr[n++] = f;
+        q = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+/* the bench's fractions: member i trains on fracs[i % n_fracs] (none: the config's) */
+static const double *fracs;
+static int n_fracs;
+
 static int create_members(gl_trainer **pop, int M, const gl_config *c, gl_error *err) {
     for (int i = 0; i < M; i++) {
         gl_config pc = *c;
         pc.seed = c->seed + (uint64_t)i;
+        if (n_fracs > 0) pc.frac = fracs[i % n_fracs];
         if (gl_trainer_create(&pop[i], &pc, err) != 0) {
             while (i-- > 0) gl_trainer_free(pop[i]);
             return -1;
@@ -125,8 +144,11 @@ static void print_profile(const gl_gpu_profile *p, int M) {
         order[i][1] = i;
     }
     qsort(order, (size_t)p->n, sizeof order[0], by_ms_desc);
-    printf("    where a step of M=%d goes (%d steps, each operation synchronized): %.3f ms per step\n",
-           M, p->steps, all / p->steps);
+    long launches = 0, products = 0;
+    for (int i = 0; i < p->n; i++) *(strncmp(p->op[i].name, "gemm", 4) ? &launches : &products) += p->op[i].calls;
+    printf("    where a step of M=%d goes (%d steps, each operation synchronized): %.3f ms per step,\n"
+           "    %.1f kernel launches and %.1f products (GEMM calls) per step\n",
+           M, p->steps, all / p->steps, (double)launches / p->steps, (double)products / p->steps);
     for (int j = 0; j < p->n; j++) {
         int i = (int)order[j][1];
         printf("      %-22s %4.1f per step  %9.3f ms  %5.1f%%\n", p->op[i].name,
@@ -138,7 +160,8 @@ static void print_profile(const gl_gpu_profile *p, int M) {
 /* --device cuda: one model, then populations, each step synchronized;
  * with profile, where each population's step goes. */
 static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, const int *Ms,
-                     int nM, int profile) {
+                     int nM, int profile, int log) {
+    int log_every = log ? (int)c->log_every : 0;
     gl_error err;
     char dev[256] = "";
     double peak = 0;
@@ -155,24 +178,35 @@ static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, c
             break;
         }
         gl_gpu_profile prof = {.steps = PROFILE_STEPS};
-        if (gl_gpu_bench(pop, M, warmup, S, ms, dev, sizeof dev, &peak, profile ? &prof : NULL,
+        if (gl_gpu_bench(pop, M, warmup, S, log_every, ms, dev, sizeof dev, &peak, profile ? &prof : NULL,
                          &err) != 0) {
             cli_error("population M=%d: %s", M, err.msg);
             if (k >= 0) rc = EXIT_FAIL; /* a population too large for the GPU ends the list */
         } else {
+            double mean = 0;
+            for (int i = 0; i < S; i++) mean += ms[i] / S;
             qsort(ms, (size_t)S, sizeof(double), cmp_double);
-            double med = ms[S / 2], B = gl_trainer_data(pop[0])->n_train;
+            /* with evaluations, the mean: the median step would leave them out */
+            double med = ms[S / 2], per = log_every ? mean : med, B = gl_trainer_data(pop[0])->n_train;
             if (c->batch > 0 && c->batch < B) B = c->batch;
-            double flops = M * step_gflop(c, B) * 1e9 / (med / 1e3);
+            double flops = M * step_gflop(c, B) * 1e9 / (per / 1e3);
             if (k < 0) {
-                printf("groklab bench: %s, %s, p %d, %s, batch %.0f, %s, %s\n", dev,
+                printf("groklab bench: %s, %s, p %d, %s, batch %.0f, %s, %s%s\n", dev,
                        gl_arch_name(c->arch), c->p, shape_text(c), B, gl_optim_name(c->optim),
-                       gl_loss_name(c->loss));
+                       gl_loss_name(c->loss), n_fracs > 1 ? " (batch: the first member's)" : "");
+                if (n_fracs > 0) {
+                    printf("  members cycle through alpha");
+                    for (int i = 0; i < n_fracs; i++) printf("%s%g", i ? "," : " ", fracs[i]);
+                    printf("\n");
+                }
+                if (log_every)
+                    printf("  evaluated every %d steps, inside the steps' time: mean %.3f ms per step\n", log_every,
+                           mean);
                 printf("  step: median %.3f ms  (min %.3f, max %.3f over %d steps, each synchronized)\n",
                        med, ms[0], ms[S - 1], S);
             } else {
-                printf("  population M=%d: %.0f model-steps/s (median %.3f ms per population step)", M,
-                       M / (med / 1e3), med);
+                printf("  population M=%d: %.0f model-steps/s (%s %.3f ms per population step)", M,
+                       M / (per / 1e3), log_every ? "mean, with evaluations," : "median", per);
             }
             printf("%s products %.1f GFLOP/s", k < 0 ? " " : ",", flops / 1e9);
             if (peak > 0) printf(" (%.1f%% of the FP32 peak %.1f TFLOP/s)", 100 * flops / peak, peak / 1e12);
@@ -190,6 +224,7 @@ static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, c
 static void bench_help(FILE *f) {
     fprintf(f, "usage: groklab bench [--steps S] [--threads T] [--pop-steps S] [--pop LIST]\n"
                "                     [--torch on|off] [--device cpu|cuda] [--profile on|off]\n"
+               "                     [--log on|off] [--fracs A,B,...]\n"
                "                     [any train knob, e.g. --width 1000 or --model transformer]\n"
                "Trains the default configuration (add, p 97, width 500, alpha 0.5, full batch,\n"
                "AdamW, MSE) and prints the median milliseconds per step, GFLOP/s of the\n"
@@ -201,7 +236,10 @@ static void bench_help(FILE *f) {
                "--device cuda 1,16,64,256,1024, each GPU step synchronized and timed, the\n"
                "products' share of the GPU's FP32 peak printed; --profile on then times\n"
                "10 more steps of each with every kernel and product synchronized, and\n"
-               "prints where a step's time goes).\n");
+               "prints where a step's time goes). On the GPU, --log on evaluates every\n"
+               "--log-every steps (default 10) as a logged run does, inside the steps' time\n"
+               "(figures are then means, not medians), and --fracs A,B,... gives the members\n"
+               "these training fractions in turn, as the population of a sweep over alpha.\n");
 }
 
 typedef struct bench_ctx {
@@ -275,16 +313,18 @@ static int bench_cpu(gl_config c, int threads, int steps, int warmup, int pop_st
 }
 
 int cmd_bench(int argc, char **argv) {
-    int steps = 50, warmup = 5, pop_steps = 20, torch_w = 0, profile_w = 1, Ms[32], nM = 0;
-    const char *pops = NULL;
+    int steps = 50, warmup = 5, pop_steps = 20, torch_w = 0, profile_w = 1, log_w = 1, Ms[32], nM = 0;
+    const char *pops = NULL, *fracs_arg = NULL;
+    static double fr[64];
     bench_ctx b = {.threads = 0};
     gl_config_default(&b.c);
     const cli_opt opts[] = {
         OPT_N("--steps", OPT_INT, &steps, 1, 1e9), OPT_N("--pop-steps", OPT_INT, &pop_steps, 1, 1e9), OPT_S("--pop", &pops),
-        OPT_W("--torch", &torch_w, "on|off"), OPT_W("--profile", &profile_w, "on|off"), OPT_END,
+        OPT_W("--torch", &torch_w, "on|off"), OPT_W("--profile", &profile_w, "on|off"),
+        OPT_W("--log", &log_w, "on|off"), OPT_S("--fracs", &fracs_arg), OPT_END,
     };
     cli_args a = {.cmd = "bench", .opts = opts, .knob = bench_knob, .ctx = &b, .help = bench_help,
-                  .usage = "groklab bench [--steps S] [--pop LIST] [--torch on|off] [--profile on|off] [--KNOB VALUE]"};
+                  .usage = "groklab bench [--steps S] [--pop LIST] [--torch on|off] [--profile on|off] [--log on|off] [--fracs LIST] [--KNOB VALUE]"};
     int rc = cli_parse(argc, argv, &a);
     if (rc >= 0) return rc;
     int torch = torch_w == 0, profile = profile_w == 0;
@@ -292,6 +332,11 @@ int cmd_bench(int argc, char **argv) {
         cli_error("--pop: '%s' is not a comma list of population sizes (1 to 65536, at most 32)", pops);
         return EXIT_USAGE;
     }
+    if (fracs_arg && (n_fracs = parse_fracs(fracs_arg, fr, 64)) <= 0) {
+        cli_error("--fracs: '%s' is not a comma list of training fractions (each in (0, 1], at most 64)", fracs_arg);
+        return EXIT_USAGE;
+    }
+    fracs = fr;
     gl_error err;
     gl_config c = b.c;
     if (!strcmp(c.device, "cuda")) {
@@ -300,10 +345,12 @@ int cmd_bench(int argc, char **argv) {
         c.steps = warmup + (steps > pop_steps ? steps : pop_steps) + PROFILE_STEPS;
         if (gl_config_validate(&c, &err) != 0 || gl_backend_check(&c, &err) != 0) return cli_fail(&err);
         gl_config_resolve(&c);
-        return bench_gpu(&c, steps, warmup, pop_steps, Ms, nM, profile);
+        return bench_gpu(&c, steps, warmup, pop_steps, Ms, nM, profile, log_w == 0);
     }
-    if (profile) {
-        cli_error("--profile on times the GPU's kernels: it needs --device cuda");
+    if (profile || log_w == 0 || n_fracs > 0) {
+        cli_error("%s: it needs --device cuda", profile ? "--profile on times the GPU's kernels"
+                                                 : log_w == 0 ? "--log on times the GPU's evaluations"
+                                                               : "--fracs mixes the GPU's population");
         return EXIT_USAGE;
     }
     if (!nM) Ms[0] = 1, Ms[1] = 2, Ms[2] = 8, nM = 3;

@@ -1,4 +1,6 @@
-/* groklab GPU backend: the CUDA device (see dev.h).
+/* groklab GPU backend: the CUDA device (see dev.h), built as the module
+ * groklab-cuda.so that the library loads on demand (dev_module.h): it calls
+ * the library only through the host table it is handed.
  *
  * Everything runs in order on the default stream: each kernel of kernels.h
  * becomes grid-stride __global__ functions over its grid's cells, GEMMs are
@@ -20,9 +22,10 @@
 #include <string.h>
 
 extern "C" {
-#include "backend/gpu/dev.h"
-#include "groklab/runtime.h"
+#include "backend/gpu/dev_module.h"
 }
+
+static const gl_cuda_host *H; /* the library's functions (gl_cuda_module_ops) */
 
 #define CUBLAS_WORKSPACE (32u << 20) /* cuBLAS's recommendation for Hopper */
 
@@ -45,7 +48,7 @@ static void check(gl_dev *d, cudaError_t e, const char *what) {
 }
 
 static int pick_device(int count) {
-    const gl_runtime *rt = gl_runtime_get();
+    const gl_runtime *rt = H->runtime();
     if (rt->gpu >= 0) return rt->gpu % count;
     return rt->local_rank >= 0 ? rt->local_rank % count : 0;
 }
@@ -54,22 +57,22 @@ static int cuda_open(gl_dev **out, gl_error *err) {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0)
-        return gl_failc(err, GL_E_NODEVICE, "no CUDA GPU is usable here (%s)",
+        return H->failc(err, GL_E_NODEVICE, "no CUDA GPU is usable here (%s)",
                        e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
     int device = pick_device(count);
     if ((e = cudaSetDevice(device)) != cudaSuccess)
-        return gl_failc(err, GL_E_NODEVICE, "cudaSetDevice(%d): %s", device, cudaGetErrorString(e));
+        return H->failc(err, GL_E_NODEVICE, "cudaSetDevice(%d): %s", device, cudaGetErrorString(e));
     gl_dev *d = (gl_dev *)calloc(1, sizeof *d);
-    if (!d) return gl_fail_nomem(err, "for the device");
+    if (!d) return H->failc(err, GL_E_NOMEM, "out of memory for the device");
     d->device = device;
     const char *sync = getenv("GROKLAB_GPU_SYNC");
     d->sync_each = sync && !strcmp(sync, "1");
     cublasStatus_t s = cublasCreate(&d->blas);
     if (s != CUBLAS_STATUS_SUCCESS) {
         free(d);
-        return gl_failc(err, GL_E_NODEVICE, "cublasCreate failed on GPU %d (status %d)", device, (int)s);
+        return H->failc(err, GL_E_NODEVICE, "cublasCreate failed on GPU %d (status %d)", device, (int)s);
     }
-    d->tf32 = gl_runtime_get()->tf32 != 0;
+    d->tf32 = H->runtime()->tf32 != 0;
     const char *failed = NULL;
     if ((s = cublasSetMathMode(d->blas, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)) !=
         CUBLAS_STATUS_SUCCESS)
@@ -78,7 +81,7 @@ static int cuda_open(gl_dev **out, gl_error *err) {
         cudaGetLastError();
         cublasDestroy(d->blas);
         free(d);
-        return gl_failc(err, GL_E_NOMEM, "GPU %d: no memory for cuBLAS's %u MiB workspace (%s)", device,
+        return H->failc(err, GL_E_NOMEM, "GPU %d: no memory for cuBLAS's %u MiB workspace (%s)", device,
                         CUBLAS_WORKSPACE >> 20, cudaGetErrorString(e));
     } else if ((s = cublasSetWorkspace(d->blas, d->workspace, CUBLAS_WORKSPACE)) != CUBLAS_STATUS_SUCCESS)
         failed = "cublasSetWorkspace";
@@ -86,7 +89,7 @@ static int cuda_open(gl_dev **out, gl_error *err) {
         if (d->workspace) cudaFree(d->workspace);
         cublasDestroy(d->blas);
         free(d);
-        return gl_failc(err, GL_E_DEVICE, "GPU %d: %s failed (status %d)", device, failed, (int)s);
+        return H->failc(err, GL_E_DEVICE, "GPU %d: %s failed (status %d)", device, failed, (int)s);
     }
     *out = d;
     return 0;
@@ -193,7 +196,7 @@ static void cuda_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const floa
 
 static int cuda_sync(gl_dev *d, gl_error *err) {
     check(d, cudaDeviceSynchronize(), "cudaDeviceSynchronize");
-    if (d->first_error[0]) return gl_failc(err, GL_E_DEVICE, "GPU: %s", d->first_error);
+    if (d->first_error[0]) return H->failc(err, GL_E_DEVICE, "GPU: %s", d->first_error);
     return 0;
 }
 
@@ -222,7 +225,11 @@ static void cuda_describe(gl_dev *d, char *name, size_t cap, double *peak) {
              precision);
 }
 
-extern "C" const gl_dev_ops *gl_dev_cuda_ops(void) {
+extern "C" __attribute__((visibility("default"))) const gl_dev_ops *gl_cuda_module_ops(const gl_cuda_host *host) {
+    if (host->abi != GL_CUDA_MODULE_ABI || host->view_bytes != sizeof(gl_gview) ||
+        host->ops_bytes != sizeof(gl_dev_ops))
+        return NULL;
+    H = host;
     static const gl_dev_ops ops = {"cuda",       cuda_open,     cuda_close,  cuda_free_bytes,
                                    cuda_alloc,   cuda_release,  cuda_upload, cuda_download,
                                    cuda_launch,  cuda_gemm,     cuda_sync,   cuda_describe};

@@ -7,7 +7,7 @@
 #include "groklab/runtime.h"
 
 /* Evaluates every member into g->acc (host). */
-static int evaluate(gpop *g, gl_error *err) {
+int gpop_evaluate(gpop *g, gl_error *err) {
     gl_gview *v = &g->v;
     long M = v->M;
     memset(g->acc, 0, sizeof(double) * (size_t)M * GL_ACC);
@@ -67,7 +67,7 @@ static void metrics_of(const gpop *g, int i, long step, gl_metrics *r) {
  * as the CPU logs it); stopped members get skip[i] = 1. With only_stopped,
  * rows only for the stopped ones. */
 int gpop_log_rows(gpop *g, int *skip, int only_stopped, gl_error *err) {
-    if (evaluate(g, err) != 0) return -1;
+    if (gpop_evaluate(g, err) != 0) return -1;
     for (int i = 0; i < g->v.M; i++) {
         const gl_gmember *m = &g->mem[i];
         if (skip[i] || (only_stopped && m->alive)) continue;

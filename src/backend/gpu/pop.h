@@ -91,6 +91,8 @@ void gpop_launch(gpop *g, gl_kernel k, long rows, long cols);
 void gpop_gemm(gpop *g, const char *what, int ta, int tb, int m, int n, int k, const float *A, int lda,
                long sa, const float *B, int ldb, long sb, float *C, int ldc, long sc, int batch);
 
+/* Evaluates every member on the device into g->acc (host) (eval.c). */
+int gpop_evaluate(gpop *g, gl_error *err);
 /* Logs the population at the current step (eval.c): a row for each member
  * with skip[i] == 0 that is still training, and for one that stopped since,
  * its divergence row; stopped members get skip[i] = 1. With only_stopped,
