@@ -114,7 +114,7 @@ grep -q "population M=3:" bench.txt && grep -q "step: median" bench.txt && ok "b
 # shares add up to the whole
 "$GL" bench --device cuda --p 23 --width 32 --steps 3 --pop-steps 2 --pop 3 --profile on >prof.txt 2>&1 \
   || notok "bench --profile on: $(cat prof.txt)"
-ops=$(awk '/where a step of M=3 goes/ { on = 1; next } on && /per step/ { print $0 }' prof.txt)
+ops=$(awk '/where a step of M=3 goes/ { on = 1; next } on && /per step/ && !/kernel launches/ { print $0 }' prof.txt)
 names=$(echo "$ops" | sed -E 's/^ +//; s/ +[0-9.]+ per step.*//' | sort | tr '\n' ',')
 want="embed_back,gemm dW = dout^T z,gemm dz = dout W,gemm out = z W^T,hidden,mse_grad,optim,optim_prep,"
 if [ "$names" = "$want" ] && ! echo "$ops" | grep -vq " 1.0 per step" \
@@ -123,6 +123,26 @@ if [ "$names" = "$want" ] && ! echo "$ops" | grep -vq " 1.0 per step" \
 else
   notok "bench --profile on: operations [$names], want [$want]: $(cat prof.txt)"
 fi
+if grep -q "^    5.0 kernel launches and 3.0 products (GEMM calls) per step" prof.txt; then
+  ok "bench --profile on counts 5 launches and 3 products per step"
+else
+  notok "bench --profile on: launch and product counts: $(grep 'kernel launches' prof.txt)"
+fi
+# --log on --fracs: two training sets of 264 and 275 rows in one padded
+# product (3 per step), and every 5th step an evaluation: the three spectra
+# and one output product per chunk of each set (train, test), 5 per
+# evaluation: 4.0 products per step, the evaluation's kernels among them
+"$GL" bench --device cuda --p 23 --width 32 --steps 3 --pop-steps 5 --pop 2 --fracs 0.5,0.52 --log on \
+  --log-every 5 --profile on >prof2.txt 2>&1 || notok "bench --log on --fracs: $(cat prof2.txt)"
+if grep -q "members cycle through alpha 0.5,0.52" prof2.txt && grep -q "evaluated every 5 steps" prof2.txt &&
+  awk '/where a step of M=2 goes/ { on = 1 } on' prof2.txt | grep -q "and 4.0 products (GEMM calls) per step" &&
+  awk '/where a step of M=2 goes/ { on = 1 } on' prof2.txt | grep -q "eval_part .* 0.4 per step"; then
+  ok "bench --log on --fracs: evaluations in the profile, 4.0 products per step (one padded training group)"
+else
+  notok "bench --log on --fracs: $(cat prof2.txt)"
+fi
+expect_error "--log on needs the GPU" "--log on times the GPU's evaluations" bench --log on
+expect_error "--fracs takes fractions" "--fracs: '0.5,2' is not a comma list of training fractions" bench --device cuda --fracs 0.5,2
 expect_error "--profile on needs the GPU" "--profile on times the GPU's kernels" bench --profile on
 expect_error "--profile takes on or off" "allowed: on, off" bench --device cuda --profile yes
 

@@ -51,6 +51,15 @@ static const gpu_case cases[] = {
      "add", 23, 48, 0, 4, GL_ACT_QUADRATIC, GL_NORM_NONE, GL_LOSS_MSE, GL_OPT_ADAMW, 0, GL_IPR_RFFT,
      {{0.5, 0.0, 0.01, 0, 0, 1}, {0.3, 0.2, 0.01, 1, 0, 2}, {0.7, 0.35, 0.005, 5, 0, 3},
       {0.5, 0.1, 0.012, 0.5, 0, 4}}},
+    /* training sets of 264, 275, 285 and 158 rows: the first three share one
+     * GEMM of 285 rows (pop.c: merge_groups), their padding zero */
+    {"full batch, nearly equal alphas in one padded GEMM, MSE",
+     "add", 23, 48, 0, 4, GL_ACT_QUADRATIC, GL_NORM_NONE, GL_LOSS_MSE, GL_OPT_ADAMW, 0, GL_IPR_RFFT,
+     {{0.5, 0.1, 0.01, 1, 0, 21}, {0.52, 0.2, 0.01, 0, 0, 22}, {0.54, 0.0, 0.008, 2, 0, 23},
+      {0.3, 0.1, 0.01, 1, 0, 24}}},
+    {"full batch, nearly equal alphas in one padded GEMM, CE, LayerNorm, dropout",
+     "add", 23, 40, 0, 3, GL_ACT_RELU, GL_NORM_LAYERNORM, GL_LOSS_CE, GL_OPT_ADAM, 0, GL_IPR_RFFT,
+     {{0.5, 0.1, 0.003, 0.1, 0.2, 25}, {0.52, 0.0, 0.003, 0, 0, 26}, {0.54, 0.2, 0.002, 1, 0.1, 27}}},
     {"CE, ReLU, LayerNorm, Adam, dropout per member",
      "add", 19, 40, 0, 3, GL_ACT_RELU, GL_NORM_LAYERNORM, GL_LOSS_CE, GL_OPT_ADAM, 0, GL_IPR_FULL,
      {{0.6, 0.1, 0.003, 0.1, 0.3, 5}, {0.45, 0.0, 0.003, 0, 0, 6}, {0.8, 0.3, 0.001, 1, 0.5, 7}}},

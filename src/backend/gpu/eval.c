@@ -26,10 +26,17 @@ int gpop_evaluate(gpop *g, gl_error *err) {
         v->set = set;
         int most = set == GK_SET_TRAIN ? v->T : v->S;
         for (v->start = 0; v->start < most; v->start += v->R) {
+            /* the chunk's GEMM covers its longest member's rows */
+            g->eval_rows = 0;
+            for (int i = 0; i < M; i++) {
+                int left = (set == GK_SET_TRAIN ? g->mem[i].n_train : g->mem[i].n_test) - v->start;
+                if (left > g->eval_rows) g->eval_rows = left < v->R ? left : v->R;
+            }
             gpop_load_batch(g, 0);
             gpop_forward(g);
             gpop_launch(g, GL_K_loss_rows, M, v->R);
-            gpop_launch(g, GL_K_eval_acc, M, 1);
+            gpop_launch(g, GL_K_eval_part, M, GL_EVAL_SUMS * gl_k_eval_runs(v));
+            gpop_launch(g, GL_K_eval_acc, M, GL_EVAL_SUMS);
         }
     }
     v->start = 0;

@@ -4,29 +4,49 @@
 #ifndef GROKLAB_GPU_K_METRICS_H
 #define GROKLAB_GPU_K_METRICS_H
 
-/* over (M, 1): adds the chunk's rows (in order) to the member's accumulators */
-GL_HD void gl_k_eval_acc(long i, long unused, const gl_gview *v) {
-    (void)unused;
+/* An evaluation chunk's sums per member: over the train set, loss, hits,
+ * hits of corrupted rows at their label and at their true label, hits of
+ * clean rows (GL_ACC_TRAIN_LOSS .. GL_ACC_HI_HIT); over the test set, the
+ * first two (GL_ACC_TEST_LOSS, GL_ACC_TEST_HIT). Each is summed over fixed
+ * runs of GL_EVAL_RUN rows, then the runs in order: the same numbers for
+ * any population shape (hits are exact; losses differ from the CPU's
+ * row-order sum in their last bits). */
+enum { GL_EVAL_SUMS = 5, GL_EVAL_RUN = 256 };
+
+GL_HD long gl_k_eval_runs(const gl_gview *v) { return (v->R + GL_EVAL_RUN - 1) / GL_EVAL_RUN; }
+
+/* over (M, GL_EVAL_SUMS * runs): sum s of run c of the chunk's rows, into part */
+GL_HD void gl_k_eval_part(long i, long j, const gl_gview *v) {
+    long C = gl_k_eval_runs(v), s = j / C, c = j % C;
     const gl_gmember *g = &v->mem[i];
     const double *rl = v->rowloss + i * v->R;
     const int32_t *hit = v->rowhit + i * v->R;
-    double *acc = v->acc + i * GL_ACC;
-    for (int b = 0; b < g->rows; b++) {
-        int h = hit[b] & 1;
-        if (v->set == GK_SET_TEST) {
-            acc[GL_ACC_TEST_LOSS] += rl[b];
-            acc[GL_ACC_TEST_HIT] += h;
-            continue;
+    long b1 = gl_k_min((c + 1) * GL_EVAL_RUN, g->rows), lo = g->n_corrupt - v->start;
+    double sum = 0;
+    if (v->set == GK_SET_TRAIN || s < 2)
+        for (long b = c * GL_EVAL_RUN; b < b1; b++) {
+            int h = hit[b] & 1;
+            switch (s) {
+            case 0: sum += rl[b]; break;
+            case 1: sum += h; break;
+            case 2: sum += b < lo ? h : 0; break;
+            case 3: sum += b < lo ? (hit[b] >> 1) & 1 : 0; break;
+            default: sum += b < lo ? 0 : h; break;
+            }
         }
-        acc[GL_ACC_TRAIN_LOSS] += rl[b];
-        acc[GL_ACC_TRAIN_HIT] += h;
-        if (v->start + b < g->n_corrupt) {
-            acc[GL_ACC_LO_HIT] += h;
-            acc[GL_ACC_LO_HIT2] += (hit[b] >> 1) & 1;
-        } else {
-            acc[GL_ACC_HI_HIT] += h;
-        }
-    }
+    v->part[i * GL_EVAL_SUMS * C + j] = sum;
+}
+
+/* over (M, GL_EVAL_SUMS): adds the runs' sums s, in run order, to the member's accumulator */
+GL_HD void gl_k_eval_acc(long i, long s, const gl_gview *v) {
+    int test = v->set == GK_SET_TEST;
+    if (test && s >= 2) return;
+    long C = gl_k_eval_runs(v);
+    const double *part = v->part + (i * GL_EVAL_SUMS + s) * C;
+    double sum = 0;
+    for (long c = 0; c < C; c++) sum += part[c];
+    long slot = test ? (s == 0 ? (long)GL_ACC_TEST_LOSS : (long)GL_ACC_TEST_HIT) : s;
+    v->acc[i * GL_ACC + slot] += sum;
 }
 
 /* over (3M, p): sum of squares of row r of Ut, Vt or W */

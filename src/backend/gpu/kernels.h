@@ -14,10 +14,11 @@
  * A population is M members of one shape (p, N, activation, norm, loss,
  * optimizer, batch size) that may differ in their data (alpha, xi, split and
  * noise seeds), model seed, lr, wd, betas, dropout and norm settings. Member
- * i's rows are [i*R, i*R + rows_i): batches are padded to R rows. Full
- * batch GEMMs cover each member's rows only (pop.c groups members by rows),
- * so padding is never read and not written; with minibatches (pad_zero) the
- * GEMMs span R rows and the padding is zero in every gradient. Shapes (per member, stacked over M):
+ * i's rows are [i*R, i*R + rows_i): batches are padded to R rows. A
+ * training GEMM covers its group's rows (pop.c groups members by rows, and
+ * merges groups of nearly equal rows); where a member has fewer rows than
+ * its GEMM (merged groups, minibatches: pad_zero), the padding is zero in
+ * every gradient, so it adds exact zeros. Shapes (per member, stacked over M):
  *
  *   P, G, M1, M2 : (np)     parameters Ut | Vt | W | gamma | beta (model.h)
  *   run_mean/var : (N)      BatchNorm running statistics
@@ -99,7 +100,8 @@ typedef struct gl_gview {
     int32_t *rowhit;
     double *acc;        /* (M, GL_ACC) */
     float *spec;        /* (M, 3, 2*nb, N) DFT of Ut, Vt, W (column-major (N, 2nb) each) */
-    double *part;       /* (M, 3, p) norm partial sums; (M, N) per-neuron IPR */
+    double *part;       /* (M, 3, p) norm partial sums; (M, N) per-neuron IPR; (M, 5, runs)
+                           an evaluation chunk's sums (k_metrics.h) */
 } gl_gview;
 
 GL_HD long gl_k_min(long a, long b) { return a < b ? a : b; }
@@ -116,7 +118,7 @@ GL_HD long gl_k_min(long a, long b) { return a < b ? a : b; }
 #define GL_GPU_KERNELS(X)                                                                          \
     X(batch_rows) X(gather) X(csr_count) X(csr_scan) X(csr_fill) X(hidden) X(bn_stats)            \
     X(ln_stats) X(norm) X(mse_grad) X(loss_rows) X(bn_back_sums) X(ln_back_rows)                  \
-    X(ln_back_cols) X(norm_back) X(embed_back) X(optim_prep) X(optim) X(eval_acc)                 \
+    X(ln_back_cols) X(norm_back) X(embed_back) X(optim_prep) X(optim) X(eval_part) X(eval_acc)                 \
     X(norm_rows) X(norm_sum) X(ipr) X(ipr_mean)
 
 #define GL_K_ENUM(name) GL_K_##name,

@@ -24,6 +24,9 @@ int gpop_rows(const gl_config *c, long n_train, long n_test) {
     long B = c->batch > 0 && c->batch < n_train ? c->batch : n_train;
     long most = n_train > n_test ? n_train : n_test;
     long R = B > 2048 || most <= B ? B : (most < 2048 ? most : 2048);
+    /* a set a little larger than a large batch (4705 test rows to 4704
+     * training rows at alpha 0.5): one chunk, not a second of a few rows */
+    if (B > 2048 && most > B && most <= B + B / 8) R = most;
     return (int)(R > 0 ? R : 1);
 }
 
@@ -63,7 +66,8 @@ static shape shape_of(const gl_config *c, size_t M, int R, long T, long S) {
     s.S = (size_t)S;
     s.nb = s.p / 2 + 1;
     s.stat = M * (s.N > s.R ? s.N : s.R);
-    s.part = M * (3 * s.p > s.N ? 3 * s.p : s.N);
+    size_t sums = GL_EVAL_SUMS * ((s.R + GL_EVAL_RUN - 1) / GL_EVAL_RUN), most = 3 * s.p > s.N ? 3 * s.p : s.N;
+    s.part = M * (sums > most ? sums : most);
     s.norm = c->norm != GL_NORM_NONE;
     return s;
 }
@@ -158,22 +162,98 @@ static int by_train_size(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Full batch: the sorted groups g[0..G) of equal rows partitioned into K
+ * runs of consecutive groups, each run one set of GEMMs over its largest
+ * rows (the others padded with zero rows). Fewer runs save the fixed cost
+ * of a product (GPOP_PRODUCT_S seconds each, three per step); more runs
+ * save the padding's arithmetic (row_s seconds per padded row of a member).
+ * The K of least estimated time, into first (K + 1 group indices); returns
+ * K (-1: out of memory). Beyond GPOP_MERGE_MAX groups, none are merged. */
+#define GPOP_PRODUCT_S 5e-6
+#define GPOP_MERGE_MAX 128
+static int merge_groups(const int *rows, const int *count, int G, double row_s, int *first) {
+    for (int q = 0; q <= G; q++) first[q] = q;
+    if (G <= 1 || G > GPOP_MERGE_MAX) return G;
+    /* best[k][j]: the fewest padded rows of groups [0, j) in k runs; cut: where its last run starts */
+    double *best = malloc(sizeof(double) * (size_t)(G + 1) * (size_t)(G + 1));
+    int *cut = malloc(sizeof(int) * (size_t)(G + 1) * (size_t)(G + 1));
+    if (!best || !cut) {
+        free(best);
+        free(cut);
+        return -1;
+    }
+#define AT(k, j) ((size_t)(k) * (size_t)(G + 1) + (size_t)(j))
+    for (int j = 0; j <= G; j++) best[AT(0, j)] = j ? INFINITY : 0;
+    int K = G;
+    double least = INFINITY;
+    for (int k = 1; k <= G; k++) {
+        for (int j = 0; j <= G; j++) {
+            best[AT(k, j)] = INFINITY;
+            double members = 0;
+            for (int a = j - 1; a >= 0; a--) { /* the last run is groups [a, j) */
+                members += count[a];
+                double c = best[AT(k - 1, a)] + members * rows[j - 1];
+                if (c < best[AT(k, j)]) best[AT(k, j)] = c, cut[AT(k, j)] = a;
+            }
+        }
+        double t = 3 * k * GPOP_PRODUCT_S + best[AT(k, G)] * row_s;
+        if (t < least) least = t, K = k;
+    }
+    for (int k = K, j = G; k > 0; k--) {
+        first[k] = j;
+        j = cut[AT(k, j)];
+    }
+    first[0] = 0;
+#undef AT
+    free(best);
+    free(cut);
+    return K;
+}
+
 /* Members of equal rows per step, consecutive after sorting (full batch: the
- * training-set size; minibatches: one group of R rows). */
+ * training-set size, groups of nearly equal sizes merged by merge_groups;
+ * minibatches: one group of the batch's rows). */
 static int make_groups(gpop *g) {
     gl_gview *v = &g->v;
-    g->grp_first = malloc(sizeof(int) * (size_t)(v->M + 1));
-    g->grp_rows = malloc(sizeof(int) * (size_t)v->M);
-    if (!g->grp_first || !g->grp_rows) return -1;
-    g->n_groups = 0;
-    for (int i = 0; i < v->M; i++) {
-        int rows = v->batch > 0 && v->batch < v->T ? v->R : gl_trainer_data(g->t[i])->n_train;
-        if (g->n_groups > 0 && g->grp_rows[g->n_groups - 1] == rows) continue;
-        g->grp_first[g->n_groups] = i;
-        g->grp_rows[g->n_groups++] = rows;
+    int M = v->M, G = 0, minibatch = v->batch > 0 && v->batch < v->T;
+    int *rows = malloc(sizeof(int) * (size_t)M), *count = malloc(sizeof(int) * (size_t)M),
+        *start = malloc(sizeof(int) * (size_t)(M + 1)), *first = malloc(sizeof(int) * (size_t)(M + 1));
+    g->grp_first = malloc(sizeof(int) * (size_t)(M + 1));
+    g->grp_rows = malloc(sizeof(int) * (size_t)M);
+    int rc = rows && count && start && first && g->grp_first && g->grp_rows ? 0 : -1;
+    for (int i = 0; rc == 0 && i < M; i++) {
+        int r = minibatch ? v->batch : gl_trainer_data(g->t[i])->n_train;
+        if (G > 0 && rows[G - 1] == r) {
+            count[G - 1]++;
+            continue;
+        }
+        start[G] = i;
+        rows[G] = r;
+        count[G++] = 1;
     }
-    g->grp_first[g->n_groups] = v->M;
-    return 0;
+    /* a padded row's three products: 6 N p FLOP at half the device's FP32
+     * peak (unknown, as on the emulator: 20 TFLOP/s) */
+    char name[256];
+    double peak = 0;
+    g->ops->describe(g->dev, name, sizeof name, &peak);
+    double row_s = 6.0 * v->N * v->p / (0.5 * (peak > 0 ? peak : 4e13));
+    int K = rc == 0 ? merge_groups(rows, count, G, minibatch ? 0 : row_s, first) : -1;
+    if (K < 0) rc = -1;
+    for (int q = 0; rc == 0 && q < K; q++) {
+        g->grp_first[q] = start[first[q]];
+        g->grp_rows[q] = rows[first[q + 1] - 1];
+    }
+    if (rc == 0) {
+        g->n_groups = K;
+        g->grp_first[K] = M;
+        /* padding rows inside a GEMM must be zero in every gradient */
+        v->pad_zero = minibatch || K < G;
+    }
+    free(rows);
+    free(count);
+    free(start);
+    free(first);
+    return rc;
 }
 
 int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
@@ -240,7 +320,6 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
     g->perm = malloc(sizeof(int32_t) * (size_t)T);
     g->epoch = malloc(sizeof(long) * Mz);
     if (!g->mem || !g->acc || !g->perm || !g->epoch || make_groups(g) != 0) ok = 0;
-    v->pad_zero = !(v->batch <= 0 || v->batch >= v->T);
     shape sh = shape_of(c, Mz, R, T, S), *s = &sh;
 #define GPOP_ALLOC(field, size, count) v->field = dev_alloc(g, (size_t)(size) * (size_t)(count), &ok);
     GPOP_ARRAYS(GPOP_ALLOC)

@@ -50,9 +50,12 @@ typedef struct gpop {
     float *dft;              /* device (p, 2nb): the IPR's basis functions */
     int batch_ready;         /* the batch buffers hold this step's rows (full batch) */
     /* Full batch: members sorted by training-set size form groups of equal
-     * rows, and each group's GEMMs cover its rows only (no padding work). */
+     * rows, and each group's GEMMs cover its rows; consecutive groups are
+     * merged, padded with zero rows, where the products' fixed cost saved
+     * exceeds the padding's arithmetic (pop.c: merge_groups). */
     int n_groups;
     int *grp_first, *grp_rows; /* (n_groups + 1) first member; (n_groups) rows */
+    int eval_rows;             /* an evaluation chunk's most rows of any member */
     double last_progress;      /* when the trainers' progress callbacks were last called */
     gl_gpu_profile *prof;      /* gl_gpu_bench: each operation synchronized and timed */
     int prof_failed;           /* a synchronization of the profile reported an error */

@@ -89,7 +89,7 @@ void gpop_forward(gpop *g) {
     for (int q = 0; q < (v->training ? g->n_groups : 1); q++) {
         long i0 = v->training ? g->grp_first[q] : 0;
         int n = v->training ? g->grp_first[q + 1] - g->grp_first[q] : v->M;
-        int rows = v->training ? g->grp_rows[q] : v->R;
+        int rows = v->training ? g->grp_rows[q] : g->eval_rows;
         gpop_gemm(g, "gemm out = z W^T", 1, 0, v->p, rows, v->N, v->P + i0 * v->np + v->off_w, v->N,
              v->np, v->z + i0 * v->R * v->N, v->N, (long)v->R * v->N, v->out + i0 * v->R * v->p,
              v->p, (long)v->R * v->p, n);
