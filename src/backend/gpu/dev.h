@@ -39,6 +39,10 @@ typedef struct gl_dev_ops {
     /* the device's name and the precision of its products, and its FP32
      * peak in FLOP/s (0 if unknown) */
     void (*describe)(gl_dev *d, char *name, size_t cap, double *peak_flops);
+    /* host memory that copies move fastest (CUDA: pinned), zero-filled; NULL
+     * when out of memory */
+    void *(*host_alloc)(gl_dev *d, size_t bytes);
+    void (*host_release)(gl_dev *d, void *ptr);
 } gl_dev_ops;
 
 const gl_dev_ops *gl_dev_host_ops(void);

@@ -225,6 +225,22 @@ static void cuda_describe(gl_dev *d, char *name, size_t cap, double *peak) {
              precision);
 }
 
+/* pinned host memory: copies from it need no staging */
+static void *cuda_host_alloc(gl_dev *d, size_t bytes) {
+    (void)d;
+    void *p = NULL;
+    if (cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocDefault) != cudaSuccess) {
+        cudaGetLastError();
+        return NULL;
+    }
+    memset(p, 0, bytes);
+    return p;
+}
+
+static void cuda_host_release(gl_dev *d, void *ptr) {
+    if (ptr) check(d, cudaFreeHost(ptr), "cudaFreeHost");
+}
+
 extern "C" __attribute__((visibility("default"))) const gl_dev_ops *gl_cuda_module_ops(const gl_cuda_host *host) {
     if (host->abi != GL_CUDA_MODULE_ABI || host->view_bytes != sizeof(gl_gview) ||
         host->ops_bytes != sizeof(gl_dev_ops))
@@ -232,6 +248,7 @@ extern "C" __attribute__((visibility("default"))) const gl_dev_ops *gl_cuda_modu
     H = host;
     static const gl_dev_ops ops = {"cuda",       cuda_open,     cuda_close,  cuda_free_bytes,
                                    cuda_alloc,   cuda_release,  cuda_upload, cuda_download,
-                                   cuda_launch,  cuda_gemm,     cuda_sync,   cuda_describe};
+                                   cuda_launch,  cuda_gemm,     cuda_sync,   cuda_describe,
+                                   cuda_host_alloc, cuda_host_release};
     return &ops;
 }

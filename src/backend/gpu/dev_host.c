@@ -318,9 +318,21 @@ static void host_describe(gl_dev *d, char *name, size_t cap, double *peak) {
     *peak = 0;
 }
 
+/* host memory: this process's, as any other */
+static void *host_pinned(gl_dev *d, size_t bytes) {
+    (void)d;
+    return calloc(1, bytes ? bytes : 1);
+}
+
+static void host_unpin(gl_dev *d, void *ptr) {
+    (void)d;
+    free(ptr);
+}
+
 const gl_dev_ops *gl_dev_host_ops(void) {
     static const gl_dev_ops ops = {"host emulator", host_open,  host_close,  host_free_bytes,
                                    host_alloc,      host_release, host_upload, host_download,
-                                   host_launch,     host_gemm,  host_sync,  host_describe};
+                                   host_launch,     host_gemm,  host_sync,  host_describe,
+                                   host_pinned,     host_unpin};
     return &ops;
 }

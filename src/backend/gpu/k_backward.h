@@ -6,8 +6,9 @@
 #ifndef GROKLAB_GPU_K_BACKWARD_H
 #define GROKLAB_GPU_K_BACKWARD_H
 
-/* over (M, N): BatchNorm's sums over the batch of dz and dz*xhat into s3, s4;
- * they are dbeta and dgamma */
+/* over (M, N): BatchNorm's sums over the batch of dz and dz*xhat into s3, s4
+ * (they are dbeta and dgamma), and the column's 1/std into rstd, computed
+ * once here for every element of the column */
 GL_HD void gl_k_bn_back_sums(long i, long k, const gl_gview *v) {
     long N = v->N, t = i * N + k;
     const gl_gmember *g = &v->mem[i];
@@ -20,6 +21,7 @@ GL_HD void gl_k_bn_back_sums(long i, long k, const gl_gview *v) {
     }
     v->s3[t] = sg;
     v->s4[t] = sgx;
+    v->rstd[t] = rstd;
     float *G = v->G + i * v->np;
     G[v->off_g + k] = (float)sgx;
     G[v->off_b + k] = (float)sg;
@@ -60,8 +62,7 @@ GL_HD void gl_k_norm_back(long row, long k, const gl_gview *v) {
     float gam = v->P[i * v->np + v->off_g + k], a = v->a[t], dz = v->z[t];
     if (v->norm == GK_NORM_BATCHNORM) {
         long c = i * N + k;
-        double rstd = gl_rstd((double)v->s2[c], g->norm_eps);
-        v->z[t] = gl_bn_back_f32(dz, gam, a, v->s1[c], rstd, g->rows, v->s3[c], v->s4[c]);
+        v->z[t] = gl_bn_back_f32(dz, gam, a, v->s1[c], v->rstd[c], g->rows, v->s3[c], v->s4[c]);
     } else {
         long r = i * v->R + b;
         v->z[t] = gl_ln_back_f32(dz, gam, a, v->s1[r], v->s2[r], N, v->s3[r], v->s4[r]);

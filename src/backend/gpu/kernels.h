@@ -95,6 +95,7 @@ typedef struct gl_gview {
     int32_t *csr_off, *csr_idx;
     float *a, *z, *out, *s1, *s2;
     double *s3, *s4;
+    double *rstd;       /* BatchNorm (N): the backward's 1/std of each column, from s2 */
     uint8_t *keep;
     double *rowloss;
     int32_t *rowhit;

@@ -50,6 +50,7 @@ typedef struct shape {
     X(a, 4, s->M * s->R * s->N) X(z, 4, s->norm ? s->M * s->R * s->N : 0)                           \
     X(out, 4, s->M * s->R * s->p) X(keep, 1, s->M * s->R * s->N) /* members may differ in dropout */ \
     X(s1, 4, s->stat) X(s2, 4, s->stat) X(s3, 8, s->stat) X(s4, 8, s->stat)                        \
+    X(rstd, 8, s->norm ? s->M * s->N : 0)                                                          \
     X(rowloss, 8, s->M * s->R) X(rowhit, 4, s->M * s->R) X(acc, 8, s->M * GL_ACC)                  \
     X(spec, 4, s->M * 3 * 2 * s->nb * s->N) X(part, 8, s->part)
 
@@ -96,6 +97,7 @@ static void *dev_alloc(gpop *g, size_t bytes, int *ok) {
 void gpop_free(gpop *g) {
     if (g->dev) {
         for (int i = 0; i < g->n_blocks; i++) g->ops->release(g->dev, g->blocks[i]);
+        g->ops->host_release(g->dev, g->perm);
         g->ops->close(g->dev);
     }
     free(g->t);
@@ -103,7 +105,6 @@ void gpop_free(gpop *g) {
     free(g->grp_rows);
     free(g->mem);
     free(g->acc);
-    free(g->perm);
     free(g->epoch);
     memset(g, 0, sizeof *g);
 }
@@ -317,9 +318,10 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
     int ok = 1;
     g->mem = calloc(Mz, sizeof *g->mem);
     g->acc = calloc(Mz * GL_ACC, sizeof(double));
-    g->perm = malloc(sizeof(int32_t) * (size_t)T);
+    int minibatch = c->batch > 0 && c->batch < T;
+    g->perm = minibatch ? g->ops->host_alloc(g->dev, sizeof(int32_t) * Mz * (size_t)T) : NULL;
     g->epoch = malloc(sizeof(long) * Mz);
-    if (!g->mem || !g->acc || !g->perm || !g->epoch || make_groups(g) != 0) ok = 0;
+    if (!g->mem || !g->acc || (minibatch && !g->perm) || !g->epoch || make_groups(g) != 0) ok = 0;
     shape sh = shape_of(c, Mz, R, T, S), *s = &sh;
 #define GPOP_ALLOC(field, size, count) v->field = dev_alloc(g, (size_t)(size) * (size_t)(count), &ok);
     GPOP_ARRAYS(GPOP_ALLOC)

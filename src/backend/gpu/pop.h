@@ -45,7 +45,7 @@ typedef struct gpop {
     gl_gview v;              /* device pointers and sizes */
     gl_gmember *mem;         /* (M) host copy */
     double *acc;             /* (M, GL_ACC) host copy */
-    int32_t *perm;           /* (T) host scratch for one member's permutation */
+    int32_t *perm;           /* (M, T) minibatches: the host's copy of the epochs' permutations (pinned) */
     long *epoch;             /* (M) epoch whose permutation is on the device */
     float *dft;              /* device (p, 2nb): the IPR's basis functions */
     int batch_ready;         /* the batch buffers hold this step's rows (full batch) */

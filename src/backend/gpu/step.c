@@ -59,18 +59,27 @@ void gpop_load_batch(gpop *g, int with_csr) {
     gpop_launch(g, GL_K_csr_fill, 2 * M, v->p);
 }
 
-/* Minibatches: uploads the permutation of every member whose epoch changed. */
+/* Minibatches: draws the permutation of every member whose epoch changed
+ * into the host's copy of perm, and uploads the members' span of it from
+ * the first to the last that changed in one copy (members of one alpha are
+ * consecutive and change together). */
 static void refresh_perms(gpop *g) {
     gl_gview *v = &g->v;
+    int lo = v->M, hi = -1;
     for (int i = 0; i < v->M; i++) {
         const gl_config *c = gl_trainer_config(g->t[i]);
         long n = g->mem[i].n_train, nb = gl_minibatch_count(n, v->batch), e = v->step / nb;
         if (v->batch >= n || e == g->epoch[i]) continue;
-        for (int32_t k = 0; k < n; k++) g->perm[k] = k;
-        gl_shuffle(g->perm, (int32_t)n, c->seed, GL_STREAM_MINIBATCH, (uint32_t)e);
-        g->ops->upload(g->dev, v->perm + (size_t)i * v->T, g->perm, sizeof(int32_t) * (size_t)n);
+        int32_t *perm = g->perm + (size_t)i * v->T;
+        for (int32_t k = 0; k < n; k++) perm[k] = k;
+        gl_shuffle(perm, (int32_t)n, c->seed, GL_STREAM_MINIBATCH, (uint32_t)e);
         g->epoch[i] = e;
+        if (i < lo) lo = i;
+        hi = i;
     }
+    if (hi >= lo)
+        g->ops->upload(g->dev, v->perm + (size_t)lo * v->T, g->perm + (size_t)lo * v->T,
+                       sizeof(int32_t) * (size_t)(hi - lo + 1) * v->T);
 }
 
 /* z = norm(a) and out = z W^T for the loaded rows (training or evaluation mode) */
