@@ -111,15 +111,17 @@ static int parse_fracs(const char *v, double *fr, int cap) {
     return n;
 }
 
-/* the bench's fractions: member i trains on fracs[i % n_fracs] (none: the config's) */
-static const double *fracs;
-static int n_fracs;
+/* --fracs: member i trains on v[i % n] (n 0: the config's --frac) */
+typedef struct bench_fracs {
+    double v[64];
+    int n;
+} bench_fracs;
 
-static int create_members(gl_trainer **pop, int M, const gl_config *c, gl_error *err) {
+static int create_members(gl_trainer **pop, int M, const gl_config *c, const bench_fracs *fr, gl_error *err) {
     for (int i = 0; i < M; i++) {
         gl_config pc = *c;
         pc.seed = c->seed + (uint64_t)i;
-        if (n_fracs > 0) pc.frac = fracs[i % n_fracs];
+        if (fr->n > 0) pc.frac = fr->v[i % fr->n];
         if (gl_trainer_create(&pop[i], &pc, err) != 0) {
             while (i-- > 0) gl_trainer_free(pop[i]);
             return -1;
@@ -160,7 +162,7 @@ static void print_profile(const gl_gpu_profile *p, int M) {
 /* --device cuda: one model, then populations, each step synchronized;
  * with profile, where each population's step goes. */
 static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, const int *Ms,
-                     int nM, int profile, int log) {
+                     int nM, int profile, int log, const bench_fracs *fr) {
     int log_every = log ? (int)c->log_every : 0;
     gl_error err;
     char dev[256] = "";
@@ -171,7 +173,7 @@ static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, c
     for (int k = -1; k < nM && rc == EXIT_OK; k++) {
         int M = k < 0 ? 1 : Ms[k], S = k < 0 ? steps : pop_steps;
         gl_trainer **pop = calloc((size_t)M, sizeof *pop);
-        if (!pop || create_members(pop, M, c, &err) != 0) {
+        if (!pop || create_members(pop, M, c, fr, &err) != 0) {
             cli_error("population M=%d: %s", M, pop ? err.msg : "out of memory");
             free(pop);
             rc = EXIT_FAIL;
@@ -193,10 +195,10 @@ static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, c
             if (k < 0) {
                 printf("groklab bench: %s, %s, p %d, %s, batch %.0f, %s, %s%s\n", dev,
                        gl_arch_name(c->arch), c->p, shape_text(c), B, gl_optim_name(c->optim),
-                       gl_loss_name(c->loss), n_fracs > 1 ? " (batch: the first member's)" : "");
-                if (n_fracs > 0) {
+                       gl_loss_name(c->loss), fr->n > 1 ? " (batch: the first member's)" : "");
+                if (fr->n > 0) {
                     printf("  members cycle through alpha");
-                    for (int i = 0; i < n_fracs; i++) printf("%s%g", i ? "," : " ", fracs[i]);
+                    for (int i = 0; i < fr->n; i++) printf("%s%g", i ? "," : " ", fr->v[i]);
                     printf("\n");
                 }
                 if (log_every)
@@ -297,7 +299,8 @@ static int bench_cpu(gl_config c, int threads, int steps, int warmup, int pop_st
         gl_config pc = c;
         pc.steps = pop_steps;
         pc.log_every = pop_steps; /* log only the first and last step */
-        int ok = pop && create_members(pop, M, &pc, &err) == 0;
+        const bench_fracs none = {.n = 0};
+        int ok = pop && create_members(pop, M, &pc, &none, &err) == 0;
         double t0 = cli_now();
         if (ok) ok = gl_population_advance(pop, M, threads, &err) == 0;
         double dt = cli_now() - t0;
@@ -315,7 +318,6 @@ static int bench_cpu(gl_config c, int threads, int steps, int warmup, int pop_st
 int cmd_bench(int argc, char **argv) {
     int steps = 50, warmup = 5, pop_steps = 20, torch_w = 0, profile_w = 1, log_w = 1, Ms[32], nM = 0;
     const char *pops = NULL, *fracs_arg = NULL;
-    static double fr[64];
     bench_ctx b = {.threads = 0};
     gl_config_default(&b.c);
     const cli_opt opts[] = {
@@ -332,11 +334,11 @@ int cmd_bench(int argc, char **argv) {
         cli_error("--pop: '%s' is not a comma list of population sizes (1 to 65536, at most 32)", pops);
         return EXIT_USAGE;
     }
-    if (fracs_arg && (n_fracs = parse_fracs(fracs_arg, fr, 64)) <= 0) {
+    bench_fracs fr = {.n = 0};
+    if (fracs_arg && (fr.n = parse_fracs(fracs_arg, fr.v, 64)) <= 0) {
         cli_error("--fracs: '%s' is not a comma list of training fractions (each in (0, 1], at most 64)", fracs_arg);
         return EXIT_USAGE;
     }
-    fracs = fr;
     gl_error err;
     gl_config c = b.c;
     if (!strcmp(c.device, "cuda")) {
@@ -345,9 +347,9 @@ int cmd_bench(int argc, char **argv) {
         c.steps = warmup + (steps > pop_steps ? steps : pop_steps) + PROFILE_STEPS;
         if (gl_config_validate(&c, &err) != 0 || gl_backend_check(&c, &err) != 0) return cli_fail(&err);
         gl_config_resolve(&c);
-        return bench_gpu(&c, steps, warmup, pop_steps, Ms, nM, profile, log_w == 0);
+        return bench_gpu(&c, steps, warmup, pop_steps, Ms, nM, profile, log_w == 0, &fr);
     }
-    if (profile || log_w == 0 || n_fracs > 0) {
+    if (profile || log_w == 0 || fr.n > 0) {
         cli_error("%s: it needs --device cuda", profile ? "--profile on times the GPU's kernels"
                                                  : log_w == 0 ? "--log on times the GPU's evaluations"
                                                                : "--fracs mixes the GPU's population");

@@ -40,13 +40,15 @@ static int find_module(char *out, size_t cap) {
         if (slash) *slash = '\0';
         else snprintf(here, sizeof here, ".");
     }
-    /* relative to here, then absolute */
-    const char *dirs[] = {"groklab", "../" GL_CUDA_MODULE_LIBDIR "/groklab", "", GL_CUDA_MODULE_INSTALL_DIR,
-                          GL_CUDA_MODULE_BUILD_DIR};
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        if (i < 3 && !here[0]) continue;
-        if (i < 3) snprintf(out, cap, "%s/%s%s%s", here, dirs[i], dirs[i][0] ? "/" : "", GL_CUDA_MODULE_FILE);
-        else snprintf(out, cap, "%s/%s", dirs[i], GL_CUDA_MODULE_FILE);
+    /* folders relative to here (an install's lib/groklab, seen from lib/ and from bin/; here itself), then absolute */
+    const char *near[] = {"/groklab", "/../" GL_CUDA_MODULE_LIBDIR "/groklab", ""};
+    const char *far[] = {GL_CUDA_MODULE_INSTALL_DIR, GL_CUDA_MODULE_BUILD_DIR};
+    for (size_t i = 0; here[0] && i < sizeof near / sizeof near[0]; i++) {
+        snprintf(out, cap, "%s%s/%s", here, near[i], GL_CUDA_MODULE_FILE);
+        if (is_file(out)) return 1;
+    }
+    for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+        snprintf(out, cap, "%s/%s", far[i], GL_CUDA_MODULE_FILE);
         if (is_file(out)) return 1;
     }
     return 0;
