@@ -139,5 +139,21 @@ assert s["phase"] in ["coexistence", "partial_inversion", "full_inversion", "mem
 assert set(s["milestones"]) == {"train_acc_90", "test_acc_90", "unlearned"}
 PY
 
+# the default logging schedule: about 200 rows whatever --steps is (1000 steps: every 5th)
+"$GL" train --p 23 --width 32 --steps 1000 --out L --quiet >/dev/null || notok "run L failed"
+python3 - L <<'PY' && ok "default schedule: 1000 steps log every 5th step (201 rows)" || notok "default logging schedule"
+import csv, sys
+steps = [int(r["step"]) for r in csv.DictReader(open(sys.argv[1] + "/metrics.csv"))]
+assert steps == list(range(0, 1001, 5)), steps[:5]
+PY
+
+# bench: the evaluation line and the batch table (figures not checked: a benchmark)
+expect_error "bench: bad batch list" "--batches: '8,x' is not off or a comma list of batch sizes" bench --batches 8,x
+expect_error "bench: batch table of another family" "the batch table is the two-layer MLP's" bench --model transformer --batches 8
+"$GL" bench --p 23 --width 32 --steps 3 --torch off --pop 1 --pop-steps 2 --threads 1 --batches 8,0 >bench.txt 2>&1 \
+  && grep -Eq '^ +8 +1 +[0-9.]+' bench.txt && grep -Eq '^ +full +1 +[0-9.]+' bench.txt \
+  && grep -q 'a run of 2000 steps logging as configured (201 evaluations)' bench.txt \
+  && ok "bench prints the evaluation's share and the batch table" || notok "bench --batches: $(cat bench.txt)"
+
 echo "cli: $passes passed, $fails failed"
 exit $((fails > 0))

@@ -8,6 +8,7 @@
  * resume_safe and the paper's init std 0.5 (2N)^(-1/3), computed here. The
  * JSON round trip is test_config_json.c. */
 #include "config_fixture.h"
+#include "groklab/train.h" /* the logging schedule */
 
 /* ---- defaults ---- */
 
@@ -155,7 +156,8 @@ static void test_set(void) {
     refused("steps", "-1", -1, "--steps", "allowed");
     accepted("steps", "1000000000000", "1000000000000");
     refused("steps", "1000000000001", -1, "--steps", "allowed");
-    refused("log-every", "0", -1, "--log-every", "allowed");
+    refused("log-every", "-1", -1, "--log-every", "allowed");
+    accepted("log-every", "0", "0"); /* the default: about GL_LOG_ROWS rows */
     refused("threads", "-2", -1, "--threads", "0 to 4096");
     /* doubles: range, non-numbers, non-finite, trailing garbage */
     refused("frac", "1.5", -1, "--frac", "0 to 1");
@@ -426,7 +428,38 @@ static void test_field_info(void) {
     gl_config_free(h);
 }
 
+/* ---- the default logging schedule ---- */
+
+/* rows of a run of c: the steps 0..steps that gl_log_due takes */
+static long rows_of(const gl_config *c) {
+    long n = 0;
+    for (long s = 0; s <= c->steps; s++) n += gl_log_due(c, s);
+    return n;
+}
+
+static void test_log_schedule(void) {
+    gl_config c;
+    gl_config_default(&c);
+    CHECK(c.log_every == 0 && c.log_points == 0, "default log_every 0 (about 200 rows), no log points");
+    static const long steps[] = {1, 150, 199, 200, 401, 2000, 8000, 64000, 64001};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        c.steps = steps[i];
+        /* counted here: every P-th step and the last, P = max(1, floor(steps / 200)) */
+        long P = steps[i] / 200 > 1 ? steps[i] / 200 : 1, want = steps[i] / P + 1 + (steps[i] % P != 0);
+        long got = rows_of(&c);
+        CHECK(gl_log_period(&c) == P && got == want, "%ld steps: every %ld steps, %ld rows (got %ld, %ld)", steps[i], P,
+              want, gl_log_period(&c), got);
+        CHECK(steps[i] < 200 || (got >= 200 && got <= 202), "%ld steps log about 200 rows (%ld)", steps[i], got);
+    }
+    c.steps = 2000;
+    CHECK(gl_log_period(&c) == 10 && gl_log_due(&c, 10) && !gl_log_due(&c, 15), "2000 steps log every 10th, as --log-every 10");
+    c.log_every = 7;
+    c.steps = 64000;
+    CHECK(gl_log_period(&c) == 7 && rows_of(&c) == 64000 / 7 + 2, "--log-every 7 keeps its meaning at 64000 steps");
+}
+
 int main(void) {
+    test_log_schedule();
     test_data_path();
     test_field_info();
     test_defaults();

@@ -83,7 +83,7 @@ typedef struct gl_config {
     gl_wd_groups wd_groups; /* which tensors are decayed */
     gl_trainable trainable; /* which tensors train (the rest stay at their init) */
     /* logging and outputs */
-    long log_every;         /* linear schedule (used when log_points == 0) */
+    long log_every;         /* linear schedule (used when log_points == 0); 0: gl_log_period's */
     int log_points;         /* > 0: about this many log-spaced steps        */
     long checkpoint_every;  /* 0 = only at the end                          */
     int snapshots;          /* > 0: weights at about this many log-spaced steps and the milestones */

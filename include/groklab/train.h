@@ -58,8 +58,13 @@ double gl_trainer_step(gl_trainer *t, int threads);
  * NaN when the backend evaluates only inside gl_trainer_advance (the GPU). */
 int gl_trainer_evaluate(gl_trainer *t, gl_metrics *m, int threads, gl_error *err);
 
+/* The linear schedule's period: log_every, or with log_every 0 (the
+ * default) steps / GL_LOG_ROWS (at least 1), so that a run of any length
+ * logs about GL_LOG_ROWS rows (2000 steps: every 10th). */
+enum { GL_LOG_ROWS = 200 };
+long gl_log_period(const gl_config *c);
 /* Whether step s is on the logging schedule of config c: step 0, the last
- * step, every log_every-th step (or the log_points log-spaced steps), and
+ * step, every gl_log_period-th step (or the log_points log-spaced steps), and
  * with snapshots the snapshot steps (gl_snapshot_due), so that every
  * snapshot has its row. */
 int gl_log_due(const gl_config *c, long s);

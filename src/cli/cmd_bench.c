@@ -3,6 +3,7 @@
  * populations (model-steps per second); for the Transformer, PyTorch's
  * milliseconds per step of the same model on the same machine, measured in
  * the same run. A benchmark, never a test. */
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,29 +84,17 @@ static void torch_baseline(const gl_config *c, double B, int threads, int steps,
     printf("  groklab / PyTorch: %.2fx faster\n", theirs / ours);
 }
 
-/* Comma list of population sizes into Ms (at most cap); returns the count or -1. */
-static int parse_pops(const char *v, int *Ms, int cap) {
-    int n = 0;
-    const char *q = v;
-    while (*q) {
-        char *end;
-        long M = strtol(q, &end, 10);
-        if (end == q || M < 1 || M > 65536 || n == cap || (*end && *end != ',')) return -1;
-        Ms[n++] = (int)M;
-        q = *end ? end + 1 : end;
-    }
-    return n;
-}
-
-/* Comma list of training fractions into fr (at most cap); returns the count or -1. */
-static int parse_fracs(const char *v, double *fr, int cap) {
+/* Comma list of numbers in [lo, hi] into x (at most cap; integers only
+ * when integer); returns the count or -1. */
+static int parse_list(const char *v, double *x, int cap, double lo, double hi, int integer) {
     int n = 0;
     const char *q = v;
     while (*q) {
         char *end;
         double f = strtod(q, &end);
-        if (end == q || !(f > 0 && f <= 1) || n == cap || (*end && *end != ',')) return -1;
-        fr[n++] = f;
+        if (end == q || !(f >= lo && f <= hi) || (integer && f != (long)f) || n == cap || (*end && *end != ','))
+            return -1;
+        x[n++] = f;
         q = *end ? end + 1 : end;
     }
     return n;
@@ -163,7 +152,7 @@ static void print_profile(const gl_gpu_profile *p, int M) {
  * with profile, where each population's step goes. */
 static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, const int *Ms,
                      int nM, int profile, int log, const bench_fracs *fr) {
-    int log_every = log ? (int)c->log_every : 0;
+    int log_every = log ? (c->log_every > 0 ? (int)c->log_every : 10) : 0; /* bench's default: 10 */
     gl_error err;
     char dev[256] = "";
     double peak = 0;
@@ -226,12 +215,16 @@ static int bench_gpu(const gl_config *c, int steps, int warmup, int pop_steps, c
 static void bench_help(FILE *f) {
     fprintf(f, "usage: groklab bench [--steps S] [--threads T] [--pop-steps S] [--pop LIST]\n"
                "                     [--torch on|off] [--device cpu|cuda] [--profile on|off]\n"
-               "                     [--log on|off] [--fracs A,B,...]\n"
+               "                     [--log on|off] [--fracs A,B,...] [--batches LIST|off]\n"
                "                     [any train knob, e.g. --width 1000 or --model transformer]\n"
                "Trains the default configuration (add, p 97, width 500, alpha 0.5, full batch,\n"
                "AdamW, MSE) and prints the median milliseconds per step, GFLOP/s of the\n"
-               "products (two-layer MLP: 3 x 2*B*N*p FLOP per step), peak memory, and the\n"
+               "products (two-layer MLP: 3 x 2*B*N*p FLOP per step), peak memory, one\n"
+               "evaluation's time and its share of a run logged as configured, and the\n"
                "throughput of populations of M = 1, 2, 8 models (model-steps per second).\n"
+               "For the two-layer MLP, the batch table: ms per step at batch sizes 8, 32,\n"
+               "64, 256 and full (--batches LIST, 0 = full; off skips it), on 1 and on all\n"
+               "threads, beside the same model in PyTorch (bench/mlp_torch.py).\n"
                "With --model transformer it then times the same model in PyTorch\n"
                "(bench/transformer_torch.py, float32, same threads; --torch off skips it)\n"
                "and prints the ratio. --pop sets the population sizes (default 1,2,8; with\n"
@@ -256,11 +249,133 @@ static int bench_knob(void *ctx, const char *name, const char *value, gl_error *
     return rc;
 }
 
+/* --batches: the batch sizes of the table (0: the full batch) */
+typedef struct bench_batches {
+    int v[16];
+    int n;
+} bench_batches;
+
+/* Median ms per step of t over at least `steps` steps and 0.3 s (at most
+ * 100000 steps), after `warmup` untimed ones; -1 if out of memory. */
+static double median_step(gl_trainer *t, int threads, int warmup, int steps) {
+    int cap = 100000, n = 0;
+    double *ms = malloc(sizeof(double) * (size_t)cap), t_all = cli_now();
+    if (!ms) return -1;
+    for (int i = 0; i < warmup; i++) gl_trainer_step(t, threads);
+    while (n < cap && (n < steps || cli_now() - t_all < 0.3)) {
+        double t0 = cli_now();
+        gl_trainer_step(t, threads);
+        ms[n++] = 1e3 * (cli_now() - t0);
+    }
+    qsort(ms, (size_t)n, sizeof(double), cmp_double);
+    double med = ms[n / 2];
+    free(ms);
+    return med;
+}
+
+/* Median ms of one evaluation (every metric of a logged row) of t over 5 */
+static double median_eval(gl_trainer *t, int threads) {
+    double ms[5];
+    gl_metrics m;
+    gl_error err;
+    for (int i = 0; i < 5; i++) {
+        double t0 = cli_now();
+        if (gl_trainer_evaluate(t, &m, threads, &err) != 0) return -1;
+        ms[i] = 1e3 * (cli_now() - t0);
+    }
+    qsort(ms, 5, sizeof(double), cmp_double);
+    return ms[2];
+}
+
+/* The evaluations of a run of c (its logging schedule, steps 0..steps) */
+static long evaluations(const gl_config *c) {
+    long e = 0;
+    for (long s = 0; s <= c->steps; s++) e += gl_log_due(c, s);
+    return e;
+}
+
+/* PyTorch's ms per step of the table's model (bench/mlp_torch.py, one run for
+ * every batch and thread count) into theirs[batch][0: 1 thread, 1: T];
+ * returns 0, or -1 with the reason printed. */
+static int torch_batches(const gl_config *c0, const bench_batches *bb, int T, double theirs[][2]) {
+    gl_config r = *c0, *c = &r;
+    gl_config_resolve(c);
+    const char *script = getenv("GROKLAB_MLP_TORCH_BENCH");
+    char path[4096], cmd[8192], list[256] = "", line[512];
+    if (!script) {
+        snprintf(path, sizeof path, "%s/bench/mlp_torch.py", GL_SOURCE_DIR);
+        script = path;
+    }
+    if (access(script, R_OK) != 0) {
+        printf("  PyTorch: skipped (%s not found; set GROKLAB_MLP_TORCH_BENCH)\n", script);
+        return -1;
+    }
+    if ((c->act != GL_ACT_QUADRATIC && c->act != GL_ACT_RELU) || c->optim != GL_OPT_ADAMW || c->dropout > 0) {
+        printf("  PyTorch: skipped (bench/mlp_torch.py has x^2 or ReLU, AdamW, no dropout)\n");
+        return -1;
+    }
+    for (int i = 0; i < bb->n; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", bb->v[i]);
+    char threads[32];
+    snprintf(threads, sizeof threads, T > 1 ? "1,%d" : "1", T);
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 '%s' p=%d frac=%.17g width=%d act=%s norm=%s loss=%s lr=%.17g wd=%.17g batches=%s "
+             "threads=%s 2>&1",
+             script, c->p, c->frac, c->width, c->act == GL_ACT_RELU ? "relu" : "quadratic", gl_norm_name(c->norm),
+             gl_loss_name(c->loss), c->lr, c->wd, list, threads);
+    for (int i = 0; i < bb->n; i++) theirs[i][0] = theirs[i][1] = -1;
+    FILE *f = popen(cmd, "r");
+    int got = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        int b, t;
+        double v;
+        if (sscanf(line, "torch batch %d threads %d: median %lf ms", &b, &t, &v) == 3) {
+            for (int i = 0; i < bb->n; i++)
+                if (bb->v[i] == b) theirs[i][t == 1 ? 0 : 1] = v, got = 1;
+        } else if (strstr(line, "No module named") || strstr(line, "rror")) {
+            printf("  PyTorch: %s", line);
+        }
+    }
+    if (f) pclose(f);
+    if (!got) printf("  PyTorch: no measurement (needs /usr/bin/python3 with torch)\n");
+    return got ? 0 : -1;
+}
+
+/* The table: ms per step at each batch size, on 1 thread and on T, beside
+ * PyTorch's for the same model */
+static int batch_table(const gl_config *c0, const bench_batches *bb, int T, int steps, int warmup, int torch) {
+    double theirs[16][2];
+    int have = torch && torch_batches(c0, bb, T, theirs) == 0;
+    printf("  batch table (ms per step, medians; PyTorch: bench/mlp_torch.py, same model and threads):\n");
+    printf("    %6s %7s %12s %12s %8s\n", "batch", "threads", "groklab", "PyTorch", "ratio");
+    for (int i = 0; i < bb->n; i++) {
+        gl_config c = *c0;
+        c.batch = bb->v[i];
+        c.steps = 1000000000L;
+        gl_error err;
+        gl_trainer *t;
+        if (gl_trainer_create(&t, &c, &err) != 0) return cli_fail(&err);
+        char name[16];
+        snprintf(name, sizeof name, "%d", c.batch);
+        for (int k = 0; k < (T > 1 ? 2 : 1); k++) {
+            int th = k ? T : 1;
+            double ours = median_step(t, th, warmup, steps);
+            printf("    %6s %7d %12.3f", c.batch ? name : "full", th, ours);
+            if (have && theirs[i][k] > 0) printf(" %12.3f %7.2fx\n", theirs[i][k], theirs[i][k] / ours);
+            else printf(" %12s %8s\n", "-", "-");
+        }
+        fflush(stdout);
+        gl_trainer_free(t);
+    }
+    return EXIT_OK;
+}
+
 /* The CPU: one model's steps, then populations (members over cores). */
 static int bench_cpu(gl_config c, int threads, int steps, int warmup, int pop_steps, const int *Ms, int nM,
-                     int torch) {
+                     int torch, const bench_batches *bb) {
     gl_error err;
     if (threads <= 0) threads = gl_cores();
+    const gl_config c0 = c; /* as given: the run whose evaluations are counted, the table's */
     c.steps = warmup + steps;
     gl_trainer *t;
     if (gl_trainer_create(&t, &c, &err) != 0) return cli_fail(&err);
@@ -288,9 +403,16 @@ static int bench_cpu(gl_config c, int threads, int steps, int warmup, int pop_st
     printf("  step: median %.2f ms  (min %.2f, max %.2f over %d steps)\n", med, ms[0], ms[steps - 1], steps);
     printf("  products: %.3f GFLOP per step, %.1f GFLOP/s at the median\n", gflop, gflop / (med / 1e3));
     printf("  peak memory (max RSS): %.1f MiB\n", ru.ru_maxrss / 1024.0);
+    double ev = median_eval(t, threads);
+    long E = evaluations(&c0);
+    printf("  evaluation (%d train + %d test pairs, every metric of a logged row): median %.2f ms\n",
+           gl_trainer_data(t)->n_train, gl_trainer_data(t)->n_test, ev);
+    printf("  a run of %ld steps logging as configured (%ld evaluations): %.0f%% of its time evaluating\n", c0.steps,
+           E, 100.0 * E * ev / (E * ev + (double)c0.steps * med));
     free(ms);
     gl_trainer_free(t);
     if (c.arch == GL_ARCH_TRANSFORMER && torch) torch_baseline(&c, B, threads, steps, med);
+    if (bb->n > 0 && batch_table(&c0, bb, threads, steps, warmup, torch) != EXIT_OK) return EXIT_FAIL;
 
     /* populations: M members, each trained pop_steps steps, members over cores */
     for (int k = 0; k < nM; k++) {
@@ -317,27 +439,42 @@ static int bench_cpu(gl_config c, int threads, int steps, int warmup, int pop_st
 
 int cmd_bench(int argc, char **argv) {
     int steps = 50, warmup = 5, pop_steps = 20, torch_w = 0, profile_w = 1, log_w = 1, Ms[32], nM = 0;
-    const char *pops = NULL, *fracs_arg = NULL;
+    const char *pops = NULL, *fracs_arg = NULL, *batches_arg = NULL;
     bench_ctx b = {.threads = 0};
     gl_config_default(&b.c);
     const cli_opt opts[] = {
         OPT_N("--steps", OPT_INT, &steps, 1, 1e9), OPT_N("--pop-steps", OPT_INT, &pop_steps, 1, 1e9), OPT_S("--pop", &pops),
         OPT_W("--torch", &torch_w, "on|off"), OPT_W("--profile", &profile_w, "on|off"),
-        OPT_W("--log", &log_w, "on|off"), OPT_S("--fracs", &fracs_arg), OPT_END,
+        OPT_W("--log", &log_w, "on|off"), OPT_S("--fracs", &fracs_arg), OPT_S("--batches", &batches_arg), OPT_END,
     };
     cli_args a = {.cmd = "bench", .opts = opts, .knob = bench_knob, .ctx = &b, .help = bench_help,
-                  .usage = "groklab bench [--steps S] [--pop LIST] [--torch on|off] [--profile on|off] [--log on|off] [--fracs LIST] [--KNOB VALUE]"};
+                  .usage = "groklab bench [--steps S] [--pop LIST] [--torch on|off] [--profile on|off] [--log on|off] [--fracs LIST] [--batches LIST|off] [--KNOB VALUE]"};
     int rc = cli_parse(argc, argv, &a);
     if (rc >= 0) return rc;
     int torch = torch_w == 0, profile = profile_w == 0;
-    if (pops && (nM = parse_pops(pops, Ms, 32)) <= 0) {
-        cli_error("--pop: '%s' is not a comma list of population sizes (1 to 65536, at most 32)", pops);
-        return EXIT_USAGE;
+    double x[64];
+    if (pops) {
+        if ((nM = parse_list(pops, x, 32, 1, 65536, 1)) <= 0) {
+            cli_error("--pop: '%s' is not a comma list of population sizes (1 to 65536, at most 32)", pops);
+            return EXIT_USAGE;
+        }
+        for (int i = 0; i < nM; i++) Ms[i] = (int)x[i];
     }
     bench_fracs fr = {.n = 0};
-    if (fracs_arg && (fr.n = parse_fracs(fracs_arg, fr.v, 64)) <= 0) {
+    if (fracs_arg && (fr.n = parse_list(fracs_arg, fr.v, 64, DBL_MIN, 1, 0)) <= 0) {
         cli_error("--fracs: '%s' is not a comma list of training fractions (each in (0, 1], at most 64)", fracs_arg);
         return EXIT_USAGE;
+    }
+    bench_batches bb = {.n = -1};
+    if (batches_arg && strcmp(batches_arg, "off")) {
+        if ((bb.n = parse_list(batches_arg, x, 16, 0, 1e9, 1)) <= 0) {
+            cli_error("--batches: '%s' is not off or a comma list of batch sizes (0 = full batch, at most 16)",
+                      batches_arg);
+            return EXIT_USAGE;
+        }
+        for (int i = 0; i < bb.n; i++) bb.v[i] = (int)x[i];
+    } else if (batches_arg) {
+        bb.n = 0;
     }
     gl_error err;
     gl_config c = b.c;
@@ -349,6 +486,10 @@ int cmd_bench(int argc, char **argv) {
         gl_config_resolve(&c);
         return bench_gpu(&c, steps, warmup, pop_steps, Ms, nM, profile, log_w == 0, &fr);
     }
+    if (bb.n > 0 && c.arch != GL_ARCH_MLP) {
+        cli_error("--batches: the batch table is the two-layer MLP's (--model mlp), not %s's", gl_arch_name(c.arch));
+        return EXIT_USAGE;
+    }
     if (profile || log_w == 0 || fr.n > 0) {
         cli_error("%s: it needs --device cuda", profile ? "--profile on times the GPU's kernels"
                                                  : log_w == 0 ? "--log on times the GPU's evaluations"
@@ -356,5 +497,10 @@ int cmd_bench(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!nM) Ms[0] = 1, Ms[1] = 2, Ms[2] = 8, nM = 3;
-    return bench_cpu(c, b.threads, steps, warmup, pop_steps, Ms, nM, torch);
+    if (bb.n < 0) { /* the default table: the MLP's batch sizes of the paper's figures */
+        const int def[] = {8, 32, 64, 256, 0};
+        bb.n = c.arch == GL_ARCH_MLP ? 5 : 0;
+        memcpy(bb.v, def, sizeof def);
+    }
+    return bench_cpu(c, b.threads, steps, warmup, pop_steps, Ms, nM, torch, &bb);
 }

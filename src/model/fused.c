@@ -268,21 +268,29 @@ int gl_fused_loss_grad(gl_fused_work *f, double *loss, float *grads, const gl_la
     int nt = gl_imin(omp_get_max_threads(), used);
     size_t np = L->n_params, stride = part_stride(L);
 
+    if (used == 1) {
+        /* a batch of one chunk: its lane accumulates into grads itself (the
+         * lanes' sum would only copy it), on this thread */
+        slot sl = slot_of(f, L, 0, c->dropout > 0);
+        memset(grads, 0, np * sizeof(float));
+        f->loss_part[0] = run_chunk(&ps, 0, B, &sl, grads);
+    } else {
 #pragma omp parallel num_threads(nt)
-    {
-        slot sl = slot_of(f, L, omp_get_thread_num(), c->dropout > 0);
+        {
+            slot sl = slot_of(f, L, omp_get_thread_num(), c->dropout > 0);
 #pragma omp for schedule(dynamic, 1)
-        for (int lane = 0; lane < used; lane++) {
-            float *gp = f->part + (size_t)lane * stride;
-            memset(gp, 0, np * sizeof(float));
-            for (int ch = lane; ch < nch; ch += lanes)
-                f->loss_part[ch] = run_chunk(&ps, ch * R, gl_imin(R, B - ch * R), &sl, gp);
-        }
-        /* grads = the lanes' partials, summed in lane order */
+            for (int lane = 0; lane < used; lane++) {
+                float *gp = f->part + (size_t)lane * stride;
+                memset(gp, 0, np * sizeof(float));
+                for (int ch = lane; ch < nch; ch += lanes)
+                    f->loss_part[ch] = run_chunk(&ps, ch * R, gl_imin(R, B - ch * R), &sl, gp);
+            }
+            /* grads = the lanes' partials, summed in lane order */
 #pragma omp for schedule(static)
-        for (size_t i0 = 0; i0 < np; i0 += GL_RED_BLOCK)
-            gl_lanes_sum_f32(grads + i0, f->part + i0, stride, used,
-                             np - i0 < GL_RED_BLOCK ? np - i0 : GL_RED_BLOCK);
+            for (size_t i0 = 0; i0 < np; i0 += GL_RED_BLOCK)
+                gl_lanes_sum_f32(grads + i0, f->part + i0, stride, used,
+                                 np - i0 < GL_RED_BLOCK ? np - i0 : GL_RED_BLOCK);
+        }
     }
     double s = 0;
     for (int ch = 0; ch < nch; ch++) s += f->loss_part[ch];

@@ -63,17 +63,41 @@ void gl_mlp_work_free(gl_mlp_work *w) {
     memset(w, 0, sizeof *w);
 }
 
+/* a = phi(u + v) of one row of N (the gather and the activation in one loop) */
+static void hidden_row(float *restrict a, const float *restrict u, const float *restrict v, int N, gl_act act) {
+#define HIDDEN(A) for (int k = 0; k < N; k++) a[k] = gl_act_f32(u[k] + v[k], A)
+    GL_ACT_SWITCH(act, HIDDEN)
+#undef HIDDEN
+}
+
+/* In chunks of GL_ROW_CHUNK rows, each run from the gather to its product
+ * while its (rows, N) arrays stay in the core's cache, as the fused training
+ * pass runs its forward; the chunks over the threads. Each row's numbers are
+ * the layered layers' (gl_embed_forward .. gl_linear_forward): the same
+ * element and row functions, the same product per row. */
 void gl_mlp_eval(gl_mlp_work *w, const gl_layout *L, const float *params, const float *run_mean,
                  const float *run_var, double norm_eps, const int32_t *m, const int32_t *n, int B) {
-    int N = L->N, p = L->p;
+    int N = L->N, p = L->p, nch = (B + GL_ROW_CHUNK - 1) / GL_ROW_CHUNK;
+    const float *Ut = params + L->off_u, *Vt = params + L->off_v, *W = params + L->off_w;
     const float *gamma = params + L->off_gamma, *beta = params + L->off_beta;
-    gl_embed_forward_f32(w->h, m, n, params + L->off_u, params + L->off_v, B, N);
-    gl_act_forward_f32(w->a, w->h, (long)B * N, L->act);
-    if (L->norm == GL_NORM_BATCHNORM)
-        gl_batchnorm_eval_f32(w->z, w->a, gamma, beta, run_mean, run_var, B, N, norm_eps);
-    else if (L->norm == GL_NORM_LAYERNORM)
-        gl_layernorm_forward_f32(w->z, w->mean, w->stat, w->a, gamma, beta, B, N, norm_eps);
-    gl_linear_forward_f32(w->out, w->z, params + L->off_w, B, N, p);
+#pragma omp parallel for schedule(dynamic) if ((long)B * N * p > 32768)
+    for (int c = 0; c < nch; c++) {
+        int r0 = c * GL_ROW_CHUNK, rows = gl_imin(GL_ROW_CHUNK, B - r0);
+        for (int b = r0; b < r0 + rows; b++) {
+            float *a = w->a + (size_t)b * N, *z = w->z + (size_t)b * N;
+            hidden_row(a, Ut + (size_t)m[b] * N, Vt + (size_t)n[b] * N, N, L->act);
+            if (L->norm == GL_NORM_BATCHNORM)
+                for (int k = 0; k < N; k++)
+                    z[k] = gl_bn_eval_f32(a[k], run_mean[k], run_var[k], norm_eps, gamma[k], beta[k]);
+            else if (L->norm == GL_NORM_LAYERNORM)
+                gl_ln_row_f32(z, w->mean + b, w->stat + b, a, gamma, beta, N, norm_eps);
+        }
+        /* onto zeros (beta 1): OpenBLAS's beta 0 pass is slower than memset */
+        float *out = w->out + (size_t)r0 * p;
+        memset(out, 0, sizeof(float) * (size_t)rows * p);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, p, N, 1.0f, w->z + (size_t)r0 * N, N, W, N,
+                    1.0f, out, p);
+    }
 }
 
 /* keep: (B, N), the masks of the batch's examples */

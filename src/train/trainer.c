@@ -116,11 +116,16 @@ int gl_snapshot_due(const gl_config *c, long s) {
     return s == 0 || s == c->steps || gl_log_spaced(c->steps, c->snapshots < 2 ? 2 : c->snapshots, s);
 }
 
+long gl_log_period(const gl_config *c) {
+    if (c->log_every > 0) return c->log_every;
+    return c->steps / GL_LOG_ROWS > 1 ? c->steps / GL_LOG_ROWS : 1;
+}
+
 int gl_log_due(const gl_config *c, long s) {
     if (s == 0 || s == c->steps) return 1;
     if (s < 0 || s > c->steps) return 0;
     if (gl_snapshot_due(c, s)) return 1;
-    if (c->log_points <= 0) return s % c->log_every == 0;
+    if (c->log_points <= 0) return s % gl_log_period(c) == 0;
     return gl_log_spaced(c->steps, c->log_points, s);
 }
 
