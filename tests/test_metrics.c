@@ -138,14 +138,39 @@ static void check_wilson(void) {
           "uncertain: 2/3, 7/10, 14/20 (Wilson lower bound < 0.5); not 3/3, 1/1 (all agree), 9/10, 15/20");
 }
 
+/* gl_argmax_f32 against the loop it stands for, on rows drawn from a few
+ * values (ties everywhere), NaNs, infinities and both zeros, every p 1..100 */
+static void test_argmax(void) {
+    const float vals[] = {-1.0f, 0.0f, -0.0f, 2.0f, 2.0f, 3.5f, -INFINITY, INFINITY, NAN, 1e-30f};
+    float o[100];
+    long bad = 0, rows = 0;
+    for (int p = 1; p <= 100; p++)
+        for (int r = 0; r < 200; r++, rows++) {
+            for (int j = 0; j < p; j++) {
+                /* NaNs and infinities rarely, so that finite maxima occur too */
+                int k = (int)gl_uniform_int(7, 11, (uint64_t)rows * 100 + (uint64_t)j, 0, 64);
+                o[j] = vals[k < 56 ? k % 6 : 6 + (k - 56) % 4];
+            }
+            int best = 0;
+            for (int j = 1; j < p; j++)
+                if (o[j] > o[best]) best = j;
+            bad += gl_argmax_f32(o, p) != best;
+        }
+    CHECK(bad == 0, "argmax = the loop's first maximum on %ld rows with ties, NaNs, infinities, signed zeros (%ld differ)",
+          rows, bad);
+}
+
 int main(void) {
     gl_error e;
-    for (int p = 5; p <= 98; p += 93) { /* odd (97 below) and even (98) moduli */
-        int pp = p == 5 ? 97 : p, N = 4;
+    test_argmax();
+    /* odd and even moduli of the product path (p <= 512), and 601 of FFTW's */
+    static const int moduli[] = {97, 98, 601};
+    for (int mi = 0; mi < 3; mi++) {
+        int pp = moduli[mi], N = 4;
         gl_ipr_plan *plan;
         if (gl_ipr_plan_create(&plan, pp, N, GL_BASIS_ADDITIVE, &e) != 0) return 1;
         float *x = malloc(sizeof(float) * (size_t)pp * N);
-        double xd[4][200];
+        static double xd[4][1024];
         for (int i = 0; i < pp; i++) {
             double v[4] = {cos(2 * M_PI * 5 * i / pp + 0.3), i == 3 ? 1.0 : 0.0,
                            gl_normal(1, 3, (uint64_t)i, 0), cos(2 * M_PI * 3 * i / pp) + 0.5 * sin(2 * M_PI * 7 * i / pp)};

@@ -45,6 +45,10 @@ typedef struct gl_eval_counts {
     double loss_sum;
     long correct, correct_lo, correct2_lo, correct_hi;
 } gl_eval_counts;
+/* The prediction of an output row o (p >= 1): the first index of its
+ * largest entry, as the loop "best = j where o[j] > o[best]" (NaNs never
+ * win; a NaN at 0 stays best), vectorized. */
+int gl_argmax_f32(const float *o, int p);
 /* Adds rows s..s+B-1 of a set whose outputs are out (B, p). y, y2: the
  * whole set's labels (y2 may be NULL); pred (may be NULL): the whole set's
  * argmax predictions, rows s..s+B-1 written. */

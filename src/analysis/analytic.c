@@ -56,11 +56,7 @@ int gl_analytic_accuracy(const gl_layout *L, const float *params, double *acc, g
         for (int i = 0; i < b; i++) m[i] = (int32_t)((s + i) / p), n[i] = (int32_t)((s + i) % p);
         gl_mlp_eval(&w, L, params, NULL, NULL, 0, m, n, b);
         for (int i = 0; i < b; i++) {
-            const float *o = w.out + (size_t)i * p;
-            int best = 0;
-            for (int q = 1; q < p; q++)
-                if (o[q] > o[best]) best = q;
-            hit += best == (m[i] + n[i]) % p;
+            hit += gl_argmax_f32(w.out + (size_t)i * p, p) == (m[i] + n[i]) % p;
         }
     }
     gl_mlp_work_free(&w);

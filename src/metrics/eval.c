@@ -6,15 +6,32 @@
 #include "groklab/metrics.h"
 #include "groklab/model.h"
 
+/* The first index of the largest of o[0..p) as the loop "best = j where
+ * o[j] > o[best]" finds it (NaNs never win; a NaN at 0 stays best), in 16
+ * running maxima that vectorize: their largest is the loop's maximum (the
+ * select o > m ? o : m is the loop's comparison), and its first index is
+ * the loop's best, signed zeros included (-0 == +0) */
+int gl_argmax_f32(const float *o, int p) {
+    float m0 = o[0], m[16];
+    if (m0 != m0) return 0;
+    for (int l = 0; l < 16; l++) m[l] = m0;
+    int j = 1;
+    for (; j + 16 <= p; j += 16)
+        for (int l = 0; l < 16; l++) m[l] = o[j + l] > m[l] ? o[j + l] : m[l];
+    for (; j < p; j++) m[0] = o[j] > m[0] ? o[j] : m[0];
+    float mx = m0;
+    for (int l = 0; l < 16; l++) mx = m[l] > mx ? m[l] : mx;
+    for (j = 0; j < p; j++)
+        if (o[j] == mx) break;
+    return j;
+}
+
 void gl_eval_add(gl_eval_counts *ec, const float *out, const int32_t *y, const int32_t *y2, long s, int B,
                  long split, int p, gl_loss loss, int32_t *pred) {
     double l = loss == GL_LOSS_MSE ? gl_mse_loss_f32(NULL, out, y + s, B, p) : gl_ce_loss_f32(NULL, out, y + s, B, p);
     ec->loss_sum += l * (loss == GL_LOSS_MSE ? (double)B * p : (double)B);
     for (int b = 0; b < B; b++) {
-        const float *o = out + (size_t)b * p;
-        int best = 0;
-        for (int j = 1; j < p; j++)
-            if (o[j] > o[best]) best = j;
+        int best = gl_argmax_f32(out + (size_t)b * p, p);
         long i = s + b;
         if (pred) pred[i] = best;
         int hit = best == y[i];

@@ -350,16 +350,9 @@ static double loss_of(const gl_progress_plan *P, const float *row, int y) {
     return P->loss == GL_LOSS_MSE ? gl_mse_loss_f32(NULL, row, &y, 1, P->p) : gl_ce_loss_f32(NULL, row, &y, 1, P->p);
 }
 
-static int argmax(const float *row, int p) {
-    int best = 0; /* ties: the first maximum, as gl_eval_add */
-    for (int j = 1; j < p; j++)
-        if (row[j] > row[best]) best = j;
-    return best;
-}
-
 static void score_kind(gl_progress_plan *P, int kind, int set, const float *row, int y) {
     P->loss_sum[kind][set] += loss_of(P, row, y);
-    P->hits[kind][set] += argmax(row, P->p) == y;
+    P->hits[kind][set] += gl_argmax_f32(row, P->p) == y; /* ties: the first maximum, as gl_eval_add */
 }
 
 /* The three kinds of logits of the pair whose full logits are L and whose
