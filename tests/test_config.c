@@ -453,6 +453,17 @@ static void test_log_schedule(void) {
     }
     c.steps = 2000;
     CHECK(gl_log_period(&c) == 10 && gl_log_due(&c, 10) && !gl_log_due(&c, 15), "2000 steps log every 10th, as --log-every 10");
+    /* minibatches: no more often than every ceil(9409 / (2 B)) steps, an evaluation's cost */
+    static const struct { int batch; long steps, period, rows; } mb[] = {
+        {256, 2000, 19, 2000 / 19 + 2}, {64, 8000, 74, 8000 / 74 + 2}, {8, 64000, 589, 64000 / 589 + 2},
+        {256, 100000, 500, 201}, {8000, 2000, 10, 201} /* larger than the training set: full batch */};
+    for (size_t i = 0; i < sizeof mb / sizeof mb[0]; i++) {
+        c.batch = mb[i].batch;
+        c.steps = mb[i].steps;
+        CHECK(gl_log_period(&c) == mb[i].period && rows_of(&c) == mb[i].rows, "batch %d, %ld steps: every %ld, %ld rows (got %ld, %ld)",
+              mb[i].batch, mb[i].steps, mb[i].period, mb[i].rows, gl_log_period(&c), rows_of(&c));
+    }
+    c.batch = 0;
     c.log_every = 7;
     c.steps = 64000;
     CHECK(gl_log_period(&c) == 7 && rows_of(&c) == 64000 / 7 + 2, "--log-every 7 keeps its meaning at 64000 steps");

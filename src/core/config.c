@@ -86,7 +86,7 @@ static const field fields[] = {
     {"wd_toward", "zero", F_ENUM, OFF(wd_toward), 0, 0, 0, "zero|init", 0, "weight decay pulls the weights toward zero or toward their initial values", 1},
     {"wd_groups", "all", F_ENUM, OFF(wd_groups), 0, 0, 0, "all|matrices", 0, "tensors decayed: all, or matrices only (norm gains and shifts are not; the authors' Transformer default)", 1},
     {"trainable", "all", F_ENUM, OFF(trainable), 0, 0, 0, "all|norm", 0, "tensors trained: all, or only the norm gains and shifts (the rest stay at their initial values)", 1},
-    {"log_every", "0", F_LONG, OFF(log_every), 0, 1e12, 0, NULL, 1, "log metrics every k steps (0: every max(1, steps/200) steps, about 200 rows)", 0},
+    {"log_every", "0", F_LONG, OFF(log_every), 0, 1e12, 0, NULL, 1, "log metrics every k steps (0: about 200 rows, fewer where evaluating all pairs would take most of the run)", 0},
     {"log_points", "0", F_INT, OFF(log_points), 0, 1e6, 0, NULL, 1, "if > 0: about this many log-spaced logging steps instead", 0},
     {"checkpoint_every", "500", F_LONG, OFF(checkpoint_every), 0, 1e12, 0, NULL, 1, "write a checkpoint every k steps (0 = at the end only)", 0},
     {"snapshots", "0", F_INT, OFF(snapshots), 0, 100000, 0, NULL, 1, "keep the weights at about this many log-spaced steps and at each milestone (train 90%, test 90%, unlearned) in snapshots/ (0 = none)", 1},

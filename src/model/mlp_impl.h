@@ -120,8 +120,11 @@ void FN(gl_batchnorm_backward)(R *da, R *dgamma, R *dbeta, const R *dz, const R 
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
     for (int k0 = 0; k0 < N; k0 += GL_COL_BLOCK) {
         int k1 = gl_imin(N, k0 + GL_COL_BLOCK);
-        double sg[GL_COL_BLOCK] = {0}, sgx[GL_COL_BLOCK] = {0}, rstd[GL_COL_BLOCK];
-        for (int k = k0; k < k1; k++) rstd[k - k0] = gl_rstd((double)var[k], eps);
+        double sg[GL_COL_BLOCK] = {0}, sgx[GL_COL_BLOCK] = {0}, rstd[GL_COL_BLOCK], c[GL_COL_BLOCK];
+        for (int k = k0; k < k1; k++) {
+            rstd[k - k0] = gl_rstd((double)var[k], eps);
+            c[k - k0] = (double)gamma[k] * rstd[k - k0] / B; /* gl_bn_back's scale / n, once per column */
+        }
         for (int b = 0; b < B; b++) {
             const R *ab = a + (size_t)b * N, *gb = dz + (size_t)b * N;
             for (int k = k0; k < k1; k++) {
@@ -138,8 +141,8 @@ void FN(gl_batchnorm_backward)(R *da, R *dgamma, R *dbeta, const R *dz, const R 
             const R *ab = a + (size_t)b * N, *gb = dz + (size_t)b * N;
             R *db = da + (size_t)b * N;
             for (int k = k0; k < k1; k++)
-                db[k] = FN(gl_bn_back)(gb[k], gamma[k], ab[k], mean[k], rstd[k - k0], B,
-                                       sg[k - k0], sgx[k - k0]);
+                db[k] = FN(gl_bn_back_c)(gb[k], c[k - k0], ab[k], mean[k], rstd[k - k0], B, sg[k - k0],
+                                         sgx[k - k0]);
         }
     }
 }

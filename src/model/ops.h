@@ -87,9 +87,13 @@ GL_HD double gl_norm_apply(double a, double mean, double rstd, double gamma, dou
 /* dL/da of one element of a norm over n values, from g = dL/dxhat, its sum
  * sg over the n values and the sum sgx of g * xhat: scale / n * (n g - sg -
  * xhat sgx), scale = rstd (LayerNorm, g = dz * gamma) or gamma * rstd
- * (BatchNorm, g = dz) */
+ * (BatchNorm, g = dz); gl_norm_back_c takes c = scale / n computed once
+ * for a column (the same number, without a division per element) */
+GL_HD double gl_norm_back_c(double c, double n, double g, double sg, double xhat, double sgx) {
+    return c * (n * g - sg - xhat * sgx);
+}
 GL_HD double gl_norm_back(double scale, double n, double g, double sg, double xhat, double sgx) {
-    return scale / n * (n * g - sg - xhat * sgx);
+    return gl_norm_back_c(scale / n, n, g, sg, xhat, sgx);
 }
 
 /* ---------------------------------------------------------------------------

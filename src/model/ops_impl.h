@@ -70,6 +70,12 @@ GL_HD R FN(gl_bn_back)(R dz, R gamma, R a, R mean, double rstd, int B, double sg
                            FN(gl_xhat)(a, mean, rstd), sgx);
 }
 
+/* gl_bn_back_c_f32, gl_bn_back_c_f64: the same with c = gamma * rstd / B
+ * of the column computed once (gl_norm_back_c) */
+GL_HD R FN(gl_bn_back_c)(R dz, double c, R a, R mean, double rstd, int B, double sg, double sgx) {
+    return (R)gl_norm_back_c(c, (double)B, (double)dz, sg, FN(gl_xhat)(a, mean, rstd), sgx);
+}
+
 /* gl_bn_running_f32, gl_bn_running_f64: torch.nn.BatchNorm1d's running
  * statistics after a training batch of B with statistics mean, var (biased):
  * r = (1 - momentum) r + momentum * batch statistic, the variance unbiased

@@ -118,7 +118,15 @@ int gl_snapshot_due(const gl_config *c, long s) {
 
 long gl_log_period(const gl_config *c) {
     if (c->log_every > 0) return c->log_every;
-    return c->steps / GL_LOG_ROWS > 1 ? c->steps / GL_LOG_ROWS : 1;
+    /* an evaluation of all pairs costs about pairs / (2 B) minibatch steps
+     * of B rows (its forward of every pair against a step's forward and
+     * backward); a full batch's step costs about as much (at most 10 steps'
+     * worth for alpha >= 0.05), so only minibatches are held back. From the
+     * config alone: the same for a run on a dataset file. */
+    long per = c->steps / GL_LOG_ROWS, cost = 1;
+    if (c->batch > 0) cost = (long)ceil((double)gl_task_pairs(c->task, c->p) / (2.0 * c->batch));
+    if (cost > per) per = cost;
+    return per > 1 ? per : 1;
 }
 
 int gl_log_due(const gl_config *c, long s) {
