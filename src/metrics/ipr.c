@@ -63,7 +63,6 @@ int gl_ipr_plan_create(gl_ipr_plan **plan, int p, int N, gl_basis basis, gl_erro
     P->n = P->basis == GL_BASIS_DLOG ? p - 1 : p;
     P->nb = P->n / 2 + 1;
     P->idx = malloc(sizeof(int) * (size_t)P->n);
-    P->idx = malloc(sizeof(int) * (size_t)P->n);
     if (!P->idx) {
         gl_ipr_plan_free(P);
         return gl_failc(err, GL_E_NOMEM, "out of memory for the IPR plan");
