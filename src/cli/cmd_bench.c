@@ -48,19 +48,28 @@ static const char *shape_text(const gl_config *c) {
     return buf;
 }
 
-/* PyTorch's milliseconds per step of the same Transformer, from
- * bench/transformer_torch.py (GROKLAB_TORCH_BENCH overrides its path). */
-static void torch_baseline(const gl_config *c, double B, int threads, int steps, double ours) {
-    const char *script = getenv("GROKLAB_TORCH_BENCH");
-    char path[4096], cmd[8192], line[512];
+/* The PyTorch script bench/NAME of the source tree, or the path in the
+ * environment variable env; NULL, with the reason printed, if it cannot be
+ * read. path: room for the default. */
+static const char *torch_script(const char *env, const char *name, char *path, size_t size) {
+    const char *script = getenv(env);
     if (!script) {
-        snprintf(path, sizeof path, "%s/bench/transformer_torch.py", GL_SOURCE_DIR);
+        snprintf(path, size, "%s/bench/%s", GL_SOURCE_DIR, name);
         script = path;
     }
     if (access(script, R_OK) != 0) {
-        printf("  PyTorch: skipped (%s not found; set GROKLAB_TORCH_BENCH)\n", script);
-        return;
+        printf("  PyTorch: skipped (%s not found; set %s)\n", script, env);
+        return NULL;
     }
+    return script;
+}
+
+/* PyTorch's milliseconds per step of the same Transformer, from
+ * bench/transformer_torch.py (GROKLAB_TORCH_BENCH overrides its path). */
+static void torch_baseline(const gl_config *c, double B, int threads, int steps, double ours) {
+    char path[4096], cmd[8192], line[512];
+    const char *script = torch_script("GROKLAB_TORCH_BENCH", "transformer_torch.py", path, sizeof path);
+    if (!script) return;
     gl_config r = *c;
     gl_config_resolve(&r);
     snprintf(cmd, sizeof cmd,
@@ -255,22 +264,20 @@ typedef struct bench_batches {
     int n;
 } bench_batches;
 
-/* Median ms per step of t over at least `steps` steps and 0.3 s (at most
- * 100000 steps), after `warmup` untimed ones; -1 if out of memory. */
-static double median_step(gl_trainer *t, int threads, int warmup, int steps) {
-    int cap = 100000, n = 0;
-    double *ms = malloc(sizeof(double) * (size_t)cap), t_all = cli_now();
-    if (!ms) return -1;
+/* Times steps of t after `warmup` untimed ones: at least `steps` of them
+ * and min_s seconds, at most cap; ms (cap) gets their milliseconds, sorted.
+ * Returns the count. */
+static int time_steps(gl_trainer *t, int threads, int warmup, int steps, double min_s, double *ms, int cap) {
+    int n = 0;
     for (int i = 0; i < warmup; i++) gl_trainer_step(t, threads);
-    while (n < cap && (n < steps || cli_now() - t_all < 0.3)) {
+    double t_all = cli_now();
+    while (n < cap && (n < steps || cli_now() - t_all < min_s)) {
         double t0 = cli_now();
         gl_trainer_step(t, threads);
         ms[n++] = 1e3 * (cli_now() - t0);
     }
     qsort(ms, (size_t)n, sizeof(double), cmp_double);
-    double med = ms[n / 2];
-    free(ms);
-    return med;
+    return n;
 }
 
 /* Median ms of one evaluation (every metric of a logged row) of t over 5 */
@@ -300,16 +307,9 @@ static long evaluations(const gl_config *c) {
 static int torch_batches(const gl_config *c0, const bench_batches *bb, int T, double theirs[][2]) {
     gl_config r = *c0, *c = &r;
     gl_config_resolve(c);
-    const char *script = getenv("GROKLAB_MLP_TORCH_BENCH");
     char path[4096], cmd[8192], list[256] = "", line[512];
-    if (!script) {
-        snprintf(path, sizeof path, "%s/bench/mlp_torch.py", GL_SOURCE_DIR);
-        script = path;
-    }
-    if (access(script, R_OK) != 0) {
-        printf("  PyTorch: skipped (%s not found; set GROKLAB_MLP_TORCH_BENCH)\n", script);
-        return -1;
-    }
+    const char *script = torch_script("GROKLAB_MLP_TORCH_BENCH", "mlp_torch.py", path, sizeof path);
+    if (!script) return -1;
     if ((c->act != GL_ACT_QUADRATIC && c->act != GL_ACT_RELU) || c->optim != GL_OPT_ADAMW || c->dropout > 0) {
         printf("  PyTorch: skipped (bench/mlp_torch.py has x^2 or ReLU, AdamW, no dropout)\n");
         return -1;
@@ -344,7 +344,13 @@ static int torch_batches(const gl_config *c0, const bench_batches *bb, int T, do
 /* The table: ms per step at each batch size, on 1 thread and on T, beside
  * PyTorch's for the same model */
 static int batch_table(const gl_config *c0, const bench_batches *bb, int T, int steps, int warmup, int torch) {
-    double theirs[16][2];
+    enum { CAP = 100000 }; /* steps timed at most per figure (0.3 s at least) */
+    double theirs[16][2], *ms = malloc(sizeof(double) * CAP);
+    gl_error err;
+    if (!ms) {
+        gl_fail_nomem(&err, "");
+        return cli_fail(&err);
+    }
     int have = torch && torch_batches(c0, bb, T, theirs) == 0;
     printf("  batch table (ms per step, medians; PyTorch: bench/mlp_torch.py, same model and threads):\n");
     printf("    %6s %7s %12s %12s %8s\n", "batch", "threads", "groklab", "PyTorch", "ratio");
@@ -352,14 +358,16 @@ static int batch_table(const gl_config *c0, const bench_batches *bb, int T, int 
         gl_config c = *c0;
         c.batch = bb->v[i];
         c.steps = 1000000000L;
-        gl_error err;
         gl_trainer *t;
-        if (gl_trainer_create(&t, &c, &err) != 0) return cli_fail(&err);
+        if (gl_trainer_create(&t, &c, &err) != 0) {
+            free(ms);
+            return cli_fail(&err);
+        }
         char name[16];
         snprintf(name, sizeof name, "%d", c.batch);
         for (int k = 0; k < (T > 1 ? 2 : 1); k++) {
             int th = k ? T : 1;
-            double ours = median_step(t, th, warmup, steps);
+            double ours = ms[time_steps(t, th, warmup, steps, 0.3, ms, CAP) / 2];
             printf("    %6s %7d %12.3f", c.batch ? name : "full", th, ours);
             if (have && theirs[i][k] > 0) printf(" %12.3f %7.2fx\n", theirs[i][k], theirs[i][k] / ours);
             else printf(" %12s %8s\n", "-", "-");
@@ -367,6 +375,7 @@ static int batch_table(const gl_config *c0, const bench_batches *bb, int T, int 
         fflush(stdout);
         gl_trainer_free(t);
     }
+    free(ms);
     return EXIT_OK;
 }
 
@@ -385,13 +394,7 @@ static int bench_cpu(gl_config c, int threads, int steps, int warmup, int pop_st
         gl_fail_nomem(&err, "");
         return cli_fail(&err);
     }
-    for (int i = 0; i < warmup; i++) gl_trainer_step(t, threads);
-    for (int i = 0; i < steps; i++) {
-        double t0 = cli_now();
-        gl_trainer_step(t, threads);
-        ms[i] = 1e3 * (cli_now() - t0);
-    }
-    qsort(ms, (size_t)steps, sizeof(double), cmp_double);
+    time_steps(t, threads, warmup, steps, 0, ms, steps);
     double med = ms[steps / 2];
     double B = gl_trainer_data(t)->n_train;
     if (c.batch > 0 && c.batch < B) B = c.batch;

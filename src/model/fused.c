@@ -28,6 +28,7 @@
 
 #include "blas.h"
 #include "groklab/model.h"
+#include "model/hidden_row.h"
 #include "model/ops.h"
 
 /* Measured on a 2-core Zen3 (512 KiB L2 per core) at B 4704, N 500, p 97:
@@ -141,30 +142,6 @@ typedef struct pass {
     long step;
 } pass;
 
-/* One row's loop over k with h = dropout(u + v) in x: the two variants,
- * with a mask (keep != NULL) and without, so that each vectorizes. */
-#define ROW_LOOP(BODY)                                                                             \
-    do {                                                                                           \
-        if (keep)                                                                                  \
-            for (int k = 0; k < N; k++) {                                                          \
-                float x = gl_drop_f32(u[k] + v[k], keep[k], scale);                                \
-                BODY;                                                                              \
-            }                                                                                      \
-        else                                                                                       \
-            for (int k = 0; k < N; k++) {                                                          \
-                float x = u[k] + v[k];                                                             \
-                BODY;                                                                              \
-            }                                                                                      \
-    } while (0)
-
-/* a = phi(dropout(u + v)) of one row. a, u, v: (N); keep: (N) or NULL */
-static inline void forward_row(float *restrict a, const float *restrict u, const float *restrict v,
-                               const uint8_t *restrict keep, float scale, int N, gl_act act) {
-#define FORWARD(A) ROW_LOOP(a[k] = gl_act_f32(x, A))
-    GL_ACT_SWITCH(act, FORWARD)
-#undef FORWARD
-}
-
 /* Backward of one row from g = dL/da to the scatter-add: with h =
  * dropout(u + v) gathered again, dh = dropout'(g phi'(h)); du += dh, dv += dh.
  * g, u, v, du, dv: (N); keep: (N) or NULL. */
@@ -172,7 +149,7 @@ static inline void backward_row(float *restrict du, float *restrict dv, const fl
                                 const float *restrict u, const float *restrict v,
                                 const uint8_t *restrict keep, float scale, int N, gl_act act) {
 #define BACKWARD(A)                                                                                \
-    ROW_LOOP({                                                                                     \
+    GL_HIDDEN_LOOP({                                                                               \
         float d = gl_act_back_f32(g[k], x, A);                                                     \
         if (keep) d = gl_drop_f32(d, keep[k], scale);                                              \
         du[k] += d;                                                                                \
@@ -181,7 +158,6 @@ static inline void backward_row(float *restrict du, float *restrict dv, const fl
     GL_ACT_SWITCH(act, BACKWARD)
 #undef BACKWARD
 }
-#undef ROW_LOOP
 
 /* Loss sum of rows r0.. r0+R-1 (double, rows in order); out: (R, p) becomes
  * dL/dout of the mean loss over the whole batch of ps->B rows. e: (p) scratch. */
@@ -215,7 +191,7 @@ static double run_chunk(const pass *ps, int r0, int R, const slot *sl, float *gp
             gl_dropout_row(ki, id ? (uint64_t)id[r0 + i] : (uint64_t)(r0 + i), N, ps->drop,
                            ps->seed, ps->step);
         }
-        forward_row(ai, ps->Ut + (size_t)m[i] * N, ps->Vt + (size_t)n[i] * N, ki, ps->scale, N,
+        gl_hidden_row_f32(ai, ps->Ut + (size_t)m[i] * N, ps->Vt + (size_t)n[i] * N, ki, ps->scale, N,
                     ps->act);
         if (ps->layernorm)
             gl_ln_row_f32(z + (size_t)i * N, mean + i, rstd + i, ai, ps->gamma, ps->beta, N,

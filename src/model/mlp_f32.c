@@ -9,6 +9,7 @@
 #include "groklab/model.h"
 #include "groklab/rng.h"
 #include "model/ops.h"
+#include "model/hidden_row.h"
 
 #define R float
 #define S f32
@@ -63,13 +64,6 @@ void gl_mlp_work_free(gl_mlp_work *w) {
     memset(w, 0, sizeof *w);
 }
 
-/* a = phi(u + v) of one row of N (the gather and the activation in one loop) */
-static void hidden_row(float *restrict a, const float *restrict u, const float *restrict v, int N, gl_act act) {
-#define HIDDEN(A) for (int k = 0; k < N; k++) a[k] = gl_act_f32(u[k] + v[k], A)
-    GL_ACT_SWITCH(act, HIDDEN)
-#undef HIDDEN
-}
-
 /* In chunks of GL_ROW_CHUNK rows, each run from the gather to its product
  * while its (rows, N) arrays stay in the core's cache, as the fused training
  * pass runs its forward; the chunks over the threads. Each row's numbers are
@@ -85,7 +79,7 @@ void gl_mlp_eval(gl_mlp_work *w, const gl_layout *L, const float *params, const 
         int r0 = c * GL_ROW_CHUNK, rows = gl_imin(GL_ROW_CHUNK, B - r0);
         for (int b = r0; b < r0 + rows; b++) {
             float *a = w->a + (size_t)b * N, *z = w->z + (size_t)b * N;
-            hidden_row(a, Ut + (size_t)m[b] * N, Vt + (size_t)n[b] * N, N, L->act);
+            gl_hidden_row_f32(a, Ut + (size_t)m[b] * N, Vt + (size_t)n[b] * N, NULL, 1.0f, N, L->act);
             if (L->norm == GL_NORM_BATCHNORM)
                 for (int k = 0; k < N; k++)
                     z[k] = gl_bn_eval_f32(a[k], run_mean[k], run_var[k], norm_eps, gamma[k], beta[k]);
