@@ -6,7 +6,11 @@
  * the layered pass's, to the bit where they must agree), the dropout masks
  * against one Philox call per element (the GPU's form), the dropout bit
  * mask against the select it replaces, the running statistics against
- * torch.nn.BatchNorm1d's formula, and the chunking's cover of a batch. */
+ * torch.nn.BatchNorm1d's formula, the chunking's cover of a batch, and the
+ * norms over blocks of rows (src/model/norm_rows_impl.h: LayerNorm's
+ * groups of rows summed side by side, BatchNorm's evaluation with its
+ * square roots once per column) against the row and element functions, to
+ * the bit. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +18,7 @@
 #include "groklab/model.h"
 #include "groklab/rng.h"
 #include "model/ops.h"
+#include "model/norm_rows.h"
 
 
 /* uniform in [0, 1) */
@@ -160,6 +165,77 @@ static void test_chunking(void) {
     CHECK(!bad, "chunking: chunks of Rc rows cover each batch, the last one short (%d wrong)", bad);
 }
 
+/* The block-of-rows norms against the row and element functions:
+ * gl_ln_rows / gl_ln_back_rows (every group size and tail, with and without
+ * the 8 x 8 blocks of the AVX-512 path, da == dz as the passes call it) and
+ * gl_bn_eval_rows. In float to the bit, as training needs. In double within
+ * 1e-14: there gcc's fused multiply-adds in the backward's element formula
+ * differ between a loop's vector body and its scalar iterations, so even
+ * gl_ln_back_row_f64 called on two rows of one array can round differently. */
+/* 0 if x and y (n) are equal to the bit (tol 0) or within tol relative */
+static int differ(const void *x, const void *y, size_t n, size_t size, double tol) {
+    if (tol == 0) return memcmp(x, y, n * size) != 0;
+    for (size_t i = 0; i < n; i++) {
+        double u = size == sizeof(float) ? ((const float *)x)[i] : ((const double *)x)[i];
+        double v = size == sizeof(float) ? ((const float *)y)[i] : ((const double *)y)[i];
+        if (fabs(u - v) > tol * fmax(fabs(v), 1e-300)) return 1;
+    }
+    return 0;
+}
+
+#define NORM_ROWS_TEST(R, S, TOL)                                                                   \
+    static int norm_rows_##S(int rows, long N) {                                                   \
+        size_t n = (size_t)rows * N;                                                               \
+        R *a = malloc(n * sizeof(R)), *dz = malloc(n * sizeof(R)), *z1 = malloc(n * sizeof(R));    \
+        R *z2 = malloc(n * sizeof(R)), *g = malloc(N * sizeof(R)), *be = malloc(N * sizeof(R));    \
+        R *rm = malloc(N * sizeof(R)), *rv = malloc(N * sizeof(R));                                \
+        R *mu1 = malloc(rows * sizeof(R)), *mu2 = malloc(rows * sizeof(R));                        \
+        R *rs1 = malloc(rows * sizeof(R)), *rs2 = malloc(rows * sizeof(R));                        \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            a[i] = (R)(4 * uniform(i, 11) - 1.5);                                                  \
+            dz[i] = (R)(2 * uniform(i, 12) - 1);                                                   \
+        }                                                                                          \
+        for (long k = 0; k < N; k++) {                                                             \
+            g[k] = (R)(0.5 + uniform((uint64_t)k, 13));                                            \
+            be[k] = (R)(uniform((uint64_t)k, 14) - 0.5);                                           \
+            rm[k] = (R)(uniform((uint64_t)k, 15) - 0.5);                                           \
+            rv[k] = (R)(0.1 + 3 * uniform((uint64_t)k, 16));                                       \
+        }                                                                                          \
+        int bad = 0;                                                                               \
+        for (int i = 0; i < rows; i++)                                                             \
+            gl_ln_row_##S(z1 + i * N, mu1 + i, rs1 + i, a + i * N, g, be, N, 1e-5);                \
+        gl_ln_rows_##S(z2, mu2, rs2, a, g, be, rows, N, 1e-5);                                     \
+        bad += differ(z1, z2, n, sizeof(R), TOL) || differ(mu1, mu2, rows, sizeof(R), TOL) ||      \
+               differ(rs1, rs2, rows, sizeof(R), TOL);                                             \
+        for (int i = 0; i < rows; i++)                                                             \
+            gl_ln_back_row_##S(z1 + i * N, dz + i * N, a + i * N, mu1[i], rs1[i], g, N);           \
+        memcpy(z2, dz, n * sizeof(R));                                                             \
+        gl_ln_back_rows_##S(z2, z2, a, mu1, rs1, g, rows, N);                                      \
+        bad += 2 * differ(z1, z2, n, sizeof(R), TOL);                                              \
+        for (size_t i = 0; i < n; i++)                                                             \
+            z1[i] = gl_bn_eval_##S(a[i], rm[i % N], rv[i % N], 1e-5, g[i % N], be[i % N]);         \
+        gl_bn_eval_rows_##S(z2, a, g, be, rm, rv, rows, N, 1e-5);                                  \
+        bad += 4 * differ(z1, z2, n, sizeof(R), TOL);                                              \
+        free(a), free(dz), free(z1), free(z2), free(g), free(be), free(rm), free(rv);              \
+        free(mu1), free(mu2), free(rs1), free(rs2);                                                \
+        return bad;                                                                                \
+    }
+NORM_ROWS_TEST(float, f32, 0)
+NORM_ROWS_TEST(double, f64, 1e-14)
+
+static void test_norm_rows(void) {
+    const int rows[] = {1, 7, 8, 9, 16, 23};
+    const long cols[] = {1, 5, 8, 13, 64, 500, 1031};
+    for (int r = 0; r < 6; r++)
+        for (int c = 0; c < 7; c++) {
+            int b32 = norm_rows_f32(rows[r], cols[c]), b64 = norm_rows_f64(rows[r], cols[c]);
+            CHECK(!b32 && !b64,
+                  "norm rows %d x %ld: forward, backward, BatchNorm eval as the row functions, "
+                  "float to the bit (wrong: f32 %d, f64 %d; 1 forward, 2 backward, 4 eval)",
+                  rows[r], cols[c], b32, b64);
+        }
+}
+
 int main(void) {
     test_activations();
     test_layernorm_row();
@@ -167,5 +243,6 @@ int main(void) {
     test_dropout();
     test_running_stats();
     test_chunking();
+    test_norm_rows();
     return CHECK_DONE();
 }

@@ -29,6 +29,7 @@
 #include "blas.h"
 #include "groklab/model.h"
 #include "model/hidden_row.h"
+#include "model/norm_rows.h"
 #include "model/ops.h"
 
 /* Measured on a 2-core Zen3 (512 KiB L2 per core) at B 4704, N 500, p 97:
@@ -191,12 +192,10 @@ static double run_chunk(const pass *ps, int r0, int R, const slot *sl, float *gp
             gl_dropout_row(ki, id ? (uint64_t)id[r0 + i] : (uint64_t)(r0 + i), N, ps->drop,
                            ps->seed, ps->step);
         }
-        gl_hidden_row_f32(ai, ps->Ut + (size_t)m[i] * N, ps->Vt + (size_t)n[i] * N, ki, ps->scale, N,
-                    ps->act);
-        if (ps->layernorm)
-            gl_ln_row_f32(z + (size_t)i * N, mean + i, rstd + i, ai, ps->gamma, ps->beta, N,
-                          ps->eps);
+        gl_hidden_row_f32(ai, ps->Ut + (size_t)m[i] * N, ps->Vt + (size_t)n[i] * N, ki, ps->scale,
+                          N, ps->act);
     }
+    if (ps->layernorm) gl_ln_rows_f32(z, mean, rstd, a, ps->gamma, ps->beta, R, N, ps->eps);
     /* output layer, loss, and its backward. The products that overwrite
      * their result accumulate onto zeros instead (beta = 1): OpenBLAS's own
      * beta = 0 pass is much slower than memset. */
@@ -212,14 +211,14 @@ static double run_chunk(const pass *ps, int r0, int R, const slot *sl, float *gp
                 dz, N);
     /* LayerNorm and activation backward, scatter-add */
     float *dUt = gp + ps->L->off_u, *dVt = gp + ps->L->off_v;
+    if (ps->layernorm) {
+        for (int i = 0; i < R; i++)
+            gl_ln_param_row_f32(gp + ps->L->off_gamma, gp + ps->L->off_beta, dz + (size_t)i * N,
+                                a + (size_t)i * N, mean[i], rstd[i], N);
+        gl_ln_back_rows_f32(dz, dz, a, mean, rstd, ps->gamma, R, N);
+    }
     for (int i = 0; i < R; i++) {
         float *g = dz + (size_t)i * N;
-        if (ps->layernorm) {
-            const float *ai = a + (size_t)i * N;
-            gl_ln_param_row_f32(gp + ps->L->off_gamma, gp + ps->L->off_beta, g, ai, mean[i],
-                                rstd[i], N);
-            gl_ln_back_row_f32(g, g, ai, mean[i], rstd[i], ps->gamma, N);
-        }
         backward_row(dUt + (size_t)m[i] * N, dVt + (size_t)n[i] * N, g,
                      ps->Ut + (size_t)m[i] * N, ps->Vt + (size_t)n[i] * N,
                      keep ? keep + (size_t)i * N : NULL, ps->scale, N, ps->act);

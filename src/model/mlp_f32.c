@@ -77,15 +77,15 @@ void gl_mlp_eval(gl_mlp_work *w, const gl_layout *L, const float *params, const 
 #pragma omp parallel for schedule(dynamic) if ((long)B * N * p > 32768)
     for (int c = 0; c < nch; c++) {
         int r0 = c * GL_ROW_CHUNK, rows = gl_imin(GL_ROW_CHUNK, B - r0);
-        for (int b = r0; b < r0 + rows; b++) {
-            float *a = w->a + (size_t)b * N, *z = w->z + (size_t)b * N;
-            gl_hidden_row_f32(a, Ut + (size_t)m[b] * N, Vt + (size_t)n[b] * N, NULL, 1.0f, N, L->act);
-            if (L->norm == GL_NORM_BATCHNORM)
-                for (int k = 0; k < N; k++)
-                    z[k] = gl_bn_eval_f32(a[k], run_mean[k], run_var[k], norm_eps, gamma[k], beta[k]);
-            else if (L->norm == GL_NORM_LAYERNORM)
-                gl_ln_row_f32(z, w->mean + b, w->stat + b, a, gamma, beta, N, norm_eps);
-        }
+        for (int b = r0; b < r0 + rows; b++)
+            gl_hidden_row_f32(w->a + (size_t)b * N, Ut + (size_t)m[b] * N, Vt + (size_t)n[b] * N,
+                              NULL, 1.0f, N, L->act);
+        if (L->norm == GL_NORM_BATCHNORM)
+            gl_bn_eval_rows_f32(w->z + (size_t)r0 * N, w->a + (size_t)r0 * N, gamma, beta, run_mean,
+                                run_var, rows, N, norm_eps);
+        else if (L->norm == GL_NORM_LAYERNORM)
+            gl_ln_rows_f32(w->z + (size_t)r0 * N, w->mean + r0, w->stat + r0, w->a + (size_t)r0 * N,
+                           gamma, beta, rows, N, norm_eps);
         /* onto zeros (beta 1): OpenBLAS's beta 0 pass is slower than memset */
         float *out = w->out + (size_t)r0 * p;
         memset(out, 0, sizeof(float) * (size_t)rows * p);

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "model/template.h"
+#include "model/norm_rows.h"
+#include "model/norm_rows_impl.h"
 
 /* gl_embed_forward_f32, gl_embed_forward_f64 */
 void FN(gl_embed_forward)(R *h, const int32_t *m, const int32_t *n, const R *Ut, const R *Vt, int B,
@@ -70,7 +72,7 @@ void FN(gl_act_backward)(R *dh, const R *da, const R *h, long len, gl_act act) {
 
 /* gl_batchnorm_forward_f32, gl_batchnorm_forward_f64: column sums over the
  * rows for a block of columns, rows in order (double accumulators) */
-void FN(gl_batchnorm_forward)(R *z, R *mean, R *var, const R *a, const R *gamma, const R *beta,
+GL_WIDE void FN(gl_batchnorm_forward)(R *z, R *mean, R *var, const R *a, const R *gamma, const R *beta,
                               int B, int N, double eps) {
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
     for (int k0 = 0; k0 < N; k0 += GL_COL_BLOCK) {
@@ -106,16 +108,13 @@ void FN(gl_batchnorm_forward)(R *z, R *mean, R *var, const R *a, const R *gamma,
 void FN(gl_batchnorm_eval)(R *z, const R *a, const R *gamma, const R *beta, const R *run_mean,
                            const R *run_var, int B, int N, double eps) {
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
-    for (int b = 0; b < B; b++) {
-        const R *ab = a + (size_t)b * N;
-        R *zb = z + (size_t)b * N;
-        for (int k = 0; k < N; k++)
-            zb[k] = FN(gl_bn_eval)(ab[k], run_mean[k], run_var[k], eps, gamma[k], beta[k]);
-    }
+    for (int b = 0; b < B; b += GL_ROW_CHUNK)
+        FN(gl_bn_eval_rows)(z + (size_t)b * N, a + (size_t)b * N, gamma, beta, run_mean, run_var,
+                            gl_imin(GL_ROW_CHUNK, B - b), N, eps);
 }
 
 /* gl_batchnorm_backward_f32, gl_batchnorm_backward_f64 */
-void FN(gl_batchnorm_backward)(R *da, R *dgamma, R *dbeta, const R *dz, const R *a, const R *mean,
+GL_WIDE void FN(gl_batchnorm_backward)(R *da, R *dgamma, R *dbeta, const R *dz, const R *a, const R *mean,
                                const R *var, const R *gamma, int B, int N, double eps) {
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
     for (int k0 = 0; k0 < N; k0 += GL_COL_BLOCK) {
@@ -151,9 +150,9 @@ void FN(gl_batchnorm_backward)(R *da, R *dgamma, R *dbeta, const R *dz, const R 
 void FN(gl_layernorm_forward)(R *z, R *mean, R *rstd, const R *a, const R *gamma, const R *beta,
                               int B, int N, double eps) {
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
-    for (int b = 0; b < B; b++)
-        FN(gl_ln_row)(z + (size_t)b * N, mean + b, rstd + b, a + (size_t)b * N, gamma, beta, N,
-                      eps);
+    for (int b = 0; b < B; b += GL_LN_GROUP)
+        FN(gl_ln_rows)(z + (size_t)b * N, mean + b, rstd + b, a + (size_t)b * N, gamma, beta,
+                       gl_imin(GL_LN_GROUP, B - b), N, eps);
 }
 
 /* gl_layernorm_backward_f32, gl_layernorm_backward_f64 */
@@ -169,9 +168,9 @@ void FN(gl_layernorm_backward)(R *da, R *dgamma, R *dbeta, const R *dz, const R 
     }
     /* input gradient: rows independent */
 #pragma omp parallel for schedule(static) if ((long)B * N > 32768)
-    for (int b = 0; b < B; b++)
-        FN(gl_ln_back_row)(da + (size_t)b * N, dz + (size_t)b * N, a + (size_t)b * N, mean[b],
-                           rstd[b], gamma, N);
+    for (int b = 0; b < B; b += GL_LN_GROUP)
+        FN(gl_ln_back_rows)(da + (size_t)b * N, dz + (size_t)b * N, a + (size_t)b * N, mean + b,
+                            rstd + b, gamma, gl_imin(GL_LN_GROUP, B - b), N);
 }
 
 /* gl_linear_forward_f32, gl_linear_forward_f64 */

@@ -57,10 +57,19 @@ GL_HD R FN(gl_drop)(R x, uint8_t keep, R scale) {
 /* gl_xhat_f32, gl_xhat_f64: (a - mean) * rstd, the difference in R */
 GL_HD double FN(gl_xhat)(R a, R mean, double rstd) { return (a - mean) * rstd; }
 
+/* gl_bn_sd_f32, gl_bn_sd_f64: sqrt(run_var + eps) of a column */
+GL_HD double FN(gl_bn_sd)(R run_var, double eps) { return sqrt((double)run_var + eps); }
+
+/* gl_bn_eval_sd_f32, gl_bn_eval_sd_f64: BatchNorm in evaluation mode from
+ * the column's sd = gl_bn_sd: (a - mean) / sd * gamma + beta */
+GL_HD R FN(gl_bn_eval_sd)(R a, R run_mean, double sd, R gamma, R beta) {
+    return (R)((a - run_mean) / sd * gamma + beta);
+}
+
 /* gl_bn_eval_f32, gl_bn_eval_f64: BatchNorm in evaluation mode with the
  * running statistics: (a - mean) / sqrt(var + eps) * gamma + beta */
 GL_HD R FN(gl_bn_eval)(R a, R run_mean, R run_var, double eps, R gamma, R beta) {
-    return (R)((a - run_mean) / sqrt((double)run_var + eps) * gamma + beta);
+    return FN(gl_bn_eval_sd)(a, run_mean, FN(gl_bn_sd)(run_var, eps), gamma, beta);
 }
 
 /* gl_bn_back_f32, gl_bn_back_f64: BatchNorm's dL/da of one element over a
@@ -140,11 +149,17 @@ GL_HD void FN(gl_ln_back_sums)(double *sg, double *sgx, const R *dz, const R *a,
     *sgx = sx;
 }
 
-/* gl_ln_back_f32, gl_ln_back_f64: LayerNorm's dL/da of one element of a row
- * of N, from its sums (gl_ln_back_sums_*) */
+/* gl_ln_back_c_f32, gl_ln_back_c_f64: LayerNorm's dL/da of one element of a
+ * row of N, from its sums (gl_ln_back_sums_*) and c = rstd / N of the row */
+GL_HD R FN(gl_ln_back_c)(R dz, R gamma, R a, R mean, double rstd, double c, long N, double sg,
+                         double sgx) {
+    return (R)gl_norm_back_c(c, (double)N, (double)dz * gamma, sg, FN(gl_xhat)(a, mean, rstd),
+                             sgx);
+}
+
+/* gl_ln_back_f32, gl_ln_back_f64: the same, c computed here */
 GL_HD R FN(gl_ln_back)(R dz, R gamma, R a, R mean, double rstd, long N, double sg, double sgx) {
-    return (R)gl_norm_back(rstd, (double)N, (double)dz * gamma, sg, FN(gl_xhat)(a, mean, rstd),
-                           sgx);
+    return FN(gl_ln_back_c)(dz, gamma, a, mean, rstd, rstd / (double)N, N, sg, sgx);
 }
 
 /* gl_ln_back_row_f32, gl_ln_back_row_f64: da = dL/da of one row from dz =
