@@ -2,8 +2,9 @@
  * (gl_mlp_loss_grad), in float: loss, gradient and the parameters after one
  * AdamW step, for quadratic + MSE, relu + CE, gelu + dropout (minibatch ids),
  * LayerNorm (+ dropout, CE), at a size with several chunks per lane and a
- * short last chunk; and the fused pass is bit-identical for 1, 2 and 3
- * threads. */
+ * short last chunk, and BatchNorm (+ dropout, CE) on a batch of one chunk,
+ * the batch's statistics too; the fused pass is bit-identical for 1, 2 and
+ * 3 threads; it refuses BatchNorm over several chunks. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 #include "groklab/optim.h"
 #include "groklab/rng.h"
 
-enum { P = 13, N = 40, B = 301, NTRAIN = 500 };
+enum { P = 13, N = 40, B = 301, NTRAIN = 500, B_BN = 200 /* BatchNorm: one chunk */ };
 
 static int32_t m_[B], n_[B], y_[B], id_[B];
 
@@ -57,22 +58,28 @@ static void run(const setup *s) {
     for (size_t i = 0; i < np; i++) prm[i] = (float)(0.3 * gl_normal(7, 9, i, 0));
     if (s->norm)
         for (int k = 0; k < N; k++) prm[L.off_gamma + k] += 1.0f;
-    gl_batch bt = {m_, n_, y_, s->ids ? id_ : NULL, B};
+    int bn = s->norm == GL_NORM_BATCHNORM, nb = bn ? B_BN : B;
+    gl_batch bt = {m_, n_, y_, s->ids ? id_ : NULL, nb};
     long step = 3;
 
     gl_mlp_work w;
     gl_fused_work f, fd;
-    int ok = gl_mlp_work_alloc(&w, &L, B, s->dropout > 0) == 0 &&
-             gl_fused_work_alloc(&f, &L, B, s->dropout > 0, 32, 4) == 0 &&
-             gl_fused_work_alloc(&fd, &L, B, s->dropout > 0, 0, 0) == 0;
+    int ok = gl_mlp_work_alloc(&w, &L, nb, s->dropout > 0) == 0 &&
+             gl_fused_work_alloc(&f, &L, nb, s->dropout > 0, bn ? 0 : 32, 4) == 0 &&
+             gl_fused_work_alloc(&fd, &L, nb, s->dropout > 0, 0, 0) == 0;
     CHECK(ok, "%s: work allocated", s->name);
     if (!ok) return;
     double ll = gl_mlp_loss_grad(&w, gl, &L, prm, &c, step, &bt);
 
-    /* rows 32, lanes 4: 12 chunks of 26 rows (the last 15), 3 per lane */
+    /* rows 32, lanes 4: 12 chunks of 26 rows (the last 15), 3 per lane;
+     * BatchNorm: one chunk of B_BN rows */
     double lf = NAN;
     int rc = gl_fused_loss_grad(&f, &lf, gf, &L, prm, &c, step, &bt);
     CHECK(rc == 0, "%s: fused pass runs", s->name);
+    if (bn) {
+        double e = fmax(rel_err(f.bn_mean, w.mean, N), rel_err(f.bn_var, w.stat, N));
+        CHECK(e == 0, "%s: the batch's mean and variance = layered (max err %.2e)", s->name, e);
+    }
     char what[128];
     snprintf(what, sizeof what, "%s: fused loss (rows 32, lanes 4) = layered loss", s->name);
     CHECK_REL(lf, ll, 1e-6, what);
@@ -139,23 +146,30 @@ int main(void) {
         {"quadratic, dropout 0.2, mse", GL_ACT_QUADRATIC, GL_NORM_NONE, GL_LOSS_MSE, 0.2, 0},
         {"quadratic, layernorm, mse", GL_ACT_QUADRATIC, GL_NORM_LAYERNORM, GL_LOSS_MSE, 0, 0},
         {"relu, layernorm, dropout 0.1, ce", GL_ACT_RELU, GL_NORM_LAYERNORM, GL_LOSS_CE, 0.1, 1},
+        {"quadratic, batchnorm, mse", GL_ACT_QUADRATIC, GL_NORM_BATCHNORM, GL_LOSS_MSE, 0, 0},
+        {"gelu, batchnorm, dropout 0.2 by id, ce", GL_ACT_GELU, GL_NORM_BATCHNORM, GL_LOSS_CE, 0.2, 1},
     };
     for (size_t i = 0; i < sizeof setups / sizeof setups[0]; i++) run(&setups[i]);
 
-    /* BatchNorm needs whole-batch statistics: the fused pass refuses it */
+    /* BatchNorm needs whole-batch statistics: the fused pass refuses a batch
+     * of several chunks, at the allocation and at the pass */
     gl_config c;
     gl_config_default(&c);
     gl_layout L;
     gl_layout_init(&L, P, N, GL_ACT_QUADRATIC, GL_NORM_BATCHNORM);
     gl_fused_work f;
     float *prm = calloc(L.n_params, sizeof(float)), *g = calloc(L.n_params, sizeof(float));
-    gl_batch bt = {m_, n_, y_, NULL, B};
+    gl_batch bt = {m_, n_, y_, NULL, 33};
     double loss;
-    int ok = gl_fused_work_alloc(&f, &L, B, 0, 0, 0) == 0;
+    CHECK(gl_fused_work_alloc(&f, &L, gl_fused_rows(&L) + 1, 0, 0, 0) == -1 && !f.scratch,
+          "the fused pass refuses BatchNorm over more rows than one chunk");
+    gl_layout Ln;
+    gl_layout_init(&Ln, P, N, GL_ACT_QUADRATIC, GL_NORM_NONE);
+    int ok = gl_fused_work_alloc(&f, &Ln, B, 0, 0, 0) == 0;
     CHECK(ok && gl_fused_loss_grad(&f, &loss, g, &L, prm, &c, 0, &bt) == -1,
-          "the fused pass refuses BatchNorm");
+          "... and BatchNorm on a work allocated without its statistics");
+    L = Ln;
     bt.B = B + 1;
-    L.norm = GL_NORM_NONE;
     CHECK(ok && gl_fused_loss_grad(&f, &loss, g, &L, prm, &c, 0, &bt) == -1,
           "the fused pass refuses a batch larger than its work");
     gl_fused_work_free(&f);

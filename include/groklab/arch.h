@@ -81,8 +81,9 @@ void gl_net_norms(const gl_net *n, const float *params, double *u, double *v, do
 
 /* ---- every family's float pass behind one interface ----
  * A gl_net_pass holds the work of net n's training pass for batches of up to
- * B examples (the two-layer MLP's layered pass with BatchNorm and its fused
- * pass otherwise, the deep MLP's, the Transformer's; config c gives the
+ * B examples (the two-layer MLP's layered pass with BatchNorm over batches
+ * of more than one chunk and its fused pass otherwise, the deep MLP's, the
+ * Transformer's; config c gives the
  * loss, dropout, norm constants and seed) and of its evaluation on up to
  * eval_rows examples at a time. n must outlive the pass. */
 typedef struct gl_net_pass gl_net_pass;

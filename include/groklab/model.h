@@ -137,20 +137,30 @@ typedef struct gl_fused_work {
     uint8_t *keep;      /* (lanes, rows, N) dropout masks, NULL without dropout */
     float *part;        /* (lanes, n_params) partial gradients */
     double *loss_part;  /* (chunks) loss sums of the chunks */
+    float *bn_mean;     /* (N) BatchNorm: the batch's mean (NULL without BatchNorm) */
+    float *bn_var;      /* (N) BatchNorm: the batch's (biased) variance */
 } gl_fused_work;
 
 /* Allocates for batches of at most max_B rows (and dropout masks if dropout);
- * rows, lanes <= 0 pick the tuned defaults. Returns 0, or -1 when out of memory. */
+ * rows, lanes <= 0 pick the tuned defaults. With BatchNorm, whose statistics
+ * need the whole batch, max_B must be at most the rows of one chunk
+ * (gl_fused_rows). Returns 0, or -1 when out of memory or for a BatchNorm
+ * batch larger than a chunk. */
 int gl_fused_work_alloc(gl_fused_work *f, const gl_layout *L, int max_B, int dropout, int rows,
                         int lanes);
 void gl_fused_work_free(gl_fused_work *f);
 
+/* The rows of the default chunk (rows <= 0 above): the largest BatchNorm
+ * batch that the fused pass takes. */
+int gl_fused_rows(const gl_layout *L);
+
 /* Bytes that gl_fused_work_alloc allocates. */
 double gl_fused_work_bytes(const gl_layout *L, int max_B, int dropout);
 
-/* *loss and grads (n_params, overwritten) as gl_mlp_loss_grad. Returns 0, or
- * -1 for BatchNorm, a batch larger than max_B, or dropout without masks
- * allocated. When *loss is not finite the gradient is left unfinished. */
+/* *loss and grads (n_params, overwritten) as gl_mlp_loss_grad; with
+ * BatchNorm also the batch's statistics in f->bn_mean, f->bn_var. Returns 0,
+ * or -1 for a batch larger than max_B, or dropout without masks allocated.
+ * When *loss is not finite the gradient is left unfinished. */
 int gl_fused_loss_grad(gl_fused_work *f, double *loss, float *grads, const gl_layout *L,
                        const float *params, const gl_config *c, long step, const gl_batch *bt);
 

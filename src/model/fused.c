@@ -1,4 +1,5 @@
-/* groklab: the fused training pass of the float MLP (every norm but BatchNorm).
+/* groklab: the fused training pass of the float MLP (every norm; BatchNorm
+ * for batches of one chunk, whose statistics are then the chunk's).
  *
  * The layered pass (gl_mlp_loss_grad) runs each layer over the whole batch, so
  * several (B, N) arrays (9.4 MB each at the default B 4704, N 500) stream
@@ -7,11 +8,15 @@
  * `rows` rows, and each chunk runs the whole step while its (rows, N) arrays
  * stay in the core's cache:
  *
- *   h = Ut[m] + Vt[n], dropout, a = phi(h), z = LayerNorm(a) (or z = a),
+ *   h = Ut[m] + Vt[n], dropout, a = phi(h), z = norm(a) (or z = a),
  *   out = z W^T, loss and dout = dL/dout, dW += dout^T z, dz = dout W,
- *   LayerNorm backward, dh = dz phi'(h), dropout, dUt[m] += dh, dVt[n] += dh.
+ *   norm backward, dh = dz phi'(h), dropout, dUt[m] += dh, dVt[n] += dh.
  *
  * h is not stored: the backward gathers it again (the same float sums).
+ * BatchNorm's statistics are over the whole batch, so it takes batches of one
+ * chunk only (the minibatches of Figures 3(c) and 5), with the layered
+ * pass's BatchNorm functions over the chunk; larger batches keep the layered
+ * pass.
  *
  * Determinism: chunk i belongs to lane i % lanes; a lane runs its chunks in
  * increasing order and accumulates into its own partial gradient; afterwards
@@ -69,7 +74,7 @@ static size_t slot_floats(const gl_layout *L, int rows) {
     size_t rp = gl_round_up((size_t)rows * L->p, GL_ALIGN);
     size_t rr = gl_round_up((size_t)rows, GL_ALIGN);
     size_t pe = gl_round_up(2 * (size_t)L->p, GL_ALIGN);
-    return rn * (L->norm == GL_NORM_LAYERNORM ? 2 : 1) + rp + 2 * rr + pe;
+    return rn * (L->norm != GL_NORM_NONE ? 2 : 1) + rp + 2 * rr + pe;
 }
 
 static slot slot_of(const gl_fused_work *f, const gl_layout *L, int t, int dropout) {
@@ -78,7 +83,7 @@ static slot slot_of(const gl_fused_work *f, const gl_layout *L, int t, int dropo
     size_t rr = gl_round_up((size_t)f->rows, GL_ALIGN);
     slot s;
     s.a = f->scratch + (size_t)t * f->slot_floats;
-    s.z = L->norm == GL_NORM_LAYERNORM ? s.a + rn : s.a;
+    s.z = L->norm != GL_NORM_NONE ? s.a + rn : s.a;
     s.out = s.z + rn;
     s.mean = s.out + rp;
     s.rstd = s.mean + rr;
@@ -89,12 +94,19 @@ static slot slot_of(const gl_fused_work *f, const gl_layout *L, int t, int dropo
 
 static size_t part_stride(const gl_layout *L) { return gl_round_up(L->n_params, GL_ALIGN); }
 
+int gl_fused_rows(const gl_layout *L) {
+    int rows = 0, lanes = 0;
+    pick_shape(L, &rows, &lanes);
+    return rows;
+}
+
 double gl_fused_work_bytes(const gl_layout *L, int max_B, int dropout) {
     int rows = 0, lanes = 0;
     pick_shape(L, &rows, &lanes);
     return (double)lanes * (4.0 * (double)slot_floats(L, rows) + 4.0 * (double)part_stride(L) +
                             (dropout ? (double)rows * L->N : 0.0)) +
-           8.0 * (double)gl_max_chunks(max_B, rows, lanes);
+           8.0 * (double)gl_max_chunks(max_B, rows, lanes) +
+           (L->norm == GL_NORM_BATCHNORM ? 8.0 * L->N : 0.0);
 }
 
 static void *alloc64(size_t bytes) {
@@ -105,6 +117,8 @@ int gl_fused_work_alloc(gl_fused_work *f, const gl_layout *L, int max_B, int dro
                         int lanes) {
     memset(f, 0, sizeof *f);
     pick_shape(L, &rows, &lanes);
+    int bn = L->norm == GL_NORM_BATCHNORM;
+    if (bn && max_B > rows) return -1; /* the statistics of a batch of several chunks */
     f->rows = rows;
     f->lanes = lanes;
     f->max_B = max_B;
@@ -113,7 +127,10 @@ int gl_fused_work_alloc(gl_fused_work *f, const gl_layout *L, int max_B, int dro
     f->part = alloc64(sizeof(float) * part_stride(L) * (size_t)lanes);
     f->loss_part = malloc(sizeof(double) * gl_max_chunks(max_B, rows, lanes));
     f->keep = dropout ? alloc64((size_t)lanes * (size_t)rows * (size_t)L->N) : NULL;
-    if (!f->scratch || !f->part || !f->loss_part || (dropout && !f->keep)) {
+    f->bn_mean = bn ? malloc(sizeof(float) * (size_t)L->N) : NULL;
+    f->bn_var = bn ? malloc(sizeof(float) * (size_t)L->N) : NULL;
+    if (!f->scratch || !f->part || !f->loss_part || (dropout && !f->keep) ||
+        (bn && (!f->bn_mean || !f->bn_var))) {
         gl_fused_work_free(f);
         return -1;
     }
@@ -125,6 +142,8 @@ void gl_fused_work_free(gl_fused_work *f) {
     free(f->part);
     free(f->loss_part);
     free(f->keep);
+    free(f->bn_mean);
+    free(f->bn_var);
     memset(f, 0, sizeof *f);
 }
 
@@ -136,6 +155,7 @@ typedef struct pass {
     int N, p, B;
     gl_act act;
     int layernorm;
+    float *bn_mean, *bn_var; /* BatchNorm (one chunk): the batch's statistics, else NULL */
     gl_loss loss;
     double eps, drop;
     float scale; /* 1 / (1 - drop) */
@@ -196,6 +216,9 @@ static double run_chunk(const pass *ps, int r0, int R, const slot *sl, float *gp
                           N, ps->act);
     }
     if (ps->layernorm) gl_ln_rows_f32(z, mean, rstd, a, ps->gamma, ps->beta, R, N, ps->eps);
+    if (ps->bn_mean)
+        gl_batchnorm_forward_f32(z, ps->bn_mean, ps->bn_var, a, ps->gamma, ps->beta, R, N,
+                                 ps->eps);
     /* output layer, loss, and its backward. The products that overwrite
      * their result accumulate onto zeros instead (beta = 1): OpenBLAS's own
      * beta = 0 pass is much slower than memset. */
@@ -217,6 +240,9 @@ static double run_chunk(const pass *ps, int r0, int R, const slot *sl, float *gp
                                 a + (size_t)i * N, mean[i], rstd[i], N);
         gl_ln_back_rows_f32(dz, dz, a, mean, rstd, ps->gamma, R, N);
     }
+    if (ps->bn_mean)
+        gl_batchnorm_backward_f32(dz, gp + ps->L->off_gamma, gp + ps->L->off_beta, dz, a,
+                                  ps->bn_mean, ps->bn_var, ps->gamma, R, N, ps->eps);
     for (int i = 0; i < R; i++) {
         float *g = dz + (size_t)i * N;
         backward_row(dUt + (size_t)m[i] * N, dVt + (size_t)n[i] * N, g,
@@ -228,13 +254,14 @@ static double run_chunk(const pass *ps, int r0, int R, const slot *sl, float *gp
 
 int gl_fused_loss_grad(gl_fused_work *f, double *loss, float *grads, const gl_layout *L,
                        const float *params, const gl_config *c, long step, const gl_batch *bt) {
-    int B = bt->B;
-    if (L->norm == GL_NORM_BATCHNORM || B < 1 || B > f->max_B || (c->dropout > 0 && !f->keep))
+    int B = bt->B, bn = L->norm == GL_NORM_BATCHNORM;
+    if (B < 1 || B > f->max_B || (c->dropout > 0 && !f->keep) || (bn && (B > f->rows || !f->bn_mean)))
         return -1;
     pass ps = {
         .L = L, .Ut = params + L->off_u, .Vt = params + L->off_v, .W = params + L->off_w,
         .gamma = params + L->off_gamma, .beta = params + L->off_beta, .bt = bt,
         .N = L->N, .p = L->p, .B = B, .act = L->act, .layernorm = L->norm == GL_NORM_LAYERNORM,
+        .bn_mean = bn ? f->bn_mean : NULL, .bn_var = bn ? f->bn_var : NULL,
         .loss = c->loss, .eps = c->norm_eps, .drop = c->dropout,
         .scale = (float)gl_dropout_scale(c->dropout), .seed = c->seed, .step = step,
     };

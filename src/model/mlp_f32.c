@@ -1,6 +1,7 @@
 /* groklab: the MLP's layers in single precision, the evaluation pass, and
  * the layered training pass (the reference for the fused one, and the path
- * of BatchNorm, whose statistics need the whole batch). */
+ * of BatchNorm over batches of several chunks, whose statistics need the
+ * whole batch). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

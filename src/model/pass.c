@@ -1,7 +1,8 @@
 /* groklab: every model family's float pass behind one interface (arch.h,
  * gl_net_pass): the work of the family's training pass (the two-layer MLP's
- * layered pass with BatchNorm, its fused pass otherwise, the deep MLP's, the
- * Transformer's) and of its evaluation, so that a caller (the CPU backend)
+ * layered pass with BatchNorm over batches of more than one chunk, its fused
+ * pass otherwise, the deep MLP's, the Transformer's) and of its evaluation,
+ * so that a caller (the CPU backend)
  * trains and evaluates any gl_net without asking which family it is. */
 #include <math.h>
 #include <stdlib.h>
@@ -13,12 +14,19 @@ struct gl_net_pass {
     const gl_net *net;
     gl_config cfg;
     int B, eval_rows;
-    gl_mlp_work work, ework; /* the two-layer MLP: work (BatchNorm's layered pass), ework (evaluation) */
-    gl_fused_work fused;     /* the two-layer MLP's fused pass (every other norm) */
+    gl_mlp_work work, ework; /* the two-layer MLP: work (the layered pass: BatchNorm over several chunks), ework (evaluation) */
+    gl_fused_work fused;     /* the two-layer MLP's fused pass (otherwise) */
+    int layered;             /* the two-layer MLP trains on the layered pass */
     gl_deep_work_f32 *deep;
     gl_tf_work_f32 *tf;
     float *logits; /* (eval_rows, p): the deep MLP's and the Transformer's evaluation output */
 };
+
+/* The two-layer MLP trains on the fused pass, but for BatchNorm over batches
+ * of several chunks: its statistics need the whole batch. */
+static int layered(const gl_net *n, const gl_config *c, int B) {
+    return c->norm == GL_NORM_BATCHNORM && B > gl_fused_rows(&n->mlp);
+}
 
 double gl_net_pass_bytes(const gl_net *n, const gl_config *c, int B, int eval_rows) {
     double N = n->n_units, p = c->p, eb = eval_rows;
@@ -28,7 +36,7 @@ double gl_net_pass_bytes(const gl_net *n, const gl_config *c, int B, int eval_ro
     case GL_ARCH_MLP: break;
     }
     double per_row = 4 * (N * (c->norm != GL_NORM_NONE ? 4 : 3) + p) + (c->dropout > 0 ? N : 0);
-    double train = c->norm == GL_NORM_BATCHNORM ? B * per_row : gl_fused_work_bytes(&n->mlp, B, c->dropout > 0);
+    double train = layered(n, c, B) ? B * per_row : gl_fused_work_bytes(&n->mlp, B, c->dropout > 0);
     return train + eb * per_row;
 }
 
@@ -55,9 +63,10 @@ int gl_net_pass_new(gl_net_pass **out, const gl_net *n, const gl_config *c, int 
     ps->eval_rows = eval_rows;
     int drop = c->dropout > 0, rc = 0;
     if (n->arch == GL_ARCH_MLP) {
+        ps->layered = layered(n, c, B);
         rc = gl_mlp_work_alloc(&ps->ework, &n->mlp, eval_rows, 0) != 0 ||
-             (c->norm == GL_NORM_BATCHNORM ? gl_mlp_work_alloc(&ps->work, &n->mlp, B, drop)
-                                           : gl_fused_work_alloc(&ps->fused, &n->mlp, B, drop, 0, 0)) != 0;
+             (ps->layered ? gl_mlp_work_alloc(&ps->work, &n->mlp, B, drop)
+                          : gl_fused_work_alloc(&ps->fused, &n->mlp, B, drop, 0, 0)) != 0;
         if (rc) rc = gl_fail_nomem(err, "for the model's pass");
     } else {
         ps->logits = malloc((size_t)eval_rows * (size_t)c->p * sizeof(float));
@@ -91,14 +100,20 @@ double gl_net_pass_loss_grad(gl_net_pass *ps, float *grads, const float *params,
         return loss;
     case GL_ARCH_MLP: break;
     }
-    if (L->norm != GL_NORM_BATCHNORM) {
-        if (gl_fused_loss_grad(&ps->fused, &loss, grads, L, params, c, step, bt) != 0) loss = NAN;
-        return loss;
+    const float *mean, *var; /* BatchNorm: the batch's statistics */
+    if (!ps->layered) {
+        if (gl_fused_loss_grad(&ps->fused, &loss, grads, L, params, c, step, bt) != 0) return NAN;
+        mean = ps->fused.bn_mean;
+        var = ps->fused.bn_var;
+    } else {
+        loss = gl_mlp_loss_grad(&ps->work, grads, L, params, c, step, bt);
+        mean = ps->work.mean;
+        var = ps->work.stat;
     }
-    loss = gl_mlp_loss_grad(&ps->work, grads, L, params, c, step, bt);
     /* running statistics as torch.nn.BatchNorm1d (model/ops.h) */
-    for (int k = 0; k < L->N; k++)
-        gl_bn_running_f32(run_mean + k, run_var + k, ps->work.mean[k], ps->work.stat[k], bt->B, c->bn_momentum);
+    if (L->norm == GL_NORM_BATCHNORM)
+        for (int k = 0; k < L->N; k++)
+            gl_bn_running_f32(run_mean + k, run_var + k, mean[k], var[k], bt->B, c->bn_momentum);
     return loss;
 }
 
