@@ -232,7 +232,7 @@ static double run_chunk(const pass *ps, int r0, int R, const slot *sl, float *gp
     memset(dz, 0, sizeof(float) * (size_t)R * N);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, N, p, 1.0f, out, p, ps->W, N, 1.0f,
                 dz, N);
-    /* LayerNorm and activation backward, scatter-add */
+    /* norm and activation backward, scatter-add */
     float *dUt = gp + ps->L->off_u, *dVt = gp + ps->L->off_v;
     if (ps->layernorm) {
         for (int i = 0; i < R; i++)
@@ -255,7 +255,7 @@ static double run_chunk(const pass *ps, int r0, int R, const slot *sl, float *gp
 int gl_fused_loss_grad(gl_fused_work *f, double *loss, float *grads, const gl_layout *L,
                        const float *params, const gl_config *c, long step, const gl_batch *bt) {
     int B = bt->B, bn = L->norm == GL_NORM_BATCHNORM;
-    if (B < 1 || B > f->max_B || (c->dropout > 0 && !f->keep) || (bn && (B > f->rows || !f->bn_mean)))
+    if (B < 1 || B > f->max_B || (c->dropout > 0 && !f->keep) || (bn && !f->bn_mean))
         return -1;
     pass ps = {
         .L = L, .Ut = params + L->off_u, .Vt = params + L->off_v, .W = params + L->off_w,

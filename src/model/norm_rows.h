@@ -44,42 +44,48 @@ static inline void gl_load8_t_f32(__m256 x[8], const float *a, long N, long k) {
     gl_transpose8_f32(x);
 }
 
-/* gl_ln_stats of 8 rows a (stride N) side by side, one row per double lane:
- * mu[j] = (sum of row j in order) / N, q[j] = sum of (a - mu)^2 in order */
-static inline void gl_ln_stats8_f32(double *mu, double *q, const float *a, long N) {
-    __m512d s = _mm512_setzero_pd(), qq = _mm512_setzero_pd();
+/* The features k < N / 8 * 8 of 8 rows of stride N, in 8 x 8 blocks, one
+ * row per double lane, each row in order, onto the sums already in the
+ * arrays; each returns N / 8 * 8, where the caller's loop over the rest of
+ * the features (norm_rows_impl.h) takes over. */
+
+/* s[j] += a[j][k] */
+static inline long gl_ln_sum8_f32(double *s, const float *a, long N) {
+    __m512d sv = _mm512_loadu_pd(s);
     __m256 x[8];
-    long k = 0, n8 = N / 8 * 8;
-    for (; k < n8; k += 8) {
+    long n8 = N / 8 * 8;
+    for (long k = 0; k < n8; k += 8) {
         gl_load8_t_f32(x, a, N, k);
-        for (int c = 0; c < 8; c++) s = _mm512_add_pd(s, _mm512_cvtps_pd(x[c]));
+        for (int c = 0; c < 8; c++) sv = _mm512_add_pd(sv, _mm512_cvtps_pd(x[c]));
     }
-    _mm512_storeu_pd(mu, s);
-    for (; k < N; k++)
-        for (int j = 0; j < 8; j++) mu[j] += a[j * N + k];
-    for (int j = 0; j < 8; j++) mu[j] /= N;
-    __m512d m = _mm512_loadu_pd(mu);
-    for (k = 0; k < n8; k += 8) {
+    _mm512_storeu_pd(s, sv);
+    return n8;
+}
+
+/* q[j] += (a[j][k] - mu[j])^2 */
+static inline long gl_ln_sq8_f32(double *q, const float *a, const double *mu, long N) {
+    __m512d qv = _mm512_loadu_pd(q), m = _mm512_loadu_pd(mu);
+    __m256 x[8];
+    long n8 = N / 8 * 8;
+    for (long k = 0; k < n8; k += 8) {
         gl_load8_t_f32(x, a, N, k);
         for (int c = 0; c < 8; c++) {
             __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(x[c]), m);
-            qq = _mm512_fmadd_pd(d, d, qq);
+            qv = _mm512_fmadd_pd(d, d, qv);
         }
     }
-    _mm512_storeu_pd(q, qq);
-    for (; k < N; k++)
-        for (int j = 0; j < 8; j++) q[j] += (a[j * N + k] - mu[j]) * (a[j * N + k] - mu[j]);
+    _mm512_storeu_pd(q, qv);
+    return n8;
 }
 
-/* gl_ln_back_sums of 8 rows side by side: g = dz * gamma, sg[j] = sum of g,
- * sgx[j] = sum of g * (a - mu[j]) * r[j], in order */
-static inline void gl_ln_back_sums8_f32(double *sg, double *sgx, const float *dz, const float *a,
+/* with g = dz[j][k] * gamma[k]: sg[j] += g, sgx[j] += g * (a[j][k] - mu[j]) * r[j] */
+static inline long gl_ln_back_sums8_f32(double *sg, double *sgx, const float *dz, const float *a,
                                         const float *mu, const double *r, const float *gamma,
                                         long N) {
-    __m512d s = _mm512_setzero_pd(), sx = _mm512_setzero_pd(), rv = _mm512_loadu_pd(r);
+    __m512d s = _mm512_loadu_pd(sg), sx = _mm512_loadu_pd(sgx), rv = _mm512_loadu_pd(r);
     __m256 mv = _mm256_loadu_ps(mu), x[8], d[8];
-    long k = 0, n8 = N / 8 * 8;
-    for (; k < n8; k += 8) {
+    long n8 = N / 8 * 8;
+    for (long k = 0; k < n8; k += 8) {
         gl_load8_t_f32(d, dz, N, k);
         gl_load8_t_f32(x, a, N, k);
         for (int c = 0; c < 8; c++) {
@@ -91,12 +97,7 @@ static inline void gl_ln_back_sums8_f32(double *sg, double *sgx, const float *dz
     }
     _mm512_storeu_pd(sg, s);
     _mm512_storeu_pd(sgx, sx);
-    for (; k < N; k++)
-        for (int j = 0; j < 8; j++) {
-            double g = (double)dz[j * N + k] * gamma[k];
-            sg[j] += g;
-            sgx[j] += g * (a[j * N + k] - mu[j]) * r[j];
-        }
+    return n8;
 }
 #endif
 

@@ -18,17 +18,18 @@
  * (a - mean)^2 in order, as gl_ln_stats; the group's rows a (row stride N) */
 static inline void FN(ln_group_stats)(double *mu, double *q, const R *a, long N) {
     enum { G = GL_LN_GROUP };
-#ifdef GL_LN_AVX512
-    if (sizeof(R) == sizeof(float)) {
-        gl_ln_stats8_f32(mu, q, (const float *)a, N);
-        return;
-    }
-#endif
+    long k0 = 0; /* features summed in the AVX-512 blocks */
     for (int j = 0; j < G; j++) mu[j] = q[j] = 0;
-    for (long k = 0; k < N; k++)
+#ifdef GL_LN_AVX512
+    if (sizeof(R) == sizeof(float)) k0 = gl_ln_sum8_f32(mu, (const float *)a, N);
+#endif
+    for (long k = k0; k < N; k++)
         for (int j = 0; j < G; j++) mu[j] += a[j * N + k];
     for (int j = 0; j < G; j++) mu[j] /= N;
-    for (long k = 0; k < N; k++)
+#ifdef GL_LN_AVX512
+    if (sizeof(R) == sizeof(float)) gl_ln_sq8_f32(q, (const float *)a, mu, N);
+#endif
+    for (long k = k0; k < N; k++)
         for (int j = 0; j < G; j++) q[j] += (a[j * N + k] - mu[j]) * (a[j * N + k] - mu[j]);
 }
 
@@ -62,15 +63,14 @@ GL_WIDE void FN(gl_ln_rows)(R *GL_RESTRICT z, R *mean, R *rstd, const R *GL_REST
 static inline void FN(ln_group_back_sums)(double *sg, double *sgx, const R *dz, const R *a,
                                           const R *mu, const double *r, const R *gamma, long N) {
     enum { G = GL_LN_GROUP };
-#ifdef GL_LN_AVX512
-    if (sizeof(R) == sizeof(float)) {
-        gl_ln_back_sums8_f32(sg, sgx, (const float *)dz, (const float *)a, (const float *)mu, r,
-                             (const float *)gamma, N);
-        return;
-    }
-#endif
+    long k0 = 0; /* features summed in the AVX-512 blocks */
     for (int j = 0; j < G; j++) sg[j] = sgx[j] = 0;
-    for (long k = 0; k < N; k++)
+#ifdef GL_LN_AVX512
+    if (sizeof(R) == sizeof(float))
+        k0 = gl_ln_back_sums8_f32(sg, sgx, (const float *)dz, (const float *)a, (const float *)mu, r,
+                                  (const float *)gamma, N);
+#endif
+    for (long k = k0; k < N; k++)
         for (int j = 0; j < G; j++) {
             double g = (double)dz[j * N + k] * gamma[k];
             sg[j] += g;

@@ -2,8 +2,8 @@
  * gl_net_pass): the work of the family's training pass (the two-layer MLP's
  * layered pass with BatchNorm over batches of more than one chunk, its fused
  * pass otherwise, the deep MLP's, the Transformer's) and of its evaluation,
- * so that a caller (the CPU backend)
- * trains and evaluates any gl_net without asking which family it is. */
+ * so that a caller (the CPU backend) trains and evaluates any gl_net without
+ * asking which family it is. */
 #include <math.h>
 #include <stdlib.h>
 
