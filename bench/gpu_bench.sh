@@ -18,6 +18,9 @@
 #                         --pop 1,16,64,256,1024 --steps 200 --pop-steps 50
 #                         --profile on (each population's step by kernel
 #                         and product)
+#      groklab_bench_direct.txt  the same for M = 1 and 256 with
+#                         GROKLAB_GPU_GRAPHS=0: every operation launched on
+#                         its own instead of the step replayed as a graph
 #   e. fig3a_small.log    build-gpu/groklab reproduce fig3a --scale small
 #                         --device cuda (5 x 5 x 4 = 100 runs at p 59) into
 #      fig3a-small/, fig3a-small-tf32/  $OUT/fig3a-small, then again with
@@ -72,7 +75,7 @@ if ! command -v nvcc > /dev/null 2>&1 && [[ -x /usr/local/cuda/bin/nvcc ]]; then
 fi
 
 # logs are appended to: start them empty; JSON files appear only when written
-for f in status.tsv env.txt build.log gpu_tests.log groklab_bench.txt authors_loop.txt \
+for f in status.tsv env.txt build.log gpu_tests.log groklab_bench.txt groklab_bench_direct.txt authors_loop.txt \
          batched_torch.txt jax_vmap.txt fig3a_small.log fig3a.log summary.txt; do
     : > "$OUT/$f"
 done
@@ -175,6 +178,8 @@ fi
 if [[ -x "$GL" ]]; then
     part groklab-bench 90 "$OUT/groklab_bench.txt" \
         "$GL" bench --device cuda --pop "$POP" --steps 200 --pop-steps 50 --profile on
+    GROKLAB_GPU_GRAPHS=0 part groklab-bench-direct 40 "$OUT/groklab_bench_direct.txt" \
+        "$GL" bench --device cuda --pop 1,256 --steps 200 --pop-steps 50
 else
     skip groklab-bench "$OUT/groklab_bench.txt" "no $GL"
 fi
@@ -266,6 +271,9 @@ tail_failed() {
         | sed 's/^/  /'
     echo "  (each step by kernel and product: groklab_bench.txt)"
     tail_failed groklab-bench "$OUT/groklab_bench.txt"
+    echo "groklab bench --device cuda, GROKLAB_GPU_GRAPHS=0 (operation by operation):"
+    body "$OUT/groklab_bench_direct.txt" | grep -E 'groklab bench|step:|population' | sed 's/^/  /'
+    tail_failed groklab-bench-direct "$OUT/groklab_bench_direct.txt"
     echo "authors' loop (torch, one model, ms per step):"
     body "$OUT/authors_loop.txt" | grep -E "authors' loop|median" | sed 's/^/  /'
     tail_failed authors-loop "$OUT/authors_loop.txt"

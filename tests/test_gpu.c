@@ -8,6 +8,9 @@
  * sums in another order), mean IPR 1e-4, accuracies within 2 examples,
  * weights relative 1e-3 in L2 norm (Adam's normalized steps magnify the
  * rounding of near-zero gradients in single elements, not in the norm).
+ * The population trains its steps as recorded graphs (step.c); each case
+ * trains it again with every operation launched on its own (gl_runtime
+ * gpu_direct), which must give the same logged rows and weights to the bit.
  *
  *   test_gpu emulate   the population code on the host emulator (any machine),
  *                      in its strict mode (src/backend/gpu/dev_host.c): host code
@@ -111,6 +114,18 @@ static double rel(double a, double b) {
 }
 
 /* the worst differences of one member, against its CPU run */
+/* a member trained with recorded steps and the same with direct launches: equal to the bit */
+static void same_bits(const gpu_case *k, int i, gl_trainer *graphs, gl_trainer *direct) {
+    long na, nb;
+    const gl_metrics *ra = gl_trainer_rows(graphs, &na), *rb = gl_trainer_rows(direct, &nb);
+    size_t np = gl_trainer_layout(graphs)->n_params;
+    int same = na == nb && !memcmp(ra, rb, sizeof *ra * (size_t)na) &&
+               gl_trainer_diverged_at(graphs) == gl_trainer_diverged_at(direct) &&
+               !memcmp(gl_trainer_params(graphs), gl_trainer_params(direct), 4 * np);
+    CHECK(same, "%s, member %d: recorded steps and direct launches give the same rows and weights to the bit",
+          k->name, i);
+}
+
 static void compare(const gpu_case *k, int i, gl_trainer *gpu, gl_trainer *cpu) {
     long ng, nc;
     const gl_metrics *rg = gl_trainer_rows(gpu, &ng), *rc = gl_trainer_rows(cpu, &nc);
@@ -182,14 +197,14 @@ int main(int argc, char **argv) {
     }
     for (size_t q = 0; q < sizeof cases / sizeof cases[0]; q++) {
         const gpu_case *k = &cases[q];
-        gl_trainer *gpu[MAXM], *cpu[MAXM];
+        gl_trainer *gpu[MAXM], *cpu[MAXM], *direct[MAXM];
         gl_error err;
         int ok = 1;
         for (int i = 0; i < k->M; i++) {
             gl_config cg, cc;
             config_of(&cg, k, &k->m[i], "cuda");
             config_of(&cc, k, &k->m[i], "cpu");
-            if (gl_trainer_create(&gpu[i], &cg, &err) != 0 ||
+            if (gl_trainer_create(&gpu[i], &cg, &err) != 0 || gl_trainer_create(&direct[i], &cg, &err) != 0 ||
                 gl_trainer_create(&cpu[i], &cc, &err) != 0) {
                 CHECK(0, "%s: create member %d: %s", k->name, i, err.msg);
                 return CHECK_DONE();
@@ -199,8 +214,17 @@ int main(int argc, char **argv) {
         if (ok && gl_gpu_population_advance(gpu, k->M, 100, &err) != 0) ok = 0;
         CHECK(ok, "%s: %d members trained (%s)", k->name, k->M, ok ? "ok" : err.msg);
         for (int i = 0; ok && i < k->M; i++) compare(k, i, gpu[i], cpu[i]);
+        rt.gpu_direct = 1;
+        gl_runtime_set(&rt);
+        int ok_direct = ok && gl_gpu_population_advance(direct, k->M, 100, &err) == 0;
+        CHECK(!ok || ok_direct, "%s: %d members trained with direct launches (%s)", k->name, k->M,
+              ok_direct ? "ok" : err.msg);
+        for (int i = 0; ok_direct && i < k->M; i++) same_bits(k, i, gpu[i], direct[i]);
+        rt.gpu_direct = 0;
+        gl_runtime_set(&rt);
         for (int i = 0; i < k->M; i++) {
             gl_trainer_free(gpu[i]);
+            gl_trainer_free(direct[i]);
             gl_trainer_free(cpu[i]);
         }
     }

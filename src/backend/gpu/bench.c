@@ -1,12 +1,14 @@
 /* groklab GPU backend: gl_gpu_bench, a population's synchronized steps
  * timed one by one, and where a step's time goes (the profile). */
+#include <string.h>
+
 #include "backend/gpu/pop.h"
 #include "groklab/runtime.h"
 
 /* a step, and with log_every the evaluation of a logging step after it */
 static int step(gpop *g, int log_every, gl_error *err) {
     gpop_train_step(g);
-    if (log_every > 0 && g->v.step % log_every == 0) return gpop_evaluate(g, err);
+    if (log_every > 0 && g->step % log_every == 0) return gpop_evaluate(g, err);
     return 0;
 }
 
@@ -16,7 +18,6 @@ int gl_gpu_bench(gl_trainer **members, int M, int warmup, int steps, int log_eve
     int rc = gpop_create(&g, members, M, err);
     if (rc != 0) return rc;
     g.ops->describe(g.dev, device, cap, peak);
-    g.v.step = gl_trainer_step_count(members[0]);
     for (int i = 0; i < warmup && rc == 0; i++)
         if ((rc = step(&g, log_every, err)) == 0) rc = g.ops->sync(g.dev, err);
     for (int i = 0; i < steps && rc == 0; i++) {
@@ -24,6 +25,8 @@ int gl_gpu_bench(gl_trainer **members, int M, int warmup, int steps, int log_eve
         if ((rc = step(&g, log_every, err)) == 0) rc = g.ops->sync(g.dev, err);
         ms[i] = 1e3 * (gl_now() - t0);
     }
+    size_t used = strlen(device);
+    snprintf(device + used, cap - used, ", %s", g.graphs ? "steps replayed as recorded graphs" : "steps launched operation by operation");
     if (prof && rc == 0) {
         prof->n = 0;
         g.prof = prof;

@@ -43,6 +43,18 @@ typedef struct gl_dev_ops {
      * when out of memory */
     void *(*host_alloc)(gl_dev *d, size_t bytes);
     void (*host_release)(gl_dev *d, void *ptr);
+    /* Graphs: between record_begin and record_end the launches and GEMMs
+     * queued are recorded, not run (no copy, allocation or sync may come
+     * between them); replay queues the recorded operations again, each
+     * with the arguments it had (a launch's view as it was then), so a
+     * step recorded once runs as one submission (CUDA: a stream capture,
+     * instantiated). record_begin: 0, or -1 when the device does not
+     * record now (the caller launches the operations itself); record_end:
+     * the graph, or NULL when recording failed (nothing ran). */
+    int (*record_begin)(gl_dev *d);
+    void *(*record_end)(gl_dev *d);
+    void (*replay)(gl_dev *d, void *graph);
+    void (*graph_release)(gl_dev *d, void *graph);
 } gl_dev_ops;
 
 const gl_dev_ops *gl_dev_host_ops(void);

@@ -2,11 +2,15 @@
  * groklab-cuda.so that the library loads on demand (dev_module.h): it calls
  * the library only through the host table it is handed.
  *
- * Everything runs in order on the default stream: each kernel of kernels.h
+ * Everything runs in order on one stream of the device's own (non-blocking,
+ * so that a stream capture records it whole): each kernel of kernels.h
  * becomes grid-stride __global__ functions over its grid's cells, GEMMs are
  * cuBLAS strided batched SGEMMs in FP32 (CUBLAS_DEFAULT_MATH: no TF32, unless
- * gl_runtime's tf32), copies are cudaMemcpy. The GPU is gl_runtime's gpu,
- * else its MPI local rank modulo the GPUs present, else 0.
+ * gl_runtime's tf32), copies are cudaMemcpyAsync on the stream, waited for
+ * (the host's side may be reused at once, as with cudaMemcpy). A graph
+ * (dev.h) is a capture of the stream, instantiated once and launched on it.
+ * The GPU is gl_runtime's gpu, else its MPI local rank modulo the GPUs
+ * present, else 0.
  * Errors of queued work are collected and reported by sync; every CUDA and
  * cuBLAS return is checked, a kernel's errors name the kernel, and with
  * GROKLAB_GPU_SYNC=1 each operation is followed by a synchronize, so that an
@@ -30,6 +34,7 @@ static const gl_cuda_host *H; /* the library's functions (gl_cuda_module_ops) */
 #define CUBLAS_WORKSPACE (32u << 20) /* cuBLAS's recommendation for Hopper */
 
 struct gl_dev {
+    cudaStream_t stream;
     cublasHandle_t blas;
     void *workspace; /* cuBLAS's, CUBLAS_WORKSPACE bytes */
     int device;
@@ -67,19 +72,28 @@ static int cuda_open(gl_dev **out, gl_error *err) {
     d->device = device;
     const char *sync = getenv("GROKLAB_GPU_SYNC");
     d->sync_each = sync && !strcmp(sync, "1");
+    if ((e = cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking)) != cudaSuccess) {
+        free(d);
+        return H->failc(err, GL_E_NODEVICE, "cudaStreamCreateWithFlags on GPU %d: %s", device,
+                        cudaGetErrorString(e));
+    }
     cublasStatus_t s = cublasCreate(&d->blas);
     if (s != CUBLAS_STATUS_SUCCESS) {
+        cudaStreamDestroy(d->stream);
         free(d);
         return H->failc(err, GL_E_NODEVICE, "cublasCreate failed on GPU %d (status %d)", device, (int)s);
     }
     d->tf32 = H->runtime()->tf32 != 0;
     const char *failed = NULL;
-    if ((s = cublasSetMathMode(d->blas, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)) !=
-        CUBLAS_STATUS_SUCCESS)
+    if ((s = cublasSetStream(d->blas, d->stream)) != CUBLAS_STATUS_SUCCESS)
+        failed = "cublasSetStream";
+    else if ((s = cublasSetMathMode(d->blas, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)) !=
+             CUBLAS_STATUS_SUCCESS)
         failed = "cublasSetMathMode";
     else if ((e = cudaMalloc(&d->workspace, CUBLAS_WORKSPACE)) != cudaSuccess) {
         cudaGetLastError();
         cublasDestroy(d->blas);
+        cudaStreamDestroy(d->stream);
         free(d);
         return H->failc(err, GL_E_NOMEM, "GPU %d: no memory for cuBLAS's %u MiB workspace (%s)", device,
                         CUBLAS_WORKSPACE >> 20, cudaGetErrorString(e));
@@ -88,6 +102,7 @@ static int cuda_open(gl_dev **out, gl_error *err) {
     if (failed) {
         if (d->workspace) cudaFree(d->workspace);
         cublasDestroy(d->blas);
+        cudaStreamDestroy(d->stream);
         free(d);
         return H->failc(err, GL_E_DEVICE, "GPU %d: %s failed (status %d)", device, failed, (int)s);
     }
@@ -96,8 +111,9 @@ static int cuda_open(gl_dev **out, gl_error *err) {
 }
 
 static void cuda_close(gl_dev *d) {
-    cudaDeviceSynchronize();
+    cudaStreamSynchronize(d->stream);
     cublasDestroy(d->blas);
+    cudaStreamDestroy(d->stream);
     cudaFree(d->workspace);
     free(d);
 }
@@ -118,18 +134,29 @@ static void *cuda_alloc(gl_dev *d, size_t bytes) {
         cudaGetLastError(); /* an allocation failure is not sticky: the caller reports it */
         return NULL;
     }
-    check(d, cudaMemset(p, 0, bytes), "cudaMemset");
+    check(d, cudaMemsetAsync(p, 0, bytes, d->stream), "cudaMemsetAsync");
     return p;
 }
 
-static void cuda_release(gl_dev *d, void *ptr) { check(d, cudaFree(ptr), "cudaFree"); }
+/* after the stream's work: its kernels may still read the memory */
+static void cuda_release(gl_dev *d, void *ptr) {
+    check(d, cudaStreamSynchronize(d->stream), "cudaStreamSynchronize");
+    check(d, cudaFree(ptr), "cudaFree");
+}
+
+/* a copy on the stream, waited for: the host's side is free when it returns */
+static void copy(gl_dev *d, void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, const char *what) {
+    if (!bytes) return;
+    check(d, cudaMemcpyAsync(dst, src, bytes, kind, d->stream), what);
+    check(d, cudaStreamSynchronize(d->stream), what);
+}
 
 static void cuda_upload(gl_dev *d, void *dst, const void *src, size_t bytes) {
-    if (bytes) check(d, cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "upload");
+    copy(d, dst, src, bytes, cudaMemcpyHostToDevice, "upload");
 }
 
 static void cuda_download(gl_dev *d, void *dst, const void *src, size_t bytes) {
-    if (bytes) check(d, cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "download");
+    copy(d, dst, src, bytes, cudaMemcpyDeviceToHost, "download");
 }
 
 /* Each kernel in two forms: over a rows x cols grid (blockIdx.y strides
@@ -162,9 +189,10 @@ static void cuda_launch(gl_dev *d, gl_kernel k, long rows, long cols, const gl_g
 #define GL_K_CASE(name)                                                                            \
     case GL_K_##name:                                                                              \
         if (cols == 1)                                                                             \
-            gl_kernel_##name##_rows<<<(unsigned)b1, 256>>>(rows, *v);                              \
+            gl_kernel_##name##_rows<<<(unsigned)b1, 256, 0, d->stream>>>(rows, *v);                \
         else                                                                                       \
-            gl_kernel_##name<<<dim3((unsigned)bx, (unsigned)by), threads>>>(rows, cols, *v);       \
+            gl_kernel_##name<<<dim3((unsigned)bx, (unsigned)by), threads, 0, d->stream>>>(rows,    \
+                                                                                    cols, *v);     \
         break;
         GL_GPU_KERNELS(GL_K_CASE)
 #undef GL_K_CASE
@@ -194,8 +222,41 @@ static void cuda_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const floa
     }
 }
 
+/* Graphs: a capture of the stream (only this thread's calls are checked
+ * against it), instantiated. Not with GROKLAB_GPU_SYNC=1, whose
+ * synchronizations a capture refuses. */
+static int cuda_record_begin(gl_dev *d) {
+    if (d->sync_each) return -1;
+    if (cudaStreamBeginCapture(d->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+        cudaGetLastError();
+        return -1;
+    }
+    return 0;
+}
+
+static void *cuda_record_end(gl_dev *d) {
+    cudaGraph_t graph = NULL;
+    cudaGraphExec_t exec = NULL;
+    cudaError_t e = cudaStreamEndCapture(d->stream, &graph);
+    if (e == cudaSuccess) e = cudaGraphInstantiate(&exec, graph, 0);
+    if (graph) cudaGraphDestroy(graph);
+    if (e != cudaSuccess) {
+        cudaGetLastError(); /* the caller launches the operations one by one instead */
+        return NULL;
+    }
+    return (void *)exec;
+}
+
+static void cuda_replay(gl_dev *d, void *graph) {
+    check(d, cudaGraphLaunch((cudaGraphExec_t)graph, d->stream), "cudaGraphLaunch (a recorded step)");
+}
+
+static void cuda_graph_release(gl_dev *d, void *graph) {
+    check(d, cudaGraphExecDestroy((cudaGraphExec_t)graph), "cudaGraphExecDestroy");
+}
+
 static int cuda_sync(gl_dev *d, gl_error *err) {
-    check(d, cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    check(d, cudaStreamSynchronize(d->stream), "cudaStreamSynchronize");
     if (d->first_error[0]) return H->failc(err, GL_E_DEVICE, "GPU: %s", d->first_error);
     return 0;
 }
@@ -249,6 +310,7 @@ extern "C" __attribute__((visibility("default"))) const gl_dev_ops *gl_cuda_modu
     static const gl_dev_ops ops = {"cuda",       cuda_open,     cuda_close,  cuda_free_bytes,
                                    cuda_alloc,   cuda_release,  cuda_upload, cuda_download,
                                    cuda_launch,  cuda_gemm,     cuda_sync,   cuda_describe,
-                                   cuda_host_alloc, cuda_host_release};
+                                   cuda_host_alloc, cuda_host_release, cuda_record_begin,
+                                   cuda_record_end, cuda_replay,    cuda_graph_release};
     return &ops;
 }

@@ -24,6 +24,10 @@
  *    matrices, over the whole batch, lie within allocations, C overlaps
  *    neither A nor B, and each leading dimension is at least its matrix's
  *    rows (cuBLAS refuses less).
+ * A recorded graph (dev.h) is the list of its launches and GEMMs with their
+ * arguments, views copied, replayed through the same launch and GEMM; a
+ * copy, allocation or release while recording is an error, as it is in a
+ * CUDA stream capture.
  * In both modes an allocation ends where its pages end and a page that is
  * never mapped for reading follows it (and precedes it), so a kernel that
  * reads or writes past the end of an array crashes, as out-of-bounds access
@@ -46,6 +50,24 @@ typedef struct block {
     size_t bytes, span;
 } block;
 
+/* A recorded operation: a launch (gemm 0) or a GEMM, with its arguments */
+typedef struct rec_op {
+    int gemm;
+    gl_kernel k;
+    long rows, cols;
+    gl_gview v;
+    int ta, tb, m, n, kk, lda, ldb, ldc, batch;
+    const float *A, *B;
+    float *C;
+    long sa, sb, sc;
+} rec_op;
+
+typedef struct graph {
+    rec_op *op;
+    int n, cap;
+    int failed; /* out of memory while recording */
+} graph;
+
 /* gl_runtime emulate_bytes n makes the emulated device hold at most n bytes
  * (tests of populations that do not fit). */
 struct gl_dev {
@@ -55,6 +77,7 @@ struct gl_dev {
     int n, cap;
     char *before, *ahead; /* strict: memory before a launch, and its in-order result */
     size_t scratch;
+    graph *rec; /* the graph being recorded, or NULL */
     char first_error[256];
 };
 
@@ -86,7 +109,13 @@ static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 
 static void unmap(const block *b) { munmap(b->base, b->span + 2 * page_size()); }
 
+static void graph_free(graph *gr) {
+    if (gr) free(gr->op);
+    free(gr);
+}
+
 static void host_close(gl_dev *d) {
+    graph_free(d->rec);
     for (int i = 0; i < d->n; i++) unmap(&d->blocks[i]);
     free(d->blocks);
     free(d->before);
@@ -100,6 +129,33 @@ static void note(gl_dev *d, const char *msg) {
     if (!d->first_error[0]) snprintf(d->first_error, sizeof d->first_error, "%s", msg);
 }
 
+/* 1 (noted) when an operation that cannot be recorded comes while recording */
+static int recording(gl_dev *d, const char *what) {
+    if (!d->rec) return 0;
+    char msg[128];
+    snprintf(msg, sizeof msg, "emulator: %s while recording a graph (a stream capture refuses it)", what);
+    note(d, msg);
+    return 1;
+}
+
+/* the next operation slot of the graph being recorded, or NULL (out of memory: the recording fails) */
+static rec_op *record(gl_dev *d) {
+    graph *gr = d->rec;
+    if (gr->n == gr->cap) {
+        int cap = gr->cap ? 2 * gr->cap : 32;
+        rec_op *op = realloc(gr->op, sizeof *op * (size_t)cap);
+        if (!op) {
+            gr->failed = 1;
+            return NULL;
+        }
+        gr->op = op;
+        gr->cap = cap;
+    }
+    rec_op *op = &gr->op[gr->n++];
+    memset(op, 0, sizeof *op);
+    return op;
+}
+
 /* strict: lets the host reach device memory (during a device operation) or not */
 static void expose(gl_dev *d, int on) {
     if (!d->strict) return;
@@ -110,6 +166,7 @@ static void expose(gl_dev *d, int on) {
 }
 
 static void *host_alloc(gl_dev *d, size_t bytes) {
+    if (recording(d, "an allocation")) return NULL;
     if (d->used + (double)bytes > d->limit) return NULL;
     if (d->n == d->cap) {
         int cap = d->cap ? 2 * d->cap : 64;
@@ -135,6 +192,7 @@ static void *host_alloc(gl_dev *d, size_t bytes) {
 }
 
 static void host_release(gl_dev *d, void *ptr) {
+    if (recording(d, "a release")) return;
     for (int i = 0; ptr && i < d->n; i++) {
         if (d->blocks[i].p != ptr) continue;
         unmap(&d->blocks[i]);
@@ -172,6 +230,7 @@ static int check_copy(gl_dev *d, const void *dev, const void *host, size_t bytes
 /* a copy between host and device memory (to_device: an upload) */
 static void copy(gl_dev *d, void *dst, const void *src, size_t bytes, int to_device) {
     const void *dev = to_device ? dst : src, *host = to_device ? src : dst;
+    if (recording(d, to_device ? "an upload" : "a download")) return;
     if (!bytes || (d->strict && check_copy(d, dev, host, bytes, to_device) != 0)) return;
     expose(d, 1);
     memmove(dst, src, bytes);
@@ -254,6 +313,11 @@ static void launch_checked(gl_dev *d, gl_kernel k, long rows, long cols, const g
 
 static void host_launch(gl_dev *d, gl_kernel k, long rows, long cols, const gl_gview *v) {
     if (rows <= 0 || cols <= 0) return;
+    if (d->rec) {
+        rec_op *op = record(d);
+        if (op) *op = (rec_op){.gemm = 0, .k = k, .rows = rows, .cols = cols, .v = *v};
+        return;
+    }
     expose(d, 1);
     if (d->strict) launch_checked(d, k, rows, cols, v);
     else run_cells(k, rows, cols, v, 0);
@@ -289,6 +353,14 @@ static void host_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const floa
                       long sa, const float *B, int ldb, long sb, float *C, int ldc, long sc,
                       int batch) {
     if (m <= 0 || n <= 0 || k <= 0 || batch <= 0) return;
+    if (d->rec) {
+        rec_op *op = record(d);
+        if (op)
+            *op = (rec_op){.gemm = 1, .ta = ta, .tb = tb, .m = m, .n = n, .kk = k, .A = A, .lda = lda,
+                           .sa = sa, .B = B, .ldb = ldb, .sb = sb, .C = C, .ldc = ldc, .sc = sc,
+                           .batch = batch};
+        return;
+    }
     if (d->strict) {
         size_t na, nb, nc;
         if (check_matrix(d, 'A', A, ta ? k : m, ta ? m : k, lda, sa, batch, &na) ||
@@ -308,7 +380,41 @@ static void host_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const floa
     expose(d, 0);
 }
 
+static int host_record_begin(gl_dev *d) {
+    if (d->rec) return -1;
+    d->rec = calloc(1, sizeof *d->rec);
+    return d->rec ? 0 : -1;
+}
+
+static void *host_record_end(gl_dev *d) {
+    graph *gr = d->rec;
+    d->rec = NULL;
+    if (gr && gr->failed) {
+        graph_free(gr);
+        return NULL;
+    }
+    return gr;
+}
+
+static void host_replay(gl_dev *d, void *graph_) {
+    const graph *gr = graph_;
+    for (int i = 0; i < gr->n; i++) {
+        const rec_op *o = &gr->op[i];
+        if (o->gemm)
+            host_gemm(d, o->ta, o->tb, o->m, o->n, o->kk, o->A, o->lda, o->sa, o->B, o->ldb, o->sb,
+                      o->C, o->ldc, o->sc, o->batch);
+        else
+            host_launch(d, o->k, o->rows, o->cols, &o->v);
+    }
+}
+
+static void host_graph_release(gl_dev *d, void *graph_) {
+    (void)d;
+    graph_free(graph_);
+}
+
 static int host_sync(gl_dev *d, gl_error *err) {
+    recording(d, "a sync");
     if (d->first_error[0]) return gl_failc(err, GL_E_DEVICE, "GPU emulator: %s", d->first_error);
     return 0;
 }
@@ -333,6 +439,7 @@ const gl_dev_ops *gl_dev_host_ops(void) {
     static const gl_dev_ops ops = {"host emulator", host_open,  host_close,  host_free_bytes,
                                    host_alloc,      host_release, host_upload, host_download,
                                    host_launch,     host_gemm,  host_sync,  host_describe,
-                                   host_pinned,     host_unpin};
+                                   host_pinned,     host_unpin, host_record_begin, host_record_end,
+                                   host_replay,     host_graph_release};
     return &ops;
 }

@@ -14,7 +14,7 @@
 #include "groklab/runtime.h"
 
 /* raised whenever this interface, gl_dev_ops or gl_gview changes */
-#define GL_CUDA_MODULE_ABI 1
+#define GL_CUDA_MODULE_ABI 2
 #define GL_CUDA_MODULE_FILE "groklab-cuda.so"
 #define GL_CUDA_MODULE_ENTRY "gl_cuda_module_ops"
 

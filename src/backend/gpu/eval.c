@@ -79,7 +79,7 @@ int gpop_log_rows(gpop *g, int *skip, int only_stopped, gl_error *err) {
         const gl_gmember *m = &g->mem[i];
         if (skip[i] || (only_stopped && m->alive)) continue;
         gl_metrics r;
-        metrics_of(g, i, m->alive ? g->v.step : m->diverged_at, &r);
+        metrics_of(g, i, m->alive ? g->step : m->diverged_at, &r);
         if (!m->alive) skip[i] = 1;
         if (gl_trainer_push_row(g->t[i], &r, err) != 0) return -1;
     }
@@ -89,7 +89,7 @@ int gpop_log_rows(gpop *g, int *skip, int only_stopped, gl_error *err) {
         g->last_progress = tn;
         for (int i = 0; i < g->v.M; i++)
             if (g->mem[i].alive) {
-                gl_trainer_set_position(g->t[i], g->v.step, -1, 0);
+                gl_trainer_set_position(g->t[i], g->step, -1, 0);
                 gl_trainer_notify(g->t[i]);
             }
     }

@@ -109,20 +109,19 @@ int gl_gpu_population_advance(gl_trainer **members, int M, long until, gl_error 
     int *stopped = calloc((size_t)M, sizeof(int)), *skip = calloc((size_t)M, sizeof(int));
     int rc = 0, any = 0;
     if (!stopped || !skip) rc = gl_fail_nomem(err, "for the population's flags");
-    g.v.step = gl_trainer_step_count(members[0]);
     for (int i = 0; rc == 0 && i < M; i++) {
         long n;
         const gl_metrics *rows = gl_trainer_rows(members[i], &n);
         stopped[i] = !g.mem[i].alive;
-        skip[i] = stopped[i] || (n > 0 && rows[n - 1].step == g.v.step);
+        skip[i] = stopped[i] || (n > 0 && rows[n - 1].step == g.step);
         any |= !skip[i];
     }
-    if (rc == 0 && any && gl_log_due(c, g.v.step)) rc = gpop_log_rows(&g, skip, 0, err);
+    if (rc == 0 && any && gl_log_due(c, g.step)) rc = gpop_log_rows(&g, skip, 0, err);
     int stop = 0; /* gl_stop_request: after this step */
-    for (int live = 1; rc == 0 && live && !stop && g.v.step < until;) {
+    for (int live = 1; rc == 0 && live && !stop && g.step < until;) {
         gpop_train_step(&g);
-        stop = g.v.step < until && gl_stop_requested();
-        if (!gl_log_due(c, g.v.step)) continue;
+        stop = g.step < until && gl_stop_requested();
+        if (!gl_log_due(c, g.step)) continue;
         rc = gpop_log_rows(&g, stopped, 0, err);
         live = 0;
         for (int i = 0; i < M; i++) live |= !stopped[i];
@@ -141,11 +140,11 @@ int gl_gpu_population_advance(gl_trainer **members, int M, long until, gl_error 
     double secs = gl_now() - t0;
     for (int i = 0; rc == 0 && i < M; i++) {
         const gl_gmember *m = &g.mem[i];
-        long step = m->alive ? g.v.step : m->diverged_at;
+        long step = m->alive ? g.step : m->diverged_at;
         gl_trainer_set_position(g.t[i], step, m->alive ? -1 : m->diverged_at, secs / M);
     }
     if (rc == 0 && stop)
-        rc = gl_failc(err, GL_E_INTERRUPTED, "interrupted at step %ld of %ld", g.v.step, c->steps);
+        rc = gl_failc(err, GL_E_INTERRUPTED, "interrupted at step %ld of %ld", g.step, c->steps);
     free(stopped);
     free(skip);
     gpop_free(&g);

@@ -33,7 +33,7 @@ GL_HD void gl_k_hidden(long row, long k, const gl_gview *v) {
         uint32_t w[4];
         gl_philox_words(g->seed, GL_STREAM_DROPOUT,
                         gl_dropout_ctr0((uint64_t)v->bid[r], (uint64_t)N) + (uint64_t)k / 4,
-                        (uint32_t)v->step, w);
+                        (uint32_t)g->step, w);
         uint8_t keep = gl_dropout_kept(w[k % 4], (float)g->dropout);
         v->keep[t] = keep;
         x = gl_k_drop(x, keep, g->dropout);

@@ -19,14 +19,14 @@ GL_HD void gl_k_stop(gl_gmember *g, long step) {
 /* over (M*R, p), training with MSE: dL/dout = 2 (out - onehot(y)) / (B p), in
  * place, element by element */
 GL_HD void gl_k_mse_grad(long r, long j, const gl_gview *v) {
-    long p = v->p, i = r / v->R, b = r % v->R, t = r * p + j;
+    long p = v->p, i = r / v->R, b = r % v->R, t = r * v->ldo + j;
     gl_gmember *g = &v->mem[i];
     if (b >= g->rows) {
         if (v->pad_zero) v->out[t] = 0.0f;
         return;
     }
     float d = gl_mse_diff_f32(v->out[t], j == v->by[r]);
-    if (!isfinite(d)) gl_k_stop(g, v->step);
+    if (!isfinite(d)) gl_k_stop(g, g->step);
     v->out[t] = (float)gl_mse_scale(g->rows, (int)p) * d;
 }
 
@@ -36,7 +36,7 @@ GL_HD void gl_k_mse_grad(long r, long j, const gl_gview *v) {
 GL_HD void gl_k_loss_rows(long i, long b, const gl_gview *v) {
     long p = v->p, t = i * v->R + b;
     gl_gmember *g = &v->mem[i];
-    float *o = v->out + t * p;
+    float *o = v->out + t * v->ldo;
     if (b >= g->rows) {
         if (v->training && v->pad_zero)
             for (long j = 0; j < p; j++) o[j] = 0.0f;
@@ -53,7 +53,7 @@ GL_HD void gl_k_loss_rows(long i, long b, const gl_gview *v) {
     double s = v->loss == GK_LOSS_MSE
                    ? gl_mse_row_f32(0.0, NULL, o, y, (int)p, 0.0f)
                    : gl_ce_row_f32(v->training ? o : NULL, o, y, (int)p, g->rows, NULL);
-    if (v->training && !isfinite(s)) gl_k_stop(g, v->step);
+    if (v->training && !isfinite(s)) gl_k_stop(g, g->step);
     v->rowloss[t] = s;
 }
 

@@ -5,15 +5,18 @@
 #ifndef GROKLAB_GPU_K_OPTIM_H
 #define GROKLAB_GPU_K_OPTIM_H
 
-/* over (M, 1): this step's constants (t = step + 1) */
+/* over (M, 1): this step's constants (t = step + 1), and the step advanced:
+ * the optimizer is the step's last kernel */
 GL_HD void gl_k_optim_prep(long i, long unused, const gl_gview *v) {
     (void)unused;
     gl_gmember *g = &v->mem[i];
     gl_optim_k k = gl_optim_consts(v->optim, g->lr, g->wd, g->momentum, g->beta1, g->beta2, g->eps,
-                                   v->step + 1);
+                                   g->step + 1);
     g->decay = (float)k.decay;
     g->step_size = (float)k.step_size;
     g->bc2_sqrt = (float)k.bc2_sqrt;
+    g->first = g->step == 0;
+    g->step++;
 }
 
 /* over (M, np): the step's constants as gl_k_optim_prep rounded them */
@@ -21,7 +24,7 @@ GL_HD void gl_k_optim(long i, long j, const gl_gview *v) {
     long t = i * v->np + j;
     const gl_gmember *g = &v->mem[i];
     if (!g->alive) return;
-    gl_optim_k k = {v->optim, v->step == 0, g->lr, g->wd, g->momentum, g->beta1, g->beta2,
+    gl_optim_k k = {v->optim, g->first, g->lr, g->wd, g->momentum, g->beta1, g->beta2,
                     g->eps, g->decay, g->step_size, g->bc2_sqrt};
     gl_optim_elem_f32(v->P + t, v->M1 + t, v->M2 + t, v->G[t], k);
 }

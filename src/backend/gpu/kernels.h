@@ -29,7 +29,8 @@
  *                           da. The pre-activation h is recomputed from the
  *                           weights where it is needed (gl_k_pre), not stored
  *   keep         : (R, N)   dropout masks
- *   out          : (R, p)   output, then dL/dout in place
+ *   out          : (R, ldo) output, then dL/dout in place (columns p..ldo
+ *                           padding, never read: rows 32-byte aligned for cuBLAS)
  *   s1, s2       : BatchNorm (N) batch mean and biased variance; LayerNorm
  *                  (R) row mean and 1/std.  s3, s4: the same shapes, in
  *                  double: the forward's mean and 1/std unrounded (the
@@ -55,6 +56,11 @@ typedef struct gl_gmember {
     uint64_t seed;
     int n_train, n_test, n_corrupt;
     int rows;           /* rows of the current batch (or evaluation chunk) */
+    long step;          /* the trainer's step (0-based) being taken: dropout masks, the
+                           minibatch, the optimizer's bias corrections; gl_k_optim_prep
+                           advances it. On the device, so that a step replayed as a
+                           recorded graph (dev.h) sees the step it is */
+    int first;          /* this step is the optimizer's first (step 0) */
     int alive;          /* 0 once a loss was not finite */
     long diverged_at;   /* the step whose loss was not finite, or -1 */
     float step_size, bc2_sqrt, decay; /* this step's optimizer constants */
@@ -76,14 +82,14 @@ enum { GK_SET_TRAIN, GK_SET_TEST };
 
 typedef struct gl_gview {
     int M, R, N, p;
+    int ldo;            /* out's row stride: p rounded up to a multiple of 8 */
     long np, off_u, off_v, off_w, off_g, off_b;
     int act, norm, loss, optim;
     int batch;          /* examples per step; 0: full batch */
     int T, S;           /* train and test rows per member in tr_*, te_* */
     int n_ipr, nb;      /* IPR transform length and one-sided bins */
     int ipr_full;       /* full-DFT convention (bins counted twice) */
-    /* per launch */
-    long step;          /* the trainer's step (0-based): dropout masks, batch */
+    /* per launch (recorded with the launch in a graph: dev.h) */
     int training;       /* training mode (dropout, batch statistics) */
     int pad_zero;       /* zero the padding rows (GEMMs read them: minibatches) */
     int set;            /* evaluation: GK_SET_TRAIN | GK_SET_TEST */

@@ -30,9 +30,12 @@ int gpop_rows(const gl_config *c, long n_train, long n_test) {
     return (int)(R > 0 ? R : 1);
 }
 
+/* out's row stride: p rounded up to 8 floats (32 bytes) */
+static int out_stride(int p) { return (p + 7) / 8 * 8; }
+
 /* The sizes a population's arrays depend on. */
 typedef struct shape {
-    size_t M, R, N, p, np, T, S, nb, stat, part;
+    size_t M, R, N, p, ldo, np, T, S, nb, stat, part;
     int norm; /* without a norm z is a: the norm kernels are not run */
 } shape;
 
@@ -48,7 +51,7 @@ typedef struct shape {
     X(bid, 4, s->M * s->R)                                                                         \
     X(csr_off, 4, s->M * 2 * (s->p + 1)) X(csr_idx, 4, s->M * s->R * 2)                            \
     X(a, 4, s->M * s->R * s->N) X(z, 4, s->norm ? s->M * s->R * s->N : 0)                           \
-    X(out, 4, s->M * s->R * s->p) X(keep, 1, s->M * s->R * s->N) /* members may differ in dropout */ \
+    X(out, 4, s->M * s->R * s->ldo) X(keep, 1, s->M * s->R * s->N) /* members may differ in dropout */ \
     X(s1, 4, s->stat) X(s2, 4, s->stat) X(s3, 8, s->stat) X(s4, 8, s->stat)                        \
     X(rstd, 8, s->norm ? s->M * s->N : 0)                                                          \
     X(rowloss, 8, s->M * s->R) X(rowhit, 4, s->M * s->R) X(acc, 8, s->M * GL_ACC)                  \
@@ -62,6 +65,7 @@ static shape shape_of(const gl_config *c, size_t M, int R, long T, long S) {
     s.R = (size_t)R;
     s.N = (size_t)c->width;
     s.p = (size_t)c->p;
+    s.ldo = (size_t)out_stride(c->p);
     s.np = L.n_params;
     s.T = (size_t)T;
     s.S = (size_t)S;
@@ -96,6 +100,8 @@ static void *dev_alloc(gpop *g, size_t bytes, int *ok) {
 
 void gpop_free(gpop *g) {
     if (g->dev) {
+        for (int i = 0; i < 2; i++)
+            if (g->graph[i]) g->ops->graph_release(g->dev, g->graph[i]);
         for (int i = 0; i < g->n_blocks; i++) g->ops->release(g->dev, g->blocks[i]);
         g->ops->host_release(g->dev, g->perm);
         g->ops->close(g->dev);
@@ -297,6 +303,7 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
     v->M = M;
     v->N = L->N;
     v->p = L->p;
+    v->ldo = out_stride(L->p);
     v->np = (long)L->n_params;
     v->off_u = (long)L->off_u;
     v->off_v = (long)L->off_v;
@@ -364,8 +371,11 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
         m->n_corrupt = d->n_corrupt;
         m->alive = gl_trainer_diverged_at(members[i]) < 0;
         m->diverged_at = gl_trainer_diverged_at(members[i]);
+        m->step = step0;
         g->epoch[i] = -1;
     }
+    g->step = step0;
+    g->graphs = !gl_runtime_get()->gpu_direct;
     g->ops->upload(g->dev, v->mem, g->mem, sizeof(gl_gmember) * Mz);
     float *dst[] = {v->P, v->M1, v->M2};
     for (int w = 0; w < 3; w++) {

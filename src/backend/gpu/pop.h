@@ -43,12 +43,15 @@ typedef struct gpop {
     gl_dev *dev;
     gl_trainer **t;
     gl_gview v;              /* device pointers and sizes */
+    long step;               /* the step the population takes next (each member's mem.step) */
     gl_gmember *mem;         /* (M) host copy */
     double *acc;             /* (M, GL_ACC) host copy */
     int32_t *perm;           /* (M, T) minibatches: the host's copy of the epochs' permutations (pinned) */
     long *epoch;             /* (M) epoch whose permutation is on the device */
     float *dft;              /* device (p, 2nb): the IPR's basis functions */
     int batch_ready;         /* the batch buffers hold this step's rows (full batch) */
+    int graphs;              /* steps replay recorded graphs (step.c) */
+    void *graph[2];          /* the recorded step without and with the batch's load, or NULL */
     /* Full batch: members sorted by training-set size form groups of equal
      * rows, and each group's GEMMs cover its rows; consecutive groups are
      * merged, padded with zero rows, where the products' fixed cost saved

@@ -68,7 +68,7 @@ static void refresh_perms(gpop *g) {
     int lo = v->M, hi = -1;
     for (int i = 0; i < v->M; i++) {
         const gl_config *c = gl_trainer_config(g->t[i]);
-        long n = g->mem[i].n_train, nb = gl_minibatch_count(n, v->batch), e = v->step / nb;
+        long n = g->mem[i].n_train, nb = gl_minibatch_count(n, v->batch), e = g->step / nb;
         if (v->batch >= n || e == g->epoch[i]) continue;
         int32_t *perm = g->perm + (size_t)i * v->T;
         for (int32_t k = 0; k < n; k++) perm[k] = k;
@@ -100,32 +100,29 @@ void gpop_forward(gpop *g) {
         int n = v->training ? g->grp_first[q + 1] - g->grp_first[q] : v->M;
         int rows = v->training ? g->grp_rows[q] : g->eval_rows;
         gpop_gemm(g, "gemm out = z W^T", 1, 0, v->p, rows, v->N, v->P + i0 * v->np + v->off_w, v->N,
-             v->np, v->z + i0 * v->R * v->N, v->N, (long)v->R * v->N, v->out + i0 * v->R * v->p,
-             v->p, (long)v->R * v->p, n);
+             v->np, v->z + i0 * v->R * v->N, v->N, (long)v->R * v->N, v->out + i0 * v->R * v->ldo,
+             v->ldo, (long)v->R * v->ldo, n);
     }
 }
 
-void gpop_train_step(gpop *g) {
+/* The device's work of a training step: with load, the batch first */
+static void step_ops(gpop *g, int load) {
     gl_gview *v = &g->v;
     long M = v->M, MR = M * v->R;
-    int full = v->batch <= 0 || v->batch >= v->T;
-    v->training = 1;
-    if (!full) refresh_perms(g);
-    if (!full || !g->batch_ready) gpop_load_batch(g, 1);
-    g->batch_ready = full;
+    if (load) gpop_load_batch(g, 1);
     gpop_forward(g);
     if (v->loss == GL_LOSS_MSE) gpop_launch(g, GL_K_mse_grad, M * v->R, v->p);
     else gpop_launch(g, GL_K_loss_rows, M, v->R);
     for (int q = 0; q < g->n_groups; q++) {
-        long i0 = g->grp_first[q], RN = (long)v->R * v->N, Rp = (long)v->R * v->p;
+        long i0 = g->grp_first[q], RN = (long)v->R * v->N, Rp = (long)v->R * v->ldo;
         int n = g->grp_first[q + 1] - g->grp_first[q], rows = g->grp_rows[q];
         /* dW (p, N) row-major = dout^T z: column-major dW^T (N, p) = z^T dout */
         gpop_gemm(g, "gemm dW = dout^T z", 0, 1, v->N, v->p, rows, v->z + i0 * RN, v->N, RN,
-             v->out + i0 * Rp, v->p, Rp, v->G + i0 * v->np + v->off_w, v->N, v->np, n);
+             v->out + i0 * Rp, v->ldo, Rp, v->G + i0 * v->np + v->off_w, v->N, v->np, n);
         /* dz (R, N) = dout W: column-major dz^T (N, R) = W^T dout^T; into z
          * (a without a norm, which is no longer needed) */
         gpop_gemm(g, "gemm dz = dout W", 0, 0, v->N, rows, v->p, v->P + i0 * v->np + v->off_w, v->N,
-             v->np, v->out + i0 * Rp, v->p, Rp, v->z + i0 * RN, v->N, RN, n);
+             v->np, v->out + i0 * Rp, v->ldo, Rp, v->z + i0 * RN, v->N, RN, n);
     }
     if (v->norm == GL_NORM_BATCHNORM) {
         gpop_launch(g, GL_K_bn_back_sums, M, v->N);
@@ -136,8 +133,32 @@ void gpop_train_step(gpop *g) {
         gpop_launch(g, GL_K_norm_back, MR, v->N);
     }
     gpop_launch(g, GL_K_embed_back, 2 * M * v->p, v->N);
-    gpop_launch(g, GL_K_optim_prep, M, 1);
+    gpop_launch(g, GL_K_optim_prep, M, 1); /* and the step advanced on the device */
     gpop_launch(g, GL_K_optim, M, v->np);
-    v->step++;
+}
+
+/* A step's work is the same operations with the same arguments every step
+ * (the step itself is on the device, mem.step), so it is recorded once as a
+ * graph, for each of with and without the batch's load, and replayed: one
+ * submission instead of 8 to 18 launches and products. Not when profiling (each
+ * operation is timed on its own), with gl_runtime gpu_direct, or where the
+ * device does not record (then the operations are launched one by one). */
+void gpop_train_step(gpop *g) {
+    gl_gview *v = &g->v;
+    int full = v->batch <= 0 || v->batch >= v->T, load = !full || !g->batch_ready;
+    v->training = 1;
+    if (!full) refresh_perms(g); /* a copy: never inside a recording */
+    void **graph = &g->graph[load];
+    if (g->graphs && !g->prof && !*graph) {
+        if (g->ops->record_begin(g->dev) == 0) {
+            step_ops(g, load);
+            *graph = g->ops->record_end(g->dev);
+        }
+        if (!*graph) g->graphs = 0;
+    }
+    if (g->graphs && !g->prof) g->ops->replay(g->dev, *graph);
+    else step_ops(g, load);
+    g->batch_ready = full;
+    g->step++;
 }
 
