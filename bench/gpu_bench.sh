@@ -21,6 +21,10 @@
 #      groklab_bench_direct.txt  the same for M = 1 and 256 with
 #                         GROKLAB_GPU_GRAPHS=0: every operation launched on
 #                         its own instead of the step replayed as a graph
+#      groklab_bench_sweep.txt  a sweep's population: M = 17 and 323 members
+#                         of Figure 3(a)'s 17 training fractions (--fracs
+#                         0.10,...,0.90, --noise 0.1), evaluated every 10
+#                         steps (--log on), --profile on
 #   e. fig3a_small.log    build-gpu/groklab reproduce fig3a --scale small
 #                         --device cuda (5 x 5 x 4 = 100 runs at p 59) into
 #      fig3a-small/, fig3a-small-tf32/  $OUT/fig3a-small, then again with
@@ -66,6 +70,7 @@ BUILD="${BUILD:-build-gpu}"
 JOBS="${JOBS:-16}"
 read -r -a EXTRA_CMAKE <<< "${GPU_CMAKE_ARGS:-}"
 POP=1,16,64,256,1024
+FRACS=0.10,0.15,0.20,0.25,0.30,0.35,0.40,0.45,0.50,0.55,0.60,0.65,0.70,0.75,0.80,0.85,0.90
 DEADLINE=$((SECONDS + BUDGET))
 STATUS="$OUT/status.tsv"
 
@@ -75,7 +80,8 @@ if ! command -v nvcc > /dev/null 2>&1 && [[ -x /usr/local/cuda/bin/nvcc ]]; then
 fi
 
 # logs are appended to: start them empty; JSON files appear only when written
-for f in status.tsv env.txt build.log gpu_tests.log groklab_bench.txt groklab_bench_direct.txt authors_loop.txt \
+for f in status.tsv env.txt build.log gpu_tests.log groklab_bench.txt groklab_bench_direct.txt \
+         groklab_bench_sweep.txt authors_loop.txt \
          batched_torch.txt jax_vmap.txt fig3a_small.log fig3a.log summary.txt; do
     : > "$OUT/$f"
 done
@@ -180,6 +186,9 @@ if [[ -x "$GL" ]]; then
         "$GL" bench --device cuda --pop "$POP" --steps 200 --pop-steps 50 --profile on
     GROKLAB_GPU_GRAPHS=0 part groklab-bench-direct 40 "$OUT/groklab_bench_direct.txt" \
         "$GL" bench --device cuda --pop 1,256 --steps 200 --pop-steps 50
+    part groklab-bench-sweep 45 "$OUT/groklab_bench_sweep.txt" \
+        "$GL" bench --device cuda --pop 17,323 --fracs "$FRACS" --noise 0.1 --log on --profile on \
+        --steps 100 --pop-steps 30
 else
     skip groklab-bench "$OUT/groklab_bench.txt" "no $GL"
 fi
@@ -274,6 +283,10 @@ tail_failed() {
     echo "groklab bench --device cuda, GROKLAB_GPU_GRAPHS=0 (operation by operation):"
     body "$OUT/groklab_bench_direct.txt" | grep -E 'groklab bench|step:|population' | sed 's/^/  /'
     tail_failed groklab-bench-direct "$OUT/groklab_bench_direct.txt"
+    echo "groklab bench --device cuda, a sweep's population (17 fractions, logged):"
+    body "$OUT/groklab_bench_sweep.txt" \
+        | grep -E 'groklab bench|evaluated|step:|population|where a step|launches and' | sed 's/^/  /'
+    tail_failed groklab-bench-sweep "$OUT/groklab_bench_sweep.txt"
     echo "authors' loop (torch, one model, ms per step):"
     body "$OUT/authors_loop.txt" | grep -E "authors' loop|median" | sed 's/^/  /'
     tail_failed authors-loop "$OUT/authors_loop.txt"

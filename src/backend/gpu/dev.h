@@ -6,7 +6,8 @@
  * (src/backend/gpu/dev_host.c: the same kernel bodies in loops, a plain GEMM), which
  * lets the population code (src/backend/gpu/pop.c) be tested on machines without a
  * GPU. Pointers returned by alloc are device pointers: only the kernels and
- * the copies read them. Work is queued in order; download and sync wait. */
+ * the copies read them. Work is queued in order; upload, download and sync
+ * wait. */
 #ifndef GROKLAB_GPU_DEV_H
 #define GROKLAB_GPU_DEV_H
 
@@ -24,7 +25,14 @@ typedef struct gl_dev_ops {
     double (*free_bytes)(gl_dev *d);       /* device memory available now; -1 when it cannot be read (sync says why) */
     void *(*alloc)(gl_dev *d, size_t bytes); /* zero-filled; NULL when out of memory */
     void (*release)(gl_dev *d, void *ptr);
-    void (*upload)(gl_dev *d, void *dst, const void *src, size_t bytes);
+    void (*upload)(gl_dev *d, void *dst, const void *src, size_t bytes); /* the host's side is free on return */
+    /* An upload queued in order, not waited for: its host memory (best
+     * from host_alloc) must stay as it is until wait_uploads(slot), sync
+     * or a download returns. slot, 0 or 1, names the uploads one wait
+     * covers, so that the host fills one slot's memory while the other's
+     * copies run (double buffering). */
+    void (*upload_queued)(gl_dev *d, void *dst, const void *src, size_t bytes, int slot);
+    void (*wait_uploads)(gl_dev *d, int slot);
     void (*download)(gl_dev *d, void *dst, const void *src, size_t bytes);
     /* runs kernel k on every cell (row, col) of a rows x cols grid */
     void (*launch)(gl_dev *d, gl_kernel k, long rows, long cols, const gl_gview *v);

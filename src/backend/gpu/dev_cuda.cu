@@ -7,7 +7,9 @@
  * becomes grid-stride __global__ functions over its grid's cells, GEMMs are
  * cuBLAS strided batched SGEMMs in FP32 (CUBLAS_DEFAULT_MATH: no TF32, unless
  * gl_runtime's tf32), copies are cudaMemcpyAsync on the stream, waited for
- * (the host's side may be reused at once, as with cudaMemcpy). A graph
+ * (the host's side may be reused at once, as with cudaMemcpy), except the
+ * queued uploads, each followed by its slot's event, which wait_uploads
+ * waits for. A graph
  * (dev.h) is a capture of the stream, instantiated once and launched on it.
  * The GPU is gl_runtime's gpu, else its MPI local rank modulo the GPUs
  * present, else 0.
@@ -37,6 +39,7 @@ struct gl_dev {
     cudaStream_t stream;
     cublasHandle_t blas;
     void *workspace; /* cuBLAS's, CUBLAS_WORKSPACE bytes */
+    cudaEvent_t queued[2]; /* after the last queued upload of each slot */
     int device;
     int tf32;      /* gl_runtime tf32: cuBLAS may use TF32 tensor cores */
     int sync_each; /* GROKLAB_GPU_SYNC=1: synchronize after every operation */
@@ -90,7 +93,18 @@ static int cuda_open(gl_dev **out, gl_error *err) {
     else if ((s = cublasSetMathMode(d->blas, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)) !=
              CUBLAS_STATUS_SUCCESS)
         failed = "cublasSetMathMode";
-    else if ((e = cudaMalloc(&d->workspace, CUBLAS_WORKSPACE)) != cudaSuccess) {
+    else if ((e = cudaEventCreateWithFlags(&d->queued[0], cudaEventDisableTiming)) != cudaSuccess ||
+             (e = cudaEventCreateWithFlags(&d->queued[1], cudaEventDisableTiming)) != cudaSuccess) {
+        cudaGetLastError();
+        for (int i = 0; i < 2; i++)
+            if (d->queued[i]) cudaEventDestroy(d->queued[i]);
+        cublasDestroy(d->blas);
+        cudaStreamDestroy(d->stream);
+        free(d);
+        return H->failc(err, GL_E_DEVICE, "GPU %d: cudaEventCreateWithFlags: %s", device, cudaGetErrorString(e));
+    } else if ((e = cudaMalloc(&d->workspace, CUBLAS_WORKSPACE)) != cudaSuccess) {
+        cudaGetLastError();
+        for (int i = 0; i < 2; i++) cudaEventDestroy(d->queued[i]);
         cudaGetLastError();
         cublasDestroy(d->blas);
         cudaStreamDestroy(d->stream);
@@ -101,6 +115,8 @@ static int cuda_open(gl_dev **out, gl_error *err) {
         failed = "cublasSetWorkspace";
     if (failed) {
         if (d->workspace) cudaFree(d->workspace);
+        for (int i = 0; i < 2; i++)
+            if (d->queued[i]) cudaEventDestroy(d->queued[i]);
         cublasDestroy(d->blas);
         cudaStreamDestroy(d->stream);
         free(d);
@@ -113,6 +129,7 @@ static int cuda_open(gl_dev **out, gl_error *err) {
 static void cuda_close(gl_dev *d) {
     cudaStreamSynchronize(d->stream);
     cublasDestroy(d->blas);
+    for (int i = 0; i < 2; i++) cudaEventDestroy(d->queued[i]);
     cudaStreamDestroy(d->stream);
     cudaFree(d->workspace);
     free(d);
@@ -157,6 +174,18 @@ static void cuda_upload(gl_dev *d, void *dst, const void *src, size_t bytes) {
 
 static void cuda_download(gl_dev *d, void *dst, const void *src, size_t bytes) {
     copy(d, dst, src, bytes, cudaMemcpyDeviceToHost, "download");
+}
+
+/* in stream order, not waited for: from pinned memory the copy runs while
+ * the host goes on (dev.h) */
+static void cuda_upload_queued(gl_dev *d, void *dst, const void *src, size_t bytes, int slot) {
+    if (!bytes) return;
+    check(d, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, d->stream), "queued upload");
+    check(d, cudaEventRecord(d->queued[slot & 1], d->stream), "cudaEventRecord (a queued upload)");
+}
+
+static void cuda_wait_uploads(gl_dev *d, int slot) {
+    check(d, cudaEventSynchronize(d->queued[slot & 1]), "cudaEventSynchronize (queued uploads)");
 }
 
 /* Each kernel in two forms: over a rows x cols grid (blockIdx.y strides
@@ -307,10 +336,26 @@ extern "C" __attribute__((visibility("default"))) const gl_dev_ops *gl_cuda_modu
         host->ops_bytes != sizeof(gl_dev_ops))
         return NULL;
     H = host;
-    static const gl_dev_ops ops = {"cuda",       cuda_open,     cuda_close,  cuda_free_bytes,
-                                   cuda_alloc,   cuda_release,  cuda_upload, cuda_download,
-                                   cuda_launch,  cuda_gemm,     cuda_sync,   cuda_describe,
-                                   cuda_host_alloc, cuda_host_release, cuda_record_begin,
-                                   cuda_record_end, cuda_replay,    cuda_graph_release};
+    /* in dev.h's order */
+    static const gl_dev_ops ops = {"cuda",
+                                   cuda_open,
+                                   cuda_close,
+                                   cuda_free_bytes,
+                                   cuda_alloc,
+                                   cuda_release,
+                                   cuda_upload,
+                                   cuda_upload_queued,
+                                   cuda_wait_uploads,
+                                   cuda_download,
+                                   cuda_launch,
+                                   cuda_gemm,
+                                   cuda_sync,
+                                   cuda_describe,
+                                   cuda_host_alloc,
+                                   cuda_host_release,
+                                   cuda_record_begin,
+                                   cuda_record_end,
+                                   cuda_replay,
+                                   cuda_graph_release};
     return &ops;
 }

@@ -23,7 +23,11 @@
  *    one allocation and the other side outside all of them; a GEMM's three
  *    matrices, over the whole batch, lie within allocations, C overlaps
  *    neither A nor B, and each leading dimension is at least its matrix's
- *    rows (cuBLAS refuses less).
+ *    rows (cuBLAS refuses less);
+ *  - a queued upload's host memory stays as it was until the upload is
+ *    waited for (wait_uploads of its slot, a sync or a download), as a
+ *    GPU's copy may read it at any time until then: the emulator copies at
+ *    once, keeps a snapshot and compares it when the wait comes.
  * A recorded graph (dev.h) is the list of its launches and GEMMs with their
  * arguments, views copied, replayed through the same launch and GEMM; a
  * copy, allocation or release while recording is an error, as it is in a
@@ -62,6 +66,14 @@ typedef struct rec_op {
     long sa, sb, sc;
 } rec_op;
 
+/* strict: a queued upload's host side, and what it held when queued */
+typedef struct queued {
+    const void *src;
+    void *snap;
+    size_t bytes;
+    int slot;
+} queued;
+
 typedef struct graph {
     rec_op *op;
     int n, cap;
@@ -78,6 +90,8 @@ struct gl_dev {
     char *before, *ahead; /* strict: memory before a launch, and its in-order result */
     size_t scratch;
     graph *rec; /* the graph being recorded, or NULL */
+    queued *q;  /* strict: the uploads queued and not yet waited for */
+    int nq, capq;
     char first_error[256];
 };
 
@@ -116,6 +130,8 @@ static void graph_free(graph *gr) {
 
 static void host_close(gl_dev *d) {
     graph_free(d->rec);
+    for (int i = 0; i < d->nq; i++) free(d->q[i].snap);
+    free(d->q);
     for (int i = 0; i < d->n; i++) unmap(&d->blocks[i]);
     free(d->blocks);
     free(d->before);
@@ -133,7 +149,7 @@ static void note(gl_dev *d, const char *msg) {
 static int recording(gl_dev *d, const char *what) {
     if (!d->rec) return 0;
     char msg[128];
-    snprintf(msg, sizeof msg, "emulator: %s while recording a graph (a stream capture refuses it)", what);
+    snprintf(msg, sizeof msg, "%s while recording a graph (a stream capture refuses it)", what);
     note(d, msg);
     return 1;
 }
@@ -162,7 +178,7 @@ static void expose(gl_dev *d, int on) {
     for (int i = 0; i < d->n; i++)
         if (mprotect(d->blocks[i].base + page_size(), d->blocks[i].span,
                      on ? PROT_READ | PROT_WRITE : PROT_NONE))
-            note(d, "emulator: mprotect failed");
+            note(d, "mprotect failed");
 }
 
 static void *host_alloc(gl_dev *d, size_t bytes) {
@@ -241,8 +257,51 @@ static void host_upload(gl_dev *d, void *dst, const void *src, size_t bytes) {
     copy(d, dst, src, bytes, 1);
 }
 
+/* strict: the queued uploads of slot (-1: all) are done; their host memory
+ * must not have changed since they were queued */
+static void settle(gl_dev *d, int slot) {
+    int kept = 0;
+    for (int i = 0; i < d->nq; i++) {
+        queued *u = &d->q[i];
+        if (slot >= 0 && u->slot != slot) {
+            d->q[kept++] = *u;
+            continue;
+        }
+        if (memcmp(u->src, u->snap, u->bytes) != 0)
+            note(d, "the host memory of a queued upload changed before the upload was waited for "
+                    "(a GPU may copy it at any time until then)");
+        free(u->snap);
+    }
+    d->nq = kept;
+}
+
+static void host_upload_queued(gl_dev *d, void *dst, const void *src, size_t bytes, int slot) {
+    copy(d, dst, src, bytes, 1);
+    if (!d->strict || !bytes || d->rec) return;
+    if (d->nq == d->capq) {
+        int cap = d->capq ? 2 * d->capq : 16;
+        queued *q = realloc(d->q, sizeof *q * (size_t)cap);
+        if (!q) {
+            note(d, "out of memory for a queued upload's check");
+            return;
+        }
+        d->q = q;
+        d->capq = cap;
+    }
+    void *snap = malloc(bytes);
+    if (!snap) {
+        note(d, "out of memory for a queued upload's check");
+        return;
+    }
+    memcpy(snap, src, bytes);
+    d->q[d->nq++] = (queued){src, snap, bytes, slot};
+}
+
+static void host_wait_uploads(gl_dev *d, int slot) { settle(d, slot); }
+
 static void host_download(gl_dev *d, void *dst, const void *src, size_t bytes) {
     copy(d, dst, src, bytes, 0);
+    settle(d, -1);
 }
 
 static void run_cells(gl_kernel k, long rows, long cols, const gl_gview *v, int reverse) {
@@ -285,7 +344,7 @@ static void launch_checked(gl_dev *d, gl_kernel k, long rows, long cols, const g
         d->ahead = malloc(total);
         d->scratch = d->before && d->ahead ? total : 0;
         if (!d->scratch) {
-            note(d, "emulator: out of memory for the strict check");
+            note(d, "out of memory for the strict check");
             run_cells(k, rows, cols, v, 0);
             return;
         }
@@ -415,6 +474,7 @@ static void host_graph_release(gl_dev *d, void *graph_) {
 
 static int host_sync(gl_dev *d, gl_error *err) {
     recording(d, "a sync");
+    settle(d, -1);
     if (d->first_error[0]) return gl_failc(err, GL_E_DEVICE, "GPU emulator: %s", d->first_error);
     return 0;
 }
@@ -436,10 +496,25 @@ static void host_unpin(gl_dev *d, void *ptr) {
 }
 
 const gl_dev_ops *gl_dev_host_ops(void) {
-    static const gl_dev_ops ops = {"host emulator", host_open,  host_close,  host_free_bytes,
-                                   host_alloc,      host_release, host_upload, host_download,
-                                   host_launch,     host_gemm,  host_sync,  host_describe,
-                                   host_pinned,     host_unpin, host_record_begin, host_record_end,
-                                   host_replay,     host_graph_release};
+    static const gl_dev_ops ops = {.name = "host emulator",
+                                   .open = host_open,
+                                   .close = host_close,
+                                   .free_bytes = host_free_bytes,
+                                   .alloc = host_alloc,
+                                   .release = host_release,
+                                   .upload = host_upload,
+                                   .upload_queued = host_upload_queued,
+                                   .wait_uploads = host_wait_uploads,
+                                   .download = host_download,
+                                   .launch = host_launch,
+                                   .gemm = host_gemm,
+                                   .sync = host_sync,
+                                   .describe = host_describe,
+                                   .host_alloc = host_pinned,
+                                   .host_release = host_unpin,
+                                   .record_begin = host_record_begin,
+                                   .record_end = host_record_end,
+                                   .replay = host_replay,
+                                   .graph_release = host_graph_release};
     return &ops;
 }

@@ -103,7 +103,7 @@ void gpop_free(gpop *g) {
         for (int i = 0; i < 2; i++)
             if (g->graph[i]) g->ops->graph_release(g->dev, g->graph[i]);
         for (int i = 0; i < g->n_blocks; i++) g->ops->release(g->dev, g->blocks[i]);
-        g->ops->host_release(g->dev, g->perm);
+        for (int i = 0; i < 2; i++) g->ops->host_release(g->dev, g->perm[i]);
         g->ops->close(g->dev);
     }
     free(g->t);
@@ -326,9 +326,12 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
     g->mem = calloc(Mz, sizeof *g->mem);
     g->acc = calloc(Mz * GL_ACC, sizeof(double));
     int minibatch = c->batch > 0 && c->batch < T;
-    g->perm = minibatch ? g->ops->host_alloc(g->dev, sizeof(int32_t) * Mz * (size_t)T) : NULL;
+    for (int i = 0; i < 2 && minibatch; i++)
+        g->perm[i] = g->ops->host_alloc(g->dev, sizeof(int32_t) * Mz * (size_t)T);
     g->epoch = malloc(sizeof(long) * Mz);
-    if (!g->mem || !g->acc || (minibatch && !g->perm) || !g->epoch || make_groups(g) != 0) ok = 0;
+    if (!g->mem || !g->acc || (minibatch && (!g->perm[0] || !g->perm[1])) || !g->epoch ||
+        make_groups(g) != 0)
+        ok = 0;
     shape sh = shape_of(c, Mz, R, T, S), *s = &sh;
 #define GPOP_ALLOC(field, size, count) v->field = dev_alloc(g, (size_t)(size) * (size_t)(count), &ok);
     GPOP_ARRAYS(GPOP_ALLOC)

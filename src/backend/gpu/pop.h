@@ -17,7 +17,8 @@
  *   optim_prep, optim            AdamW / Adam / SGD
  *
  * The host keeps only the step count and, with minibatches, draws each
- * member's epoch permutation with the CPU's gl_shuffle and uploads it. At a
+ * member's epoch permutation with the CPU's gl_shuffle and queues its upload
+ * (double-buffered: the host does not wait for the device). At a
  * logging step the population is evaluated on the device (norms, IPR as a
  * GEMM with the DFT matrix, accuracies and losses on every subset) and
  * GL_ACC numbers per member come back.
@@ -46,7 +47,9 @@ typedef struct gpop {
     long step;               /* the step the population takes next (each member's mem.step) */
     gl_gmember *mem;         /* (M) host copy */
     double *acc;             /* (M, GL_ACC) host copy */
-    int32_t *perm;           /* (M, T) minibatches: the host's copy of the epochs' permutations (pinned) */
+    int32_t *perm[2];        /* (M, T) each, minibatches: the epochs' permutations drawn on the host
+                              * (pinned), filled in turn while the other's upload runs */
+    int perm_slot;           /* the one filled next */
     long *epoch;             /* (M) epoch whose permutation is on the device */
     float *dft;              /* device (p, 2nb): the IPR's basis functions */
     int batch_ready;         /* the batch buffers hold this step's rows (full batch) */

@@ -63,23 +63,41 @@ void gpop_load_batch(gpop *g, int with_csr) {
  * into the host's copy of perm, and uploads the members' span of it from
  * the first to the last that changed in one copy (members of one alpha are
  * consecutive and change together). */
+/* the epoch member i's minibatches come from at this step, if its
+ * permutation on the device is another's; else -1 */
+static long new_epoch(const gpop *g, int i) {
+    long n = g->mem[i].n_train, e = g->step / gl_minibatch_count(n, g->v.batch);
+    return g->v.batch < n && e != g->epoch[i] ? e : -1;
+}
+
+/* Draws the permutations of the members whose epoch changes into the next
+ * host buffer and queues one upload per run of consecutive such members;
+ * the buffer's previous uploads are waited for first (two steps back or
+ * more), so the host does not wait for the step before. */
 static void refresh_perms(gpop *g) {
     gl_gview *v = &g->v;
-    int lo = v->M, hi = -1;
-    for (int i = 0; i < v->M; i++) {
-        const gl_config *c = gl_trainer_config(g->t[i]);
-        long n = g->mem[i].n_train, nb = gl_minibatch_count(n, v->batch), e = g->step / nb;
-        if (v->batch >= n || e == g->epoch[i]) continue;
-        int32_t *perm = g->perm + (size_t)i * v->T;
-        for (int32_t k = 0; k < n; k++) perm[k] = k;
-        gl_shuffle(perm, (int32_t)n, c->seed, GL_STREAM_MINIBATCH, (uint32_t)e);
-        g->epoch[i] = e;
-        if (i < lo) lo = i;
-        hi = i;
+    int s = g->perm_slot, waited = 0;
+    for (int i = 0; i < v->M;) {
+        if (new_epoch(g, i) < 0) {
+            i++;
+            continue;
+        }
+        if (!waited) g->ops->wait_uploads(g->dev, s);
+        waited = 1;
+        int j = i;
+        for (long e; j < v->M && (e = new_epoch(g, j)) >= 0; j++) {
+            int32_t *perm = g->perm[s] + (size_t)j * v->T;
+            for (int32_t k = 0; k < g->mem[j].n_train; k++) perm[k] = k;
+            gl_shuffle(perm, (int32_t)g->mem[j].n_train, gl_trainer_config(g->t[j])->seed,
+                       GL_STREAM_MINIBATCH, (uint32_t)e);
+            g->epoch[j] = e;
+        }
+        size_t at = (size_t)i * v->T;
+        g->ops->upload_queued(g->dev, v->perm + at, g->perm[s] + at,
+                              sizeof(int32_t) * (size_t)(j - i) * v->T, s);
+        i = j;
     }
-    if (hi >= lo)
-        g->ops->upload(g->dev, v->perm + (size_t)lo * v->T, g->perm + (size_t)lo * v->T,
-                       sizeof(int32_t) * (size_t)(hi - lo + 1) * v->T);
+    if (waited) g->perm_slot = !s;
 }
 
 /* z = norm(a) and out = z W^T for the loaded rows (training or evaluation mode) */
