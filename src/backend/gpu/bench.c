@@ -26,7 +26,8 @@ int gl_gpu_bench(gl_trainer **members, int M, int warmup, int steps, int log_eve
         ms[i] = 1e3 * (gl_now() - t0);
     }
     size_t used = strlen(device);
-    snprintf(device + used, cap - used, ", %s", g.graphs ? "steps replayed as recorded graphs" : "steps launched operation by operation");
+    snprintf(device + used, cap - used, ", %s",
+             g.graphs ? "steps replayed as recorded graphs" : "steps launched operation by operation");
     if (prof && rc == 0) {
         prof->n = 0;
         g.prof = prof;

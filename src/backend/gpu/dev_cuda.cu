@@ -43,11 +43,16 @@ struct gl_dev {
     int device;
     int tf32;      /* gl_runtime tf32: cuBLAS may use TF32 tensor cores */
     int sync_each; /* GROKLAB_GPU_SYNC=1: synchronize after every operation */
+    int capturing; /* between record_begin and record_end */
     char first_error[256];
+    char capture_error[256]; /* the first error while capturing: the recording fails, nothing ran */
 };
 
+/* While capturing, an error fails the recording only: the caller then
+ * launches the same operations itself, and those report their own errors. */
 static void note(gl_dev *d, const char *what, const char *msg) {
-    if (!d->first_error[0]) snprintf(d->first_error, sizeof d->first_error, "%s: %s", what, msg);
+    char *first = d->capturing ? d->capture_error : d->first_error;
+    if (!first[0]) snprintf(first, sizeof d->first_error, "%s: %s", what, msg);
 }
 
 static void check(gl_dev *d, cudaError_t e, const char *what) {
@@ -260,6 +265,8 @@ static int cuda_record_begin(gl_dev *d) {
         cudaGetLastError();
         return -1;
     }
+    d->capturing = 1;
+    d->capture_error[0] = 0;
     return 0;
 }
 
@@ -267,9 +274,11 @@ static void *cuda_record_end(gl_dev *d) {
     cudaGraph_t graph = NULL;
     cudaGraphExec_t exec = NULL;
     cudaError_t e = cudaStreamEndCapture(d->stream, &graph);
-    if (e == cudaSuccess) e = cudaGraphInstantiate(&exec, graph, 0);
+    d->capturing = 0;
+    if (e == cudaSuccess && !d->capture_error[0]) e = cudaGraphInstantiate(&exec, graph, 0);
     if (graph) cudaGraphDestroy(graph);
-    if (e != cudaSuccess) {
+    if (e != cudaSuccess || d->capture_error[0]) {
+        if (exec) cudaGraphExecDestroy(exec);
         cudaGetLastError(); /* the caller launches the operations one by one instead */
         return NULL;
     }

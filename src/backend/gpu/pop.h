@@ -55,6 +55,7 @@ typedef struct gpop {
     int batch_ready;         /* the batch buffers hold this step's rows (full batch) */
     int graphs;              /* steps replay recorded graphs (step.c) */
     void *graph[2];          /* the recorded step without and with the batch's load, or NULL */
+    int ran[2];              /* that step has run (recording waits for its second time) */
     /* Full batch: members sorted by training-set size form groups of equal
      * rows, and each group's GEMMs cover its rows; consecutive groups are
      * merged, padded with zero rows, where the products' fixed cost saved

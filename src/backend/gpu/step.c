@@ -167,15 +167,18 @@ void gpop_train_step(gpop *g) {
     v->training = 1;
     if (!full) refresh_perms(g); /* a copy: never inside a recording */
     void **graph = &g->graph[load];
-    if (g->graphs && !g->prof && !*graph) {
+    /* recorded the second time: the first, launched directly, loads every
+     * kernel and product's code outside a capture */
+    if (g->graphs && !g->prof && !*graph && g->ran[load]) {
         if (g->ops->record_begin(g->dev) == 0) {
             step_ops(g, load);
             *graph = g->ops->record_end(g->dev);
         }
         if (!*graph) g->graphs = 0;
     }
-    if (g->graphs && !g->prof) g->ops->replay(g->dev, *graph);
+    if (g->graphs && !g->prof && *graph) g->ops->replay(g->dev, *graph);
     else step_ops(g, load);
+    g->ran[load] = 1;
     g->batch_ready = full;
     g->step++;
 }
