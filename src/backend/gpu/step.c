@@ -158,9 +158,10 @@ static void step_ops(gpop *g, int load) {
 /* A step's work is the same operations with the same arguments every step
  * (the step itself is on the device, mem.step), so it is recorded once as a
  * graph, for each of with and without the batch's load, and replayed: one
- * submission instead of 8 to 18 launches and products. Not when profiling (each
- * operation is timed on its own), with gl_runtime gpu_direct, or where the
- * device does not record (then the operations are launched one by one). */
+ * submission instead of 8 to 18 launches and products (3 products more for
+ * each group after the first). Not when profiling (each operation is timed
+ * on its own), with gl_runtime gpu_direct, or where the device does not
+ * record (then the operations are launched one by one). */
 void gpop_train_step(gpop *g) {
     gl_gview *v = &g->v;
     int full = v->batch <= 0 || v->batch >= v->T, load = !full || !g->batch_ready;
