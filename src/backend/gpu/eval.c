@@ -18,7 +18,7 @@ int gpop_evaluate(gpop *g, gl_error *err) {
     long offs[3] = {v->off_u, v->off_v, v->off_w}, nb2 = 2L * v->nb;
     for (int c = 0; c < 3; c++)
         gpop_gemm(g, "gemm spectra", 0, 0, v->N, (int)nb2, v->p, v->P + offs[c], v->N, v->np, g->dft,
-             v->p, 0, v->spec + (long)c * nb2 * v->N, v->N, 3 * nb2 * v->N, v->M);
+             v->ldo, 0, v->spec + (long)c * nb2 * v->N, v->N, 3 * nb2 * v->N, v->M);
     gpop_launch(g, GL_K_ipr, M, v->N);
     gpop_launch(g, GL_K_ipr_mean, M, 1);
     v->training = 0;

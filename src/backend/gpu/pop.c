@@ -135,14 +135,15 @@ static int upload_sets(gpop *g, int which, int32_t *dst, int rows, int *ok) {
 
 /* The IPR's basis: column j < nb is cos(2 pi j pos / n), nb + j is
  * -sin(...), at the residue of position pos (plan's basis; residues outside
- * it are zero rows), stored (p, 2nb) column-major with leading dimension p. */
+ * it are zero rows), stored (p, 2nb) column-major with leading dimension
+ * out_stride(p), as out's rows, so that the product's operand is aligned. */
 static int upload_dft(gpop *g, const gl_config *c, gl_error *err) {
     gl_ipr_plan *plan;
-    int p = c->p;
+    int p = c->p, ld = out_stride(p);
     int rc = gl_ipr_plan_create(&plan, p, 1, gl_config_basis(c), err);
     if (rc != 0) return rc;
     int n = gl_ipr_plan_length(plan), nb = gl_ipr_plan_bins(plan);
-    float *F = calloc((size_t)p * 2 * (size_t)nb, sizeof(float));
+    float *F = calloc((size_t)ld * 2 * (size_t)nb, sizeof(float));
     if (!F) {
         gl_ipr_plan_free(plan);
         return gl_fail_nomem(err, "for the DFT basis");
@@ -151,13 +152,13 @@ static int upload_dft(gpop *g, const gl_config *c, gl_error *err) {
         int res = gl_ipr_plan_index(plan, pos);
         for (int j = 0; j < nb; j++) {
             double ang = 2.0 * M_PI * (double)((long)j * pos % n) / n;
-            F[res + (size_t)j * p] = (float)cos(ang);
-            F[res + (size_t)(nb + j) * p] = (float)-sin(ang);
+            F[res + (size_t)j * ld] = (float)cos(ang);
+            F[res + (size_t)(nb + j) * ld] = (float)-sin(ang);
         }
     }
     g->v.n_ipr = n;
     g->v.nb = nb;
-    g->ops->upload(g->dev, g->dft, F, sizeof(float) * (size_t)p * 2 * (size_t)nb);
+    g->ops->upload(g->dev, g->dft, F, sizeof(float) * (size_t)ld * 2 * (size_t)nb);
     free(F);
     gl_ipr_plan_free(plan);
     return 0;
@@ -337,7 +338,7 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
     GPOP_ARRAYS(GPOP_ALLOC)
 #undef GPOP_ALLOC
     if (!v->z) v->z = v->a;
-    g->dft = dev_alloc(g, 4 * (size_t)p * 2 * nb, &ok);
+    g->dft = dev_alloc(g, 4 * (size_t)out_stride(p) * 2 * nb, &ok);
     int32_t *sets[] = {v->tr_m, v->tr_n, v->tr_y, v->tr_true, v->te_m, v->te_n, v->te_y};
     for (int w = 0; w < 7; w++) upload_sets(g, w, sets[w], w < 4 ? v->T : v->S, &ok);
     if (!ok) { /* the caller may try fewer members at once */

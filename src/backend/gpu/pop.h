@@ -51,7 +51,7 @@ typedef struct gpop {
                               * (pinned), filled in turn while the other's upload runs */
     int perm_slot;           /* the one filled next */
     long *epoch;             /* (M) epoch whose permutation is on the device */
-    float *dft;              /* device (p, 2nb): the IPR's basis functions */
+    float *dft;              /* device (ldo, 2nb): the IPR's basis functions (rows p.. zero) */
     int batch_ready;         /* the batch buffers hold this step's rows (full batch) */
     int graphs;              /* steps replay recorded graphs (step.c) */
     void *graph[2];          /* the recorded step without and with the batch's load, or NULL */
