@@ -157,9 +157,10 @@ if [[ -x gpu-bundle/groklab ]]; then
     cublas_dir=$(dirname "$( (ls /usr/local/cuda/lib64/libcublas.so.* /usr/local/cuda/lib/libcublas.so.* 2> /dev/null;
         find / -xdev -name 'libcublas.so.*' -not -path '*/proc/*' 2> /dev/null) | head -n 1)")
     export LD_LIBRARY_PATH="$ROOT/gpu-bundle/lib:$cublas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export GROKLAB_CUDA_MODULE="$ROOT/gpu-bundle/groklab-cuda.so" # the bundle's, whatever else is installed
     {
         echo "## using the carried gpu-bundle/ (commit $(cat gpu-bundle/COMMIT 2> /dev/null)), cuBLAS from $cublas_dir"
-        ldd "$GL" 2>&1
+        ldd "$GL" "$GROKLAB_CUDA_MODULE" 2>&1
     } >> "$OUT/build.log"
     record build "ok (carried bundle)" 0 "$OUT/build.log"
 else

@@ -68,8 +68,9 @@ typedef struct gl_gpu_profile {
  * logging step (everything a logged row needs, on the device; no row is
  * kept), inside its time. Then, with prof (NULL: none), prof->steps more
  * steps are profiled (operation by operation). The trainers are left as
- * they were. device (cap bytes) names the GPU, the precision of its products
- * and whether the timed steps were replayed as recorded graphs, and *peak
+ * they were. device (cap bytes) names the GPU, the precision of its products,
+ * whether the timed steps were replayed as recorded graphs and how many
+ * launches, products and replays each timed step submitted, and *peak
  * is its FP32 peak in FLOP/s (0 if unknown). */
 int gl_gpu_bench(gl_trainer **members, int M, int warmup, int steps, int log_every, double *ms,
                  char *device, size_t cap, double *peak, gl_gpu_profile *prof, gl_error *err);

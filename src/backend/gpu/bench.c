@@ -20,14 +20,16 @@ int gl_gpu_bench(gl_trainer **members, int M, int warmup, int steps, int log_eve
     g.ops->describe(g.dev, device, cap, peak);
     for (int i = 0; i < warmup && rc == 0; i++)
         if ((rc = step(&g, log_every, err)) == 0) rc = g.ops->sync(g.dev, err);
+    long submits = g.submits;
     for (int i = 0; i < steps && rc == 0; i++) {
         double t0 = gl_now();
         if ((rc = step(&g, log_every, err)) == 0) rc = g.ops->sync(g.dev, err);
         ms[i] = 1e3 * (gl_now() - t0);
     }
     size_t used = strlen(device);
-    snprintf(device + used, cap - used, ", %s",
-             g.graphs ? "steps replayed as recorded graphs" : "steps launched operation by operation");
+    snprintf(device + used, cap - used, ", %s (%.1f submissions per step: launches, products, graphs)",
+             g.graphs ? "steps replayed as recorded graphs" : "steps launched operation by operation",
+             steps > 0 ? (double)(g.submits - submits) / steps : 0.0);
     if (prof && rc == 0) {
         prof->n = 0;
         g.prof = prof;

@@ -56,6 +56,8 @@ typedef struct gpop {
     int graphs;              /* steps replay recorded graphs (step.c) */
     void *graph[2];          /* the recorded step without and with the batch's load, or NULL */
     int ran[2];              /* that step has run (recording waits for its second time) */
+    int recording;           /* between the device's record_begin and record_end */
+    long submits;            /* launches, products and graph replays handed to the device */
     /* Full batch: members sorted by training-set size form groups of equal
      * rows, and each group's GEMMs cover its rows; consecutive groups are
      * merged, padded with zero rows, where the products' fixed cost saved

@@ -34,6 +34,7 @@ static void prof_add(gpop *g, const char *what, double t0) {
 
 void gpop_launch(gpop *g, gl_kernel k, long rows, long cols) {
     double t0 = g->prof ? prof_start(g) : 0;
+    g->submits += !g->recording;
     g->ops->launch(g->dev, k, rows, cols, &g->v);
     if (g->prof) prof_add(g, gl_kernel_name(k), t0);
 }
@@ -42,6 +43,7 @@ void gpop_launch(gpop *g, gl_kernel k, long rows, long cols) {
 void gpop_gemm(gpop *g, const char *what, int ta, int tb, int m, int n, int k, const float *A, int lda,
                long sa, const float *B, int ldb, long sb, float *C, int ldc, long sc, int batch) {
     double t0 = g->prof ? prof_start(g) : 0;
+    g->submits += !g->recording;
     g->ops->gemm(g->dev, ta, tb, m, n, k, A, lda, sa, B, ldb, sb, C, ldc, sc, batch);
     if (g->prof) prof_add(g, what, t0);
 }
@@ -59,10 +61,6 @@ void gpop_load_batch(gpop *g, int with_csr) {
     gpop_launch(g, GL_K_csr_fill, 2 * M, v->p);
 }
 
-/* Minibatches: draws the permutation of every member whose epoch changed
- * into the host's copy of perm, and uploads the members' span of it from
- * the first to the last that changed in one copy (members of one alpha are
- * consecutive and change together). */
 /* the epoch member i's minibatches come from at this step, if its
  * permutation on the device is another's; else -1 */
 static long new_epoch(const gpop *g, int i) {
@@ -70,10 +68,11 @@ static long new_epoch(const gpop *g, int i) {
     return g->v.batch < n && e != g->epoch[i] ? e : -1;
 }
 
-/* Draws the permutations of the members whose epoch changes into the next
- * host buffer and queues one upload per run of consecutive such members;
- * the buffer's previous uploads are waited for first (two steps back or
- * more), so the host does not wait for the step before. */
+/* Minibatches: draws the permutations of the members whose epoch changes
+ * into the next host buffer and queues one upload per run of consecutive
+ * such members (members of one alpha are consecutive and change together);
+ * the buffer's previous uploads are waited for first (two refreshes back),
+ * so the host does not wait for the step before. */
 static void refresh_perms(gpop *g) {
     gl_gview *v = &g->v;
     int s = g->perm_slot, waited = 0;
@@ -172,13 +171,19 @@ void gpop_train_step(gpop *g) {
      * kernel and product's code outside a capture */
     if (g->graphs && !g->prof && !*graph && g->ran[load]) {
         if (g->ops->record_begin(g->dev) == 0) {
+            g->recording = 1;
             step_ops(g, load);
+            g->recording = 0;
             *graph = g->ops->record_end(g->dev);
         }
         if (!*graph) g->graphs = 0;
     }
-    if (g->graphs && !g->prof && *graph) g->ops->replay(g->dev, *graph);
-    else step_ops(g, load);
+    if (g->graphs && !g->prof && *graph) {
+        g->submits++;
+        g->ops->replay(g->dev, *graph);
+    } else {
+        step_ops(g, load);
+    }
     g->ran[load] = 1;
     g->batch_ready = full;
     g->step++;
