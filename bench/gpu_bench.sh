@@ -31,17 +31,20 @@
 #                         GROKLAB_TF32=1; each compared run by run
 #                         (bench/phase_agree.py) with the CPU backend's store
 #                         of that grid carried in gpu-bundle/ref-fig3a-small.db
-#      fig3a.log, fig3a/  /usr/bin/time -v build-gpu/groklab reproduce fig3a
-#                         --scale paper --device cuda (the 17 x 19 x 4 grid,
-#                         1,292 runs) under timeout 240; the store stays in
-#                         $OUT/fig3a (sweep.db; resumable)
 #   f. authors_loop.{txt,json}   bench/authors_loop.py --device cuda: the
 #                         paper authors' PyTorch loop, one model (ms/step)
 #      batched_torch.{txt,jsonl} bench/batched_torch.py --device cuda, hand-
 #                         batched torch population, M = 1..1024 (model-steps/s)
 #      jax_vmap.{txt,jsonl}      bench/jax_vmap.py: jax.vmap population,
 #                         M = 1..1024 (model-steps/s)
-#   g. summary.txt        the key figures of all the above, printed at the end
+#   g. fig3a.log, fig3a/  /usr/bin/time -v build-gpu/groklab reproduce fig3a
+#                         --scale paper --device cuda (the 17 x 19 x 4 grid,
+#                         1,292 runs) under timeout 240 (or what is left);
+#                         the store stays in $OUT/fig3a (sweep.db; resumable)
+#   h. gpu_memcheck.log   compute-sanitizer --tool memcheck test_gpu cuda: every
+#                         device access of the GPU tests checked (last, in
+#                         what is left of the budget)
+#   i. summary.txt        the key figures of all the above, printed at the end
 #   status.tsv            one line per part: name, ok / FAILED (exit N) /
 #                         TIMEOUT / skipped, seconds, log file
 #
@@ -80,7 +83,7 @@ if ! command -v nvcc > /dev/null 2>&1 && [[ -x /usr/local/cuda/bin/nvcc ]]; then
 fi
 
 # logs are appended to: start them empty; JSON files appear only when written
-for f in status.tsv env.txt build.log gpu_tests.log groklab_bench.txt groklab_bench_direct.txt \
+for f in status.tsv env.txt build.log gpu_tests.log gpu_memcheck.log groklab_bench.txt groklab_bench_direct.txt \
          groklab_bench_sweep.txt authors_loop.txt \
          batched_torch.txt jax_vmap.txt fig3a_small.log fig3a.log summary.txt; do
     : > "$OUT/$f"
@@ -194,7 +197,7 @@ else
     skip groklab-bench "$OUT/groklab_bench.txt" "no $GL"
 fi
 
-# --- e. Figure 3(a): the small grid against the CPU, then the paper's grid ---
+# --- e. Figure 3(a): the small grid against the CPU -------------------------
 # The small grid (5 x 5 x 4 = 100 runs at p 59) in FP32 and in TF32
 # (GROKLAB_TF32=1), each compared run by run with the CPU backend's store of
 # the same grid, carried in gpu-bundle/ref-fig3a-small.db (bench/gpu_bundle.sh).
@@ -214,10 +217,8 @@ if [[ -x "$GL" ]]; then
     else
         skip phases "$OUT/fig3a_small.log" "no $REF"
     fi
-    part fig3a 240 "$OUT/fig3a.log" ${TIMEV[@]+"${TIMEV[@]}"} \
-        "$GL" reproduce fig3a --scale paper --device cuda --out "$OUT/fig3a" --quiet
 else
-    skip fig3a "$OUT/fig3a.log" "no $GL"
+    skip fig3a-small "$OUT/fig3a_small.log" "no $GL"
 fi
 
 # --- f. baselines -----------------------------------------------------------
@@ -228,7 +229,26 @@ part batched-torch 90 "$OUT/batched_torch.txt" "$PYTHON" bench/batched_torch.py 
 part jax-vmap 120 "$OUT/jax_vmap.txt" "$PYTHON" bench/jax_vmap.py --pop "$POP" --steps 50 \
     --reps 3 --require-gpu --json "$OUT/jax_vmap.jsonl"
 
-# --- g. summary -------------------------------------------------------------
+# --- g. Figure 3(a) at paper scale, after the baselines: it takes what is
+# left of its limit (the store is resumable; the summary counts its runs) ---
+if [[ -x "$GL" ]]; then
+    part fig3a 240 "$OUT/fig3a.log" ${TIMEV[@]+"${TIMEV[@]}"} \
+        "$GL" reproduce fig3a --scale paper --device cuda --out "$OUT/fig3a" --quiet
+else
+    skip fig3a "$OUT/fig3a.log" "no $GL"
+fi
+
+# --- h. the GPU tests under compute-sanitizer (out-of-bounds and misaligned
+# accesses, errors of the CUDA API), with what is left of the budget ---------
+SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2> /dev/null)
+if [[ -x "$TEST_GPU" && -n $SANITIZER ]]; then
+    part gpu-memcheck 150 "$OUT/gpu_memcheck.log" "$SANITIZER" --tool memcheck --error-exitcode 3 \
+        "$TEST_GPU" cuda
+else
+    skip gpu-memcheck "$OUT/gpu_memcheck.log" "no $TEST_GPU or no compute-sanitizer"
+fi
+
+# --- i. summary -------------------------------------------------------------
 # fig3a's progress: runs by status in its SQLite store
 fig3a_counts() {
     [[ -f "$OUT/fig3a/sweep.db" ]] || { echo "  no $OUT/fig3a/sweep.db"; return; }
@@ -275,6 +295,9 @@ tail_failed() {
     echo "gpu tests:"
     body "$OUT/gpu_tests.log" | grep -E '^NOT OK|failed$|^SKIP' | sed 's/^/  /'
     tail_failed gpu-tests "$OUT/gpu_tests.log"
+    echo "gpu tests under compute-sanitizer memcheck:"
+    body "$OUT/gpu_memcheck.log" | grep -E 'ERROR SUMMARY|^NOT OK|failed$' | sed 's/^/  /'
+    tail_failed gpu-memcheck "$OUT/gpu_memcheck.log"
     echo "groklab bench --device cuda:"
     body "$OUT/groklab_bench.txt" \
         | grep -E 'groklab bench|step:|products|memory|population|model-steps|where a step' \
