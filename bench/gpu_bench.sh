@@ -280,6 +280,14 @@ tail_failed() {
     echo "$lines"
 }
 
+# section TITLE PART LOG REGEX: TITLE, the lines of $OUT/LOG that match REGEX,
+# and its last lines if PART failed
+section() {
+    echo "$1"
+    body "$OUT/$3" | grep -E "$4" | sed 's/^/  /'
+    tail_failed "$2" "$OUT/$3"
+}
+
 {
     echo "groklab GPU bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(hostname), ${SECONDS}s"
     echo "GPU: $(timeout 10 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2> /dev/null | head -n 1)"
@@ -292,37 +300,20 @@ tail_failed() {
     echo "build:"
     tail_failed configure "$OUT/build.log"
     tail_failed build "$OUT/build.log"
-    echo "gpu tests:"
-    body "$OUT/gpu_tests.log" | grep -E '^NOT OK|failed$|^SKIP' | sed 's/^/  /'
-    tail_failed gpu-tests "$OUT/gpu_tests.log"
-    echo "gpu tests under compute-sanitizer memcheck:"
-    body "$OUT/gpu_memcheck.log" | grep -E 'ERROR SUMMARY|^NOT OK|failed$' | sed 's/^/  /'
-    tail_failed gpu-memcheck "$OUT/gpu_memcheck.log"
-    echo "groklab bench --device cuda:"
-    body "$OUT/groklab_bench.txt" \
-        | grep -E 'groklab bench|step:|products|memory|population|model-steps|where a step' \
-        | sed 's/^/  /'
-    echo "  (each step by kernel and product: groklab_bench.txt)"
-    tail_failed groklab-bench "$OUT/groklab_bench.txt"
-    echo "groklab bench --device cuda, GROKLAB_GPU_GRAPHS=0 (operation by operation):"
-    body "$OUT/groklab_bench_direct.txt" | grep -E 'groklab bench|step:|population' | sed 's/^/  /'
-    tail_failed groklab-bench-direct "$OUT/groklab_bench_direct.txt"
-    echo "groklab bench --device cuda, a sweep's population (17 fractions, logged):"
-    body "$OUT/groklab_bench_sweep.txt" \
-        | grep -E 'groklab bench|evaluated|step:|population|where a step|launches and' | sed 's/^/  /'
-    tail_failed groklab-bench-sweep "$OUT/groklab_bench_sweep.txt"
-    echo "authors' loop (torch, one model, ms per step):"
-    body "$OUT/authors_loop.txt" | grep -E "authors' loop|median" | sed 's/^/  /'
-    tail_failed authors-loop "$OUT/authors_loop.txt"
-    echo "batched torch population:"
-    body "$OUT/batched_torch.txt" | grep -E '^ +[0-9]+ |^ +M ' | sed 's/^/  /'
-    tail_failed batched-torch "$OUT/batched_torch.txt"
-    echo "jax vmap population:"
-    body "$OUT/jax_vmap.txt" | grep -E '^jax vmap|^ +[0-9]+ |^ +M ' | sed 's/^/  /'
-    tail_failed jax-vmap "$OUT/jax_vmap.txt"
-    echo "fig3a --scale small, GPU (FP32, TF32) against the CPU backend:"
-    body "$OUT/fig3a_small.log" | grep -E '^phase_agree|^  run ' | sed 's/^/  /'
-    tail_failed fig3a-small "$OUT/fig3a_small.log"
+    section "gpu tests:" gpu-tests gpu_tests.log '^NOT OK|failed$|^SKIP'
+    section "gpu tests under compute-sanitizer memcheck:" gpu-memcheck gpu_memcheck.log \
+        'ERROR SUMMARY|^NOT OK|failed$'
+    section "groklab bench --device cuda (each step by kernel and product: groklab_bench.txt):" \
+        groklab-bench groklab_bench.txt 'groklab bench|step:|products|memory|population|model-steps|where a step'
+    section "groklab bench --device cuda, GROKLAB_GPU_GRAPHS=0 (operation by operation):" \
+        groklab-bench-direct groklab_bench_direct.txt 'groklab bench|step:|population'
+    section "groklab bench --device cuda, a sweep's population (17 fractions, logged):" \
+        groklab-bench-sweep groklab_bench_sweep.txt 'groklab bench|evaluated|step:|population|where a step|launches and'
+    section "authors' loop (torch, one model, ms per step):" authors-loop authors_loop.txt "authors' loop|median"
+    section "batched torch population:" batched-torch batched_torch.txt '^ +[0-9]+ |^ +M '
+    section "jax vmap population:" jax-vmap jax_vmap.txt '^jax vmap|^ +[0-9]+ |^ +M '
+    section "fig3a --scale small, GPU (FP32, TF32) against the CPU backend:" fig3a-small fig3a_small.log \
+        '^phase_agree|^  run '
     echo "fig3a --scale paper:"
     fig3a_counts
     grep -E 'Elapsed \(wall clock\)|Maximum resident set size|Percent of CPU' "$OUT/fig3a.log" \
