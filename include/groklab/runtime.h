@@ -22,9 +22,13 @@ typedef struct gl_runtime {
     double emulate_bytes; /* the emulated device's memory (0: half of physical memory) */
     int gpu_direct;       /* 1: a GPU step's kernels and products are launched one by one;
                              0: the step is recorded once as a graph and replayed (same numbers) */
+    int gpu_sync;         /* 1: the GPU synchronizes after every operation, so that a fault is
+                             reported under the operation that caused it (slow, for debugging;
+                             steps are then not recorded) */
 } gl_runtime;
 
-/* memory_limit 0, gpu -1, local_rank -1, tf32 0, gpu_emulate 0, emulate_bytes 0, gpu_direct 0 */
+/* memory_limit 0, gpu -1, local_rank -1, tf32 0, gpu_emulate 0, emulate_bytes 0, gpu_direct 0,
+ * gpu_sync 0 */
 void gl_runtime_default(gl_runtime *r);
 /* Sets the process's settings (copied); call before creating trainers. */
 void gl_runtime_set(const gl_runtime *r);

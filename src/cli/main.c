@@ -64,6 +64,7 @@ static void runtime_from_env(void) {
     if ((v = getenv("GROKLAB_GPU_EMULATE"))) rt.gpu_emulate = !strcmp(v, "1") ? 1 : !strcmp(v, "strict") ? 2 : 0;
     if ((v = getenv("GROKLAB_GPU_EMULATE_BYTES")) && atof(v) > 0) rt.emulate_bytes = atof(v);
     if ((v = getenv("GROKLAB_GPU_GRAPHS"))) rt.gpu_direct = strcmp(v, "0") == 0;
+    if ((v = getenv("GROKLAB_GPU_SYNC"))) rt.gpu_sync = strcmp(v, "1") == 0;
     gl_runtime_set(&rt);
 }
 

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static gl_runtime settings = {0, -1, -1, 0, 0, 0, 0};
+static gl_runtime settings = {0, -1, -1, 0, 0, 0, 0, 0};
 
 void gl_runtime_default(gl_runtime *r) {
     memset(r, 0, sizeof *r);

@@ -15,9 +15,9 @@
  * present, else 0.
  * Errors of queued work are collected and reported by sync; every CUDA and
  * cuBLAS return is checked, a kernel's errors name the kernel, and with
- * GROKLAB_GPU_SYNC=1 each operation is followed by a synchronize, so that an
- * asynchronous fault is reported under the operation that caused it (slow:
- * for debugging). cuBLAS gets its workspace at open (CUBLAS_WORKSPACE), so
+ * gl_runtime's gpu_sync (GROKLAB_GPU_SYNC=1 from the CLI) each operation
+ * is followed by a synchronize, so that an asynchronous fault is reported
+ * under the operation that caused it (slow: for debugging). cuBLAS gets its workspace at open (CUBLAS_WORKSPACE), so
  * that no product allocates in the middle of a step. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -42,7 +42,7 @@ struct gl_dev {
     cudaEvent_t queued[2]; /* after the last queued upload of each slot */
     int device;
     int tf32;      /* gl_runtime tf32: cuBLAS may use TF32 tensor cores */
-    int sync_each; /* GROKLAB_GPU_SYNC=1: synchronize after every operation */
+    int sync_each; /* gl_runtime gpu_sync: synchronize after every operation */
     int capturing; /* between record_begin and record_end */
     char first_error[256];
     char capture_error[256]; /* the first error while capturing: the recording fails, nothing ran */
@@ -78,8 +78,7 @@ static int cuda_open(gl_dev **out, gl_error *err) {
     gl_dev *d = (gl_dev *)calloc(1, sizeof *d);
     if (!d) return H->failc(err, GL_E_NOMEM, "out of memory for the device");
     d->device = device;
-    const char *sync = getenv("GROKLAB_GPU_SYNC");
-    d->sync_each = sync && !strcmp(sync, "1");
+    d->sync_each = H->runtime()->gpu_sync != 0;
     if ((e = cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking)) != cudaSuccess) {
         free(d);
         return H->failc(err, GL_E_NODEVICE, "cudaStreamCreateWithFlags on GPU %d: %s", device,
@@ -257,7 +256,7 @@ static void cuda_gemm(gl_dev *d, int ta, int tb, int m, int n, int k, const floa
 }
 
 /* Graphs: a capture of the stream (only this thread's calls are checked
- * against it), instantiated. Not with GROKLAB_GPU_SYNC=1, whose
+ * against it), instantiated. Not with gpu_sync, whose
  * synchronizations a capture refuses. */
 static int cuda_record_begin(gl_dev *d) {
     if (d->sync_each) return -1;
