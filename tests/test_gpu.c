@@ -8,8 +8,8 @@
  * sums in another order), mean IPR 1e-4, accuracies within 2 examples,
  * weights relative 1e-3 in L2 norm (Adam's normalized steps magnify the
  * rounding of near-zero gradients in single elements, not in the norm).
- * The population trains its steps as recorded graphs (step.c); each case
- * trains it again with every operation launched on its own (gl_runtime
+ * The population trains its steps and evaluates as recorded graphs
+ * (step.c: gpop_submit); each case trains it again with every operation launched on its own (gl_runtime
  * gpu_direct), which must give the same logged rows and weights to the bit.
  *
  *   test_gpu emulate   the population code on the host emulator (any machine),

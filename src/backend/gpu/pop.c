@@ -100,7 +100,7 @@ static void *dev_alloc(gpop *g, size_t bytes, int *ok) {
 
 void gpop_free(gpop *g) {
     if (g->dev) {
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < GPOP_GRAPHS; i++)
             if (g->graph[i]) g->ops->graph_release(g->dev, g->graph[i]);
         for (int i = 0; i < g->n_blocks; i++) g->ops->release(g->dev, g->blocks[i]);
         for (int i = 0; i < 2; i++) g->ops->host_release(g->dev, g->perm[i]);

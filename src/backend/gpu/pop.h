@@ -38,6 +38,9 @@
 #include "train/backend.h"
 
 enum { GPOP_MAX_BLOCKS = 48 };
+/* the device work recorded once and replayed: a training step without and
+ * with the batch's load, an evaluation */
+enum { GPOP_STEP, GPOP_STEP_LOAD, GPOP_EVAL, GPOP_GRAPHS };
 
 typedef struct gpop {
     const gl_dev_ops *ops;
@@ -53,9 +56,9 @@ typedef struct gpop {
     long *epoch;             /* (M) epoch whose permutation is on the device */
     float *dft;              /* device (ldo, 2nb): the IPR's basis functions (rows p.. zero) */
     int batch_ready;         /* the batch buffers hold this step's rows (full batch) */
-    int graphs;              /* steps replay recorded graphs (step.c) */
-    void *graph[2];          /* the recorded step without and with the batch's load, or NULL */
-    int ran[2];              /* that step has run (recording waits for its second time) */
+    int graphs;              /* steps and evaluations replay recorded graphs (gpop_submit) */
+    void *graph[GPOP_GRAPHS]; /* the recorded work (GPOP_STEP, GPOP_STEP_LOAD, GPOP_EVAL), or NULL */
+    int ran[GPOP_GRAPHS];    /* that work has run (recording waits for its second time) */
     int recording;           /* between the device's record_begin and record_end */
     long submits;            /* launches, products and graph replays handed to the device */
     /* Full batch: members sorted by training-set size form groups of equal
@@ -93,6 +96,13 @@ int gpop_download(gpop *g, gl_error *err);
 
 /* One training step of every member (step.c). */
 void gpop_train_step(gpop *g);
+/* Queues ops(g, arg), the same operations with the same arguments each time
+ * (work: GPOP_STEP ...): launched directly the first time, recorded as a
+ * graph the second and replayed from then on, as one submission. Directly
+ * when profiling (each operation is timed on its own), with gl_runtime
+ * gpu_direct, or where the device does not record. The host code of ops
+ * runs only when its operations are launched or recorded. */
+void gpop_submit(gpop *g, int work, void (*ops)(gpop *g, int arg), int arg);
 /* The rows of this step (training) or of an evaluation chunk. */
 void gpop_load_batch(gpop *g, int with_csr);
 /* z = norm(a) and out = z W^T for the loaded rows. */

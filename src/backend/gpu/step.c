@@ -154,25 +154,14 @@ static void step_ops(gpop *g, int load) {
     gpop_launch(g, GL_K_optim, M, v->np);
 }
 
-/* A step's work is the same operations with the same arguments every step
- * (the step itself is on the device, mem.step), so it is recorded once as a
- * graph, for each of with and without the batch's load, and replayed: one
- * submission instead of 8 to 18 launches and products (3 products more for
- * each group after the first). Not when profiling (each operation is timed
- * on its own), with gl_runtime gpu_direct, or where the device does not
- * record (then the operations are launched one by one). */
-void gpop_train_step(gpop *g) {
-    gl_gview *v = &g->v;
-    int full = v->batch <= 0 || v->batch >= v->T, load = !full || !g->batch_ready;
-    v->training = 1;
-    if (!full) refresh_perms(g); /* a copy: never inside a recording */
-    void **graph = &g->graph[load];
+void gpop_submit(gpop *g, int work, void (*ops)(gpop *g, int arg), int arg) {
+    void **graph = &g->graph[work];
     /* recorded the second time: the first, launched directly, loads every
      * kernel and product's code outside a capture */
-    if (g->graphs && !g->prof && !*graph && g->ran[load]) {
+    if (g->graphs && !g->prof && !*graph && g->ran[work]) {
         if (g->ops->record_begin(g->dev) == 0) {
             g->recording = 1;
-            step_ops(g, load);
+            ops(g, arg);
             g->recording = 0;
             *graph = g->ops->record_end(g->dev);
         }
@@ -182,9 +171,22 @@ void gpop_train_step(gpop *g) {
         g->submits++;
         g->ops->replay(g->dev, *graph);
     } else {
-        step_ops(g, load);
+        ops(g, arg);
     }
-    g->ran[load] = 1;
+    g->ran[work] = 1;
+}
+
+/* A step's work is the same operations with the same arguments every step
+ * (the step itself is on the device, mem.step), so it is recorded once as a
+ * graph, for each of with and without the batch's load, and replayed: one
+ * submission instead of 8 to 18 launches and products (3 products more for
+ * each group after the first). */
+void gpop_train_step(gpop *g) {
+    gl_gview *v = &g->v;
+    int full = v->batch <= 0 || v->batch >= v->T, load = !full || !g->batch_ready;
+    v->training = 1;
+    if (!full) refresh_perms(g); /* a copy: never inside a recording */
+    gpop_submit(g, load ? GPOP_STEP_LOAD : GPOP_STEP, step_ops, load);
     g->batch_ready = full;
     g->step++;
 }
