@@ -13,7 +13,8 @@
 #include "backend/gpu/dev.h"
 #include "groklab/runtime.h"
 
-/* raised whenever this interface, gl_dev_ops, gl_gview or gl_runtime changes */
+/* raised whenever this interface, gl_dev_ops, gl_gview, the kernel list
+ * (kernels.h) or gl_runtime changes */
 #define GL_CUDA_MODULE_ABI 3
 #define GL_CUDA_MODULE_FILE "groklab-cuda.so"
 #define GL_CUDA_MODULE_ENTRY "gl_cuda_module_ops"

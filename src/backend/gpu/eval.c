@@ -6,12 +6,13 @@
 #include "backend/gpu/pop.h"
 #include "groklab/runtime.h"
 
-/* An evaluation's launches and products into v->acc (zero): the same each
- * time, so gpop_submit records and replays them */
+/* An evaluation's launches and products into v->acc: the same each time,
+ * so gpop_submit records and replays them */
 static void eval_ops(gpop *g, int unused) {
     (void)unused;
     gl_gview *v = &g->v;
     long M = v->M;
+    gpop_launch(g, GL_K_acc_zero, M, GL_ACC);
     gpop_launch(g, GL_K_norm_rows, 3 * M, v->p);
     gpop_launch(g, GL_K_norm_sum, 3 * M, 1);
     /* spectra: column-major S^T (N, 2nb) = X^T (N, p) F (p, 2nb) for X = Ut, Vt, W */
@@ -45,9 +46,7 @@ static void eval_ops(gpop *g, int unused) {
 int gpop_evaluate(gpop *g, gl_error *err) {
     gl_gview *v = &g->v;
     long M = v->M;
-    memset(g->acc, 0, sizeof(double) * (size_t)M * GL_ACC);
-    g->ops->upload(g->dev, v->acc, g->acc, sizeof(double) * (size_t)M * GL_ACC);
-    gpop_submit(g, GPOP_EVAL, eval_ops, 0);
+    gpop_submit(g, GPOP_EVAL, eval_ops, 0); /* queued behind the steps: no wait until the downloads */
     v->training = 0; /* as eval_ops leaves the view, whether it ran or was replayed */
     v->set = GK_SET_TEST;
     v->start = 0;

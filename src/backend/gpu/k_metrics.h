@@ -15,6 +15,9 @@ enum { GL_EVAL_SUMS = 5, GL_EVAL_RUN = 256 };
 
 GL_HD long gl_k_eval_runs(const gl_gview *v) { return (v->R + GL_EVAL_RUN - 1) / GL_EVAL_RUN; }
 
+/* over (M, GL_ACC): the sums start from zero at each evaluation */
+GL_HD void gl_k_acc_zero(long i, long j, const gl_gview *v) { v->acc[i * GL_ACC + j] = 0; }
+
 /* over (M, GL_EVAL_SUMS * runs): sum s of run c of the chunk's rows, into part */
 GL_HD void gl_k_eval_part(long i, long j, const gl_gview *v) {
     long C = gl_k_eval_runs(v), s = j / C, c = j % C;

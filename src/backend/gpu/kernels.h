@@ -125,8 +125,8 @@ GL_HD long gl_k_min(long a, long b) { return a < b ? a : b; }
 #define GL_GPU_KERNELS(X)                                                                          \
     X(batch_rows) X(gather) X(csr_count) X(csr_scan) X(csr_fill) X(hidden) X(bn_stats)            \
     X(ln_stats) X(norm) X(mse_grad) X(loss_rows) X(bn_back_sums) X(ln_back_rows)                  \
-    X(ln_back_cols) X(norm_back) X(embed_back) X(optim_prep) X(optim) X(eval_part) X(eval_acc)                 \
-    X(norm_rows) X(norm_sum) X(ipr) X(ipr_mean)
+    X(ln_back_cols) X(norm_back) X(embed_back) X(optim_prep) X(optim) X(acc_zero) X(eval_part)    \
+    X(eval_acc) X(norm_rows) X(norm_sum) X(ipr) X(ipr_mean)
 
 #define GL_K_ENUM(name) GL_K_##name,
 typedef enum { GL_GPU_KERNELS(GL_K_ENUM) GL_K_COUNT } gl_kernel;
