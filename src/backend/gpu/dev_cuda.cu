@@ -66,6 +66,16 @@ static int pick_device(int count) {
     return rt->local_rank >= 0 ? rt->local_rank % count : 0;
 }
 
+/* Releases what open made, as far as it got (cuBLAS before its workspace). */
+static void destroy(gl_dev *d) {
+    if (d->blas) cublasDestroy(d->blas);
+    for (int i = 0; i < 2; i++)
+        if (d->queued[i]) cudaEventDestroy(d->queued[i]);
+    if (d->stream) cudaStreamDestroy(d->stream);
+    if (d->workspace) cudaFree(d->workspace);
+    free(d);
+}
+
 static int cuda_open(gl_dev **out, gl_error *err) {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
@@ -80,14 +90,15 @@ static int cuda_open(gl_dev **out, gl_error *err) {
     d->device = device;
     d->sync_each = H->runtime()->gpu_sync != 0;
     if ((e = cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking)) != cudaSuccess) {
-        free(d);
+        d->stream = NULL;
+        destroy(d);
         return H->failc(err, GL_E_NODEVICE, "cudaStreamCreateWithFlags on GPU %d: %s", device,
                         cudaGetErrorString(e));
     }
     cublasStatus_t s = cublasCreate(&d->blas);
     if (s != CUBLAS_STATUS_SUCCESS) {
-        cudaStreamDestroy(d->stream);
-        free(d);
+        d->blas = NULL;
+        destroy(d);
         return H->failc(err, GL_E_NODEVICE, "cublasCreate failed on GPU %d (status %d)", device, (int)s);
     }
     d->tf32 = H->runtime()->tf32 != 0;
@@ -100,30 +111,18 @@ static int cuda_open(gl_dev **out, gl_error *err) {
     else if ((e = cudaEventCreateWithFlags(&d->queued[0], cudaEventDisableTiming)) != cudaSuccess ||
              (e = cudaEventCreateWithFlags(&d->queued[1], cudaEventDisableTiming)) != cudaSuccess) {
         cudaGetLastError();
-        for (int i = 0; i < 2; i++)
-            if (d->queued[i]) cudaEventDestroy(d->queued[i]);
-        cublasDestroy(d->blas);
-        cudaStreamDestroy(d->stream);
-        free(d);
+        destroy(d);
         return H->failc(err, GL_E_DEVICE, "GPU %d: cudaEventCreateWithFlags: %s", device, cudaGetErrorString(e));
     } else if ((e = cudaMalloc(&d->workspace, CUBLAS_WORKSPACE)) != cudaSuccess) {
         cudaGetLastError();
-        for (int i = 0; i < 2; i++) cudaEventDestroy(d->queued[i]);
-        cudaGetLastError();
-        cublasDestroy(d->blas);
-        cudaStreamDestroy(d->stream);
-        free(d);
+        d->workspace = NULL;
+        destroy(d);
         return H->failc(err, GL_E_NOMEM, "GPU %d: no memory for cuBLAS's %u MiB workspace (%s)", device,
                         CUBLAS_WORKSPACE >> 20, cudaGetErrorString(e));
     } else if ((s = cublasSetWorkspace(d->blas, d->workspace, CUBLAS_WORKSPACE)) != CUBLAS_STATUS_SUCCESS)
         failed = "cublasSetWorkspace";
     if (failed) {
-        if (d->workspace) cudaFree(d->workspace);
-        for (int i = 0; i < 2; i++)
-            if (d->queued[i]) cudaEventDestroy(d->queued[i]);
-        cublasDestroy(d->blas);
-        cudaStreamDestroy(d->stream);
-        free(d);
+        destroy(d);
         return H->failc(err, GL_E_DEVICE, "GPU %d: %s failed (status %d)", device, failed, (int)s);
     }
     *out = d;
@@ -132,11 +131,7 @@ static int cuda_open(gl_dev **out, gl_error *err) {
 
 static void cuda_close(gl_dev *d) {
     cudaStreamSynchronize(d->stream);
-    cublasDestroy(d->blas);
-    for (int i = 0; i < 2; i++) cudaEventDestroy(d->queued[i]);
-    cudaStreamDestroy(d->stream);
-    cudaFree(d->workspace);
-    free(d);
+    destroy(d);
 }
 
 static double cuda_free_bytes(gl_dev *d) {
