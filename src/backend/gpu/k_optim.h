@@ -15,7 +15,6 @@ GL_HD void gl_k_optim_prep(long i, long unused, const gl_gview *v) {
     g->decay = (float)k.decay;
     g->step_size = (float)k.step_size;
     g->bc2_sqrt = (float)k.bc2_sqrt;
-    g->first = g->step == 0;
     g->step++;
 }
 
@@ -24,7 +23,8 @@ GL_HD void gl_k_optim(long i, long j, const gl_gview *v) {
     long t = i * v->np + j;
     const gl_gmember *g = &v->mem[i];
     if (!g->alive) return;
-    gl_optim_k k = {v->optim, g->first, g->lr, g->wd, g->momentum, g->beta1, g->beta2,
+    int first = g->step == 1; /* the step taken is 0: optim_prep has advanced it */
+    gl_optim_k k = {v->optim, first, g->lr, g->wd, g->momentum, g->beta1, g->beta2,
                     g->eps, g->decay, g->step_size, g->bc2_sqrt};
     gl_optim_elem_f32(v->P + t, v->M1 + t, v->M2 + t, v->G[t], k);
 }

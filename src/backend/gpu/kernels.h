@@ -60,7 +60,6 @@ typedef struct gl_gmember {
                            minibatch, the optimizer's bias corrections; gl_k_optim_prep
                            advances it. On the device, so that a step replayed as a
                            recorded graph (dev.h) sees the step it is */
-    int first;          /* this step is the optimizer's first (step 0) */
     int alive;          /* 0 once a loss was not finite */
     long diverged_at;   /* the step whose loss was not finite, or -1 */
     float step_size, bc2_sqrt, decay; /* this step's optimizer constants */

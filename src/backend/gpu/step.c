@@ -77,19 +77,19 @@ static void refresh_perms(gpop *g) {
     gl_gview *v = &g->v;
     int s = g->perm_slot, waited = 0;
     for (int i = 0; i < v->M;) {
-        if (new_epoch(g, i) < 0) {
-            i++;
-            continue;
-        }
-        if (!waited) g->ops->wait_uploads(g->dev, s);
-        waited = 1;
         int j = i;
         for (long e; j < v->M && (e = new_epoch(g, j)) >= 0; j++) {
+            if (!waited) g->ops->wait_uploads(g->dev, s);
+            waited = 1;
             int32_t *perm = g->perm[s] + (size_t)j * v->T;
             for (int32_t k = 0; k < g->mem[j].n_train; k++) perm[k] = k;
             gl_shuffle(perm, (int32_t)g->mem[j].n_train, gl_trainer_config(g->t[j])->seed,
                        GL_STREAM_MINIBATCH, (uint32_t)e);
             g->epoch[j] = e;
+        }
+        if (j == i) {
+            i++;
+            continue;
         }
         size_t at = (size_t)i * v->T;
         g->ops->upload_queued(g->dev, v->perm + at, g->perm[s] + at,
