@@ -9,8 +9,9 @@
  * weights relative 1e-3 in L2 norm (Adam's normalized steps magnify the
  * rounding of near-zero gradients in single elements, not in the norm).
  * The population trains its steps and evaluates as recorded graphs
- * (step.c: gpop_submit); each case trains it again with every operation launched on its own (gl_runtime
- * gpu_direct), which must give the same logged rows and weights to the bit.
+ * (step.c: gpop_submit); each case trains it again with every operation
+ * launched on its own (gl_runtime gpu_direct), which must give the same
+ * logged rows and weights to the bit.
  *
  *   test_gpu emulate   the population code on the host emulator (any machine),
  *                      in its strict mode (src/backend/gpu/dev_host.c): host code
@@ -113,7 +114,6 @@ static double rel(double a, double b) {
     return fabs(a - b) / fmax(1e-3, fabs(b));
 }
 
-/* the worst differences of one member, against its CPU run */
 /* a member trained with recorded steps and the same with direct launches: equal to the bit */
 static void same_bits(const gpu_case *k, int i, gl_trainer *graphs, gl_trainer *direct) {
     long na, nb;
@@ -126,6 +126,7 @@ static void same_bits(const gpu_case *k, int i, gl_trainer *graphs, gl_trainer *
           k->name, i);
 }
 
+/* the worst differences of one member, against its CPU run */
 static void compare(const gpu_case *k, int i, gl_trainer *gpu, gl_trainer *cpu) {
     long ng, nc;
     const gl_metrics *rg = gl_trainer_rows(gpu, &ng), *rc = gl_trainer_rows(cpu, &nc);
