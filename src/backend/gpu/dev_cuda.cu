@@ -17,8 +17,9 @@
  * cuBLAS return is checked, a kernel's errors name the kernel, and with
  * gl_runtime's gpu_sync (GROKLAB_GPU_SYNC=1 from the CLI) each operation
  * is followed by a synchronize, so that an asynchronous fault is reported
- * under the operation that caused it (slow: for debugging). cuBLAS gets its workspace at open (CUBLAS_WORKSPACE), so
- * that no product allocates in the middle of a step. */
+ * under the operation that caused it (slow: for debugging). cuBLAS gets its
+ * workspace at open (CUBLAS_WORKSPACE), so that no product allocates in the
+ * middle of a step. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <math.h>
