@@ -3,7 +3,7 @@
 # they count in the summary. Not in a sanitized build: python3 cannot load a
 # sanitized library.
 if(NOT GL_SANITIZE)
-  foreach(t train arrays byo sweep dynamics)
+  foreach(t train arrays byo sweep dynamics runtime)
     add_test(NAME python_${t} COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider
              ${CMAKE_CURRENT_SOURCE_DIR}/pytest/test_${t}.py)
     set_tests_properties(python_${t} PROPERTIES LABELS "cli" TIMEOUT 900 ENVIRONMENT

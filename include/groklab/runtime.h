@@ -2,11 +2,18 @@
  *
  * Settings that change where and how runs execute (never what they compute,
  * except tf32) are parameters of the library, set by the program that uses
- * it: the groklab CLI reads them from its environment (README, "Environment")
- * and calls gl_runtime_set once; a C or Python program sets them the same
- * way. The library itself reads no environment variable. */
+ * it: the groklab CLI reads them from its environment (gl_runtime_environment;
+ * docs/commands.md, "Exit codes and environment") and calls gl_runtime_set
+ * once; a C or Python program sets them the same way (Python:
+ * groklab.runtime). The library itself reads no environment variable unless
+ * asked to (and GROKLAB_CUDA_MODULE, the CUDA module's path, when it loads
+ * it). */
 #ifndef GROKLAB_RUNTIME_H
 #define GROKLAB_RUNTIME_H
+
+#include <stddef.h>
+
+#include "groklab/error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +41,28 @@ void gl_runtime_default(gl_runtime *r);
 void gl_runtime_set(const gl_runtime *r);
 /* The settings in force (the defaults until gl_runtime_set). */
 const gl_runtime *gl_runtime_get(void);
+
+/* The settings by name, as text, for programs that take them as strings (the
+ * groklab CLI from its environment, Python's groklab.runtime):
+ *   memory_limit       bytes (0: physical memory)     GROKLAB_MEMORY_LIMIT
+ *   gpu                -1 or an index 0 to 65535       GROKLAB_GPU
+ *   local_rank         -1 or an index 0 to 65535       OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID
+ *   tf32               0 or 1                          GROKLAB_TF32
+ *   gpu_emulate        0, 1 or strict (gpu_emulate 2)  GROKLAB_GPU_EMULATE
+ *   gpu_emulate_bytes  bytes (0: half of the memory)   GROKLAB_GPU_EMULATE_BYTES
+ *   gpu_graphs         1, or 0 for gpu_direct          GROKLAB_GPU_GRAPHS
+ *   gpu_sync           0 or 1                          GROKLAB_GPU_SYNC
+ * The names, space separated, in that order. */
+const char *gl_runtime_names(void);
+/* Sets r's setting name from text; GL_E_INPUT naming the setting and the
+ * allowed values (r unchanged) when the name or the value is not one. */
+int gl_runtime_parse(gl_runtime *r, const char *name, const char *text, gl_error *err);
+/* r's setting name as text into out (cap bytes); GL_E_INPUT for an unknown name. */
+int gl_runtime_format(const gl_runtime *r, const char *name, char *out, size_t cap, gl_error *err);
+/* r: the defaults, then each variable of the list above that is set and not
+ * empty (the library reads the environment only here, when asked). A bad
+ * value: GL_E_INPUT naming the first such variable; r holds the others. */
+int gl_runtime_environment(gl_runtime *r, gl_error *err);
 
 /* Physical memory of this machine in bytes (0 if unknown). */
 double gl_system_memory(void);

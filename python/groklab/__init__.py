@@ -14,6 +14,9 @@ phase / phase_subset       the two phase rules on final accuracies
 analytic                   the analytic solution of addition
 sweep / open_sweep         grids of runs in a SQLite store
 knobs                      every knob with its default and allowed values
+runtime / gpu_available    where runs execute (GPU, TF32, emulator, memory
+                           limit: the program's GROKLAB_* variables), and
+                           whether device="cuda" can run here
 
 The package calls the groklab shared library (libgroklab.so) through
 ctypes; see docs/python.md.
@@ -23,13 +26,15 @@ from ._core import (CorruptError, DeviceError, FileError, GroklabError, InputErr
 from ._lib import PATH as library_path, lib as _lib
 from .arrays import ipr, phase, phase_subset, power_spectrum
 from .run import Run, analytic, train, train_population
+from .runtime import _from_environment, gpu_available, runtime
 from .sweep import Sweep, open_sweep, sweep
 
+_from_environment()
 __version__ = _lib.gl_version().decode()
 blas = _lib.gl_blas_name().decode()
 
 train.__doc__ += "\n" + knob_table() + "\n\n    tasks: " + _lib.gl_task_names().decode() + "\n"
 
 __all__ = ["train", "train_population", "Run", "ipr", "power_spectrum", "phase", "phase_subset", "analytic", "sweep",
-           "open_sweep", "Sweep", "knobs", "Knob", "GroklabError", "InputError", "CorruptError",
-           "NoDeviceError", "DeviceError", "OutOfMemory", "FileError", "InternalError", "library_path"]
+           "open_sweep", "Sweep", "knobs", "Knob", "runtime", "gpu_available", "GroklabError", "InputError",
+           "CorruptError", "NoDeviceError", "DeviceError", "OutOfMemory", "FileError", "InternalError", "library_path"]

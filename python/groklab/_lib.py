@@ -169,6 +169,14 @@ for name, res, args in [
     ("gl_figure_dynamics", c_int, [c_char_p, c_char_p, c_int, E]),
     ("gl_run_import", c_int, [c_char_p, c_void_p, c_char_p, c_char_p, c_long, c_int, E]),
     ("gl_config_adopt_data", c_int, [c_void_p, E]),
+    # runtime settings and the GPU
+    ("gl_runtime_names", c_char_p, []),
+    ("gl_runtime_get", c_void_p, []),
+    ("gl_runtime_set", None, [c_void_p]),
+    ("gl_runtime_parse", c_int, [c_void_p, c_char_p, c_char_p, E]),
+    ("gl_runtime_format", c_int, [c_void_p, c_char_p, c_char_p, c_size_t, E]),
+    ("gl_runtime_environment", c_int, [c_void_p, E]),
+    ("gl_gpu_available", c_int, [c_char_p, c_size_t]),
     # stopping
     ("gl_stop_clear", None, []),
     ("gl_stop_requested", c_int, []),

@@ -1,6 +1,7 @@
 /* groklab: which backend trains a config, and making trainers
  * (gl_trainer_create, gl_trainer_bytes, gl_backend_check, gl_plan_begin). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "backend/backends.h"
@@ -37,6 +38,13 @@ static double bytes_on(const gl_backend *be, const gl_config *c, const gl_net *n
     return gl_trainer_state_bytes(c, net) + be->bytes(c, net, gl_batch_size(c, n_train));
 }
 
+/* bytes as "1.5 GiB", or in MiB below a GiB (out: 32 bytes) */
+static const char *size_text(char *out, double bytes) {
+    if (bytes >= 1073741824.0) snprintf(out, 32, "%.1f GiB", bytes / 1073741824.0);
+    else snprintf(out, 32, "%.1f MiB", bytes / 1048576.0);
+    return out;
+}
+
 double gl_trainer_bytes(const gl_config *cfg) {
     gl_config c = *cfg;
     gl_config_resolve(&c);
@@ -58,13 +66,16 @@ int gl_trainer_create(gl_trainer **out, const gl_config *cfg, gl_error *err) {
     gl_net net;
     if ((rc = gl_net_init(&net, &c, err)) != 0) return rc;
     double need = bytes_on(be, &c, &net), have = gl_system_memory();
-    if (gl_runtime_get()->memory_limit > 0) have = gl_runtime_get()->memory_limit;
+    int limited = gl_runtime_get()->memory_limit > 0;
+    if (limited) have = gl_runtime_get()->memory_limit;
     if (have > 0 && need > 0.8 * have) {
         long n_train = (long)floor(c.frac * (double)gl_task_pairs(c.task, c.p));
+        char a[32], b[32];
         return gl_fail(err,
-                       "this run needs about %.1f GiB (p %d, width %d, %d examples per step) but "
-                       "the limit is %.1f GiB (80%% of memory): lower --p, --width, --frac or --batch%s",
-                       need / 1073741824.0, c.p, c.width, gl_batch_size(&c, n_train), 0.8 * have / 1073741824.0,
+                       "this run needs about %s (p %d, width %d, %d examples per step) but the limit is %s "
+                       "(80%% of %s): lower --p, --width, --frac or --batch%s",
+                       size_text(a, need), c.p, c.width, gl_batch_size(&c, n_train), size_text(b, 0.8 * have),
+                       limited ? "the memory_limit setting: GROKLAB_MEMORY_LIMIT, groklab.runtime" : "physical memory",
                        c.grokfast == GL_GROKFAST_MA ? " (or --grokfast-window: the MA filter keeps that many gradients)" : "");
     }
     return gl_trainer_new(out, &c, be, err);

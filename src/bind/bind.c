@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "groklab/analysis.h"
+#include "groklab/runtime.h"
 #include "groklab/sweep.h"
 #include "groklab/version.h"
 
@@ -16,6 +17,7 @@ size_t gl_struct_size(const char *name) {
         S(gl_error),      S(gl_config),     S(gl_metrics),    S(gl_ipr_opts),      S(gl_prune_opts),
         S(gl_prune_point), S(gl_prune_result), S(gl_grid),     S(gl_phase_grid),    S(gl_sweep_opts),
         S(gl_sweep_report), S(gl_run_result), S(gl_dataset), S(gl_dynamics_opts), S(gl_dynamics_report),
+        S(gl_runtime),
     };
 #undef S
     for (size_t i = 0; name && i < sizeof sizes / sizeof sizes[0]; i++)

@@ -52,20 +52,15 @@ static void on_signal(int sig) {
     signal(sig, SIG_DFL);
 }
 
-/* The library's runtime settings from the environment (docs/commands.md, "Exit codes and environment"). */
-static void runtime_from_env(void) {
+/* The library's runtime settings from the environment (docs/commands.md,
+ * "Exit codes and environment"); a bad value fails every command. */
+static int runtime_from_env(void) {
     gl_runtime rt;
-    gl_runtime_default(&rt);
-    const char *v;
-    if ((v = getenv("GROKLAB_MEMORY_LIMIT")) && atof(v) > 0) rt.memory_limit = atof(v);
-    if ((v = getenv("GROKLAB_GPU")) && *v) rt.gpu = atoi(v);
-    if ((v = getenv("OMPI_COMM_WORLD_LOCAL_RANK")) || (v = getenv("SLURM_LOCALID"))) rt.local_rank = atoi(v);
-    if ((v = getenv("GROKLAB_TF32"))) rt.tf32 = strcmp(v, "1") == 0;
-    if ((v = getenv("GROKLAB_GPU_EMULATE"))) rt.gpu_emulate = !strcmp(v, "1") ? 1 : !strcmp(v, "strict") ? 2 : 0;
-    if ((v = getenv("GROKLAB_GPU_EMULATE_BYTES")) && atof(v) > 0) rt.emulate_bytes = atof(v);
-    if ((v = getenv("GROKLAB_GPU_GRAPHS"))) rt.gpu_direct = strcmp(v, "0") == 0;
-    if ((v = getenv("GROKLAB_GPU_SYNC"))) rt.gpu_sync = strcmp(v, "1") == 0;
+    gl_error err = {{0}, 0};
+    int rc = gl_runtime_environment(&rt, &err);
+    if (rc < 0) return cli_fail(&err);
     gl_runtime_set(&rt);
+    return EXIT_OK;
 }
 
 static int cmd_version(int argc, char **argv) {
@@ -108,7 +103,8 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    runtime_from_env();
+    int rc = runtime_from_env();
+    if (rc != EXIT_OK) return rc;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     if (argc < 2) {

@@ -21,16 +21,20 @@ int gl_gpu_compatible(const gl_config *a, const gl_config *b) {
 
 /* Opening a device (a CUDA context, a cuBLAS handle) takes milliseconds and
  * configs are checked often (a sweep checks every point): the answer is
- * found once per process for each device (the GPU, the emulator). */
+ * found once per process for each device (the GPU, the emulator), again
+ * when the runtime settings name another GPU. */
 static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
-static int probed[2], probe_ok[2];
+static int probed[2], probe_ok[2], probe_gpu[2];
 static char probe_why[2][GL_ERRLEN];
 
 int gl_gpu_available(char *why, size_t cap) {
-    int k = gl_runtime_get()->gpu_emulate != 0;
+    const gl_runtime *rt = gl_runtime_get();
+    int k = rt->gpu_emulate != 0;
     pthread_mutex_lock(&probe_lock);
-    if (!probed[k]) {
+    if (!probed[k] || (!k && probe_gpu[k] != rt->gpu)) {
         probed[k] = 1;
+        probe_gpu[k] = rt->gpu;
+        probe_ok[k] = 0;
         const gl_dev_ops *ops = gpop_device();
         gl_dev *d;
         gl_error e;
