@@ -12,7 +12,8 @@
 #   b. build.log          the carried gpu-bundle/ (bench/gpu_bundle.sh) if there
 #                         is one; else cmake -S . -B build-gpu
 #                         -DCMAKE_BUILD_TYPE=Release -DGL_CUDA=ON, then
-#                         cmake --build build-gpu -j 16
+#                         cmake --build build-gpu -j 16; then groklab version
+#                         (the GPU it finds or why not, its settings)
 #   c. gpu_tests.log      test_gpu cuda: GPU populations against the CPU
 #   d. groklab_bench.txt  build-gpu/groklab bench --device cuda
 #                         --pop 1,16,64,256,1024 --steps 200 --pop-steps 50
@@ -178,6 +179,8 @@ else
 fi
 
 # --- c. GPU tests: populations against the CPU backend, on the GPU ----------
+# first what the program finds (the GPU or why not, its runtime settings)
+[[ -x "$GL" ]] && part groklab-version 30 "$OUT/build.log" "$GL" version
 if [[ -x "$TEST_GPU" ]]; then
     part gpu-tests 150 "$OUT/gpu_tests.log" "$TEST_GPU" cuda
 else

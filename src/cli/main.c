@@ -69,6 +69,13 @@ static int cmd_version(int argc, char **argv) {
     int gpu = gl_gpu_available(why, sizeof why);
     printf("groklab %s (%s)\n", GL_VERSION, gl_blas_name());
     printf("--device cuda: %s\n", gpu ? "available" : why);
+    /* the runtime settings in force (from the environment), by name */
+    char names[256], value[64];
+    snprintf(names, sizeof names, "%s", gl_runtime_names());
+    fputs("settings:", stdout);
+    for (char *save = NULL, *n = strtok_r(names, " ", &save); n; n = strtok_r(NULL, " ", &save))
+        if (gl_runtime_format(gl_runtime_get(), n, value, sizeof value, NULL) == 0) printf(" %s=%s", n, value);
+    putchar('\n');
     return EXIT_OK;
 }
 

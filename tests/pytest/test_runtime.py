@@ -79,6 +79,10 @@ def test_the_environment_of_the_program_applies_at_import():
     assert r.returncode == 0, r.stderr
     want = dict(DEFAULTS, gpu=3, tf32=True, gpu_emulate="strict", gpu_graphs=False, memory_limit=5e9, local_rank=2)
     assert r.stdout.strip() == str(sorted(want.items()))
+    v = program(env, "version")
+    assert v.returncode == 0 and v.stdout.splitlines()[-1] == (
+        "settings: memory_limit=5000000000 gpu=3 local_rank=2 tf32=1 gpu_emulate=strict gpu_emulate_bytes=0 "
+        "gpu_graphs=0 gpu_sync=0"), v.stdout
     # a bad value: the program refuses to start, naming the variable; Python
     # warns with the same words and keeps that setting's default
     r = python_with(dict(GROKLAB_TF32="true", GROKLAB_GPU="1"), "import groklab; print(groklab.runtime()['gpu'])")
