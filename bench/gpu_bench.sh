@@ -296,6 +296,7 @@ section() {
     echo "GPU: $(timeout 10 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2> /dev/null | head -n 1)"
     grep -E '^(torch|jax) ' "$ENV" | sed 's/^/  /'
     grep -E '^## (cmake|CPUs):' "$ENV" | sed 's/^## /  /'
+    grep -E '^(--device cuda|settings):' "$OUT/build.log" | sed 's/^/  groklab version: /'
     echo
     echo "parts (status.tsv):"
     sed 's/^/  /' "$STATUS" | column -t -s $'\t' 2> /dev/null || sed 's/^/  /' "$STATUS"
