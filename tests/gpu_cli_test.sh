@@ -55,9 +55,17 @@ else
   notok "train --device cuda differs from the CPU: worst relative difference $worst (at most 2e-4), accuracies by $flips examples (at most 2; sizes $ntr/$nte/$nco)"
 fi
 grep -q '"device":	"cuda"' gpu/config.json && ok "config.json records device cuda" || notok "config.json lacks device cuda"
-for f in model.safetensors init.safetensors data.safetensors checkpoint.safetensors; do
+for f in model.safetensors init.safetensors data.safetensors checkpoint.safetensors examples.csv; do
   [ -s "gpu/$f" ] || notok "cuda run lacks $f"
 done
+# examples.csv: each training example's story, as the CPU's; an example
+# whose prediction flips at a near-tie (above) has another, so at most 2 differ
+if [ -s gpu/examples.csv ]; then
+  nd=$(paste -d'|' cpu/examples.csv gpu/examples.csv | awk -F'|' '$1 != $2' | wc -l)
+  [ "$(wc -l < gpu/examples.csv)" = "$(wc -l < cpu/examples.csv)" ] && [ "$nd" -le 2 ] \
+    && ok "examples.csv of the cuda run: $nd of $ntr examples' stories differ from the CPU's (at most 2)" \
+    || notok "examples.csv of the cuda run: $nd lines differ from the CPU's (at most 2)"
+fi
 
 # resume on the GPU: bit-identical to the uninterrupted GPU run
 "$GL" train "${base[@]}" --device cuda --steps 40 --checkpoint-every 20 --out part >/dev/null
@@ -87,6 +95,15 @@ done_g=$(sqlite3 sg/sweep.db "select count(*) from runs where status = 'done'")
 [ "$done_g" = 12 ] && ok "sweep --device cuda: 12 runs done" || notok "sweep --device cuda: $done_g of 12 done"
 [ -n "$pc" ] && [ "$pc" = "$pg" ] && ok "sweep --device cuda: the CPU sweep's phases, run by run" \
   || notok "sweep phases differ: cpu [$pc] cuda [$pg]"
+# the story columns: corrupted examples memorized and unlearned, and when
+# (medians), run by run; a near-tie flip moves a count by one at the most
+q="select id, memorized, unlearned_examples, mem_median, unlearn_median from runs order by id"
+sqlite3 -csv sc/sweep.db "$q" > story_c.csv; sqlite3 -csv sg/sweep.db "$q" > story_g.csv
+sd=$(paste -d, story_c.csv story_g.csv | awk -F, '{ for (j = 2; j <= 3; j++) { d = $j - $(j + 5); if (d < 0) d = -d; if (d > w) w = d }
+  if ($2 == "" || $7 == "") w = 99 } END { print w + 0 }')
+[ "$(wc -l < story_g.csv)" = 12 ] && [ "$sd" -le 1 ] \
+  && ok "sweep --device cuda: the story columns (memorized, unlearned_examples) within $sd of the CPU's" \
+  || notok "sweep --device cuda: story columns differ by $sd: cpu [$(tr '\n' ' ' < story_c.csv)] cuda [$(tr '\n' ' ' < story_g.csv)]"
 workers=$(sqlite3 sg/sweep.db "select count(distinct worker) from runs where worker like '%:gpu'")
 [ "$workers" = 1 ] && ok "sweep --device cuda: one GPU worker trained every run" || notok "GPU workers: $workers"
 

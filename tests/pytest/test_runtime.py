@@ -117,7 +117,7 @@ def test_cuda_from_python_on_the_emulator_is_the_program_s_run(tmp_path):
                     0.2, "--log-every", 10, "--device", "cuda", "--wd", w, "--quiet", "--out", out)
         assert r.returncode == 0, r.stderr
         assert run.config["device"] == "cuda"
-        for name in ("metrics.csv", "model.safetensors", "config.json"):
+        for name in ("metrics.csv", "model.safetensors", "config.json", "examples.csv"):
             assert same_file(out / name, run.path / name), (w, name)
     # launched operation by operation: the same bits as the recorded steps
     groklab.runtime(gpu_graphs=False)

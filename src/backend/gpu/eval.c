@@ -52,6 +52,7 @@ int gpop_evaluate(gpop *g, gl_error *err) {
     v->start = 0;
     g->batch_ready = 0;
     g->ops->download(g->dev, g->acc, v->acc, sizeof(double) * (size_t)M * GL_ACC);
+    g->ops->download(g->dev, g->pred, v->pred, sizeof(int32_t) * (size_t)M * (size_t)v->T);
     g->ops->download(g->dev, g->mem, v->mem, sizeof(gl_gmember) * (size_t)M);
     return g->ops->sync(g->dev, err);
 }
@@ -89,9 +90,14 @@ int gpop_log_rows(gpop *g, int *skip, int only_stopped, gl_error *err) {
         const gl_gmember *m = &g->mem[i];
         if (skip[i] || (only_stopped && m->alive)) continue;
         gl_metrics r;
-        metrics_of(g, i, m->alive ? g->step : m->diverged_at, &r);
+        long step = m->alive ? g->step : m->diverged_at;
+        metrics_of(g, i, step, &r);
         if (!m->alive) skip[i] = 1;
         if (gl_trainer_push_row(g->t[i], &r, err) != 0) return -1;
+        /* each logged row moves the examples' story on, as on the CPU (a divergence row's
+         * predictions are those of the weights it froze at) */
+        gl_trainer_set_position(g->t[i], step, m->alive ? -1 : m->diverged_at, 0);
+        if (gl_trainer_record(g->t[i], g->pred + (size_t)i * (size_t)g->v.T, err) != 0) return -1;
     }
     /* progress lines, about every 0.25 s: the position as of this log */
     double tn = gl_now();

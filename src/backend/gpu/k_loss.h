@@ -32,7 +32,7 @@ GL_HD void gl_k_mse_grad(long r, long j, const gl_gview *v) {
 
 /* over (M, R): one row's loss. Training (cross-entropy): dL/dout in place of
  * out; evaluation (either loss): rowloss, and rowhit = argmax hits (bit 0:
- * label, bit 1: true label) */
+ * label, bit 1: true label); of the training set also the argmax into pred */
 GL_HD void gl_k_loss_rows(long i, long b, const gl_gview *v) {
     long p = v->p, t = i * v->R + b;
     gl_gmember *g = &v->mem[i];
@@ -48,6 +48,7 @@ GL_HD void gl_k_loss_rows(long i, long b, const gl_gview *v) {
         for (long j = 1; j < p; j++)
             if (o[j] > o[best]) best = (int)j;
         v->rowhit[t] = (best == y) | (best == v->by2[t]) << 1;
+        if (v->set == GK_SET_TRAIN) v->pred[i * v->T + v->start + b] = best;
     }
     /* training is cross-entropy only (MSE: gl_k_mse_grad) */
     double s = v->loss == GK_LOSS_MSE

@@ -37,6 +37,8 @@
  *                  norm applies them, as the CPU does), then the
  *                  backward's sums
  *   rowloss      : (R) double  loss of each row (evaluation);  rowhit: (R) flags
+ *   pred         : (T)      the evaluation's argmax of each training example,
+ *                           in the data's order (the examples' story)
  *   csr_off      : (2, p+1)  rows grouped by operand: the rows b with
  *   csr_idx      : (2, R)    bm[b] == r are csr_idx[0][csr_off[0][r] ..
  *                            csr_off[0][r+1]), in increasing b (bn likewise) */
@@ -104,6 +106,7 @@ typedef struct gl_gview {
     uint8_t *keep;
     double *rowloss;
     int32_t *rowhit;
+    int32_t *pred;      /* (M, T) evaluation: each training example's predicted class */
     double *acc;        /* (M, GL_ACC) */
     float *spec;        /* (M, 3, 2*nb, N) DFT of Ut, Vt, W (column-major (N, 2nb) each) */
     double *part;       /* (M, 3, p) norm partial sums; (M, N) per-neuron IPR; (M, 5, runs)

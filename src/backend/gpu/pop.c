@@ -55,6 +55,7 @@ typedef struct shape {
     X(s1, 4, s->stat) X(s2, 4, s->stat) X(s3, 8, s->stat) X(s4, 8, s->stat)                        \
     X(rstd, 8, s->norm ? s->M * s->N : 0)                                                          \
     X(rowloss, 8, s->M * s->R) X(rowhit, 4, s->M * s->R) X(acc, 8, s->M * GL_ACC)                  \
+    X(pred, 4, s->M * s->T)                                                                        \
     X(spec, 4, s->M * 3 * 2 * s->nb * s->N) X(part, 8, s->part)
 
 static shape shape_of(const gl_config *c, size_t M, int R, long T, long S) {
@@ -111,6 +112,7 @@ void gpop_free(gpop *g) {
     free(g->grp_rows);
     free(g->mem);
     free(g->acc);
+    free(g->pred);
     free(g->epoch);
     memset(g, 0, sizeof *g);
 }
@@ -326,11 +328,12 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
     int ok = 1;
     g->mem = calloc(Mz, sizeof *g->mem);
     g->acc = calloc(Mz * GL_ACC, sizeof(double));
+    g->pred = malloc(sizeof(int32_t) * Mz * (size_t)T);
     int minibatch = c->batch > 0 && c->batch < T;
     for (int i = 0; i < 2 && minibatch; i++)
         g->perm[i] = g->ops->host_alloc(g->dev, sizeof(int32_t) * Mz * (size_t)T);
     g->epoch = malloc(sizeof(long) * Mz);
-    if (!g->mem || !g->acc || (minibatch && (!g->perm[0] || !g->perm[1])) || !g->epoch ||
+    if (!g->mem || !g->acc || !g->pred || (minibatch && (!g->perm[0] || !g->perm[1])) || !g->epoch ||
         make_groups(g) != 0)
         ok = 0;
     shape sh = shape_of(c, Mz, R, T, S), *s = &sh;

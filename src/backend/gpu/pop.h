@@ -50,6 +50,7 @@ typedef struct gpop {
     long step;               /* the step the population takes next (each member's mem.step) */
     gl_gmember *mem;         /* (M) host copy */
     double *acc;             /* (M, GL_ACC) host copy */
+    int32_t *pred;           /* (M, T) host copy: the training examples' predictions */
     int32_t *perm[2];        /* (M, T) each, minibatches: the epochs' permutations drawn on the host
                               * (pinned), filled in turn while the other's upload runs */
     int perm_slot;           /* the one filled next */
