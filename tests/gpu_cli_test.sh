@@ -2,7 +2,7 @@
 # --device cuda as a user runs it. Without a GPU the backend runs on its host
 # emulator (GROKLAB_GPU_EMULATE=strict: the same population code, kernel bodies
 # and cuBLAS arguments, on the CPU), which checks every entry point: train,
-# resume, sweep packing, reproduce and bench, against the CPU backend. And
+# resume, sweep packing, snapshots, reproduce and bench, against the CPU backend. And
 # the errors: a family the GPU backend does not train, and (really, without
 # emulation) a machine without a GPU (cli_test.sh checks an unknown device).
 # usage: tests/gpu_cli_test.sh GROKLAB_BINARY
@@ -106,6 +106,24 @@ sd=$(paste -d, story_c.csv story_g.csv | awk -F, '{ for (j = 2; j <= 3; j++) { d
   || notok "sweep --device cuda: story columns differ by $sd: cpu [$(tr '\n' ' ' < story_c.csv)] cuda [$(tr '\n' ' ' < story_g.csv)]"
 workers=$(sqlite3 sg/sweep.db "select count(distinct worker) from runs where worker like '%:gpu'")
 [ "$workers" = 1 ] && ok "sweep --device cuda: one GPU worker trained every run" || notok "GPU workers: $workers"
+
+# snapshots: the weights at the log-spaced steps and the milestones, as on
+# the CPU, every logged step with one; groklab dynamics on the GPU's run,
+# and numpy's recomputation of its story and progress measures from its
+# snapshots (tests/python/check_dynamics.py, as dynamics_test.sh does for
+# the CPU's)
+snap=(train --p 23 --width 64 --frac 0.6 --noise 0.2 --wd 8 --steps 600 --log-every 100000 --snapshots 12 --quiet)
+"$GL" "${snap[@]}" --out snc >/dev/null 2>&1 || notok "cpu run with snapshots failed"
+"$GL" "${snap[@]}" --device cuda --out sng >/dev/null 2>err.txt || notok "cuda run with --snapshots failed: $(cat err.txt)"
+n=$(ls sng/snapshots 2>/dev/null | wc -l); rows=$(($(wc -l < sng/metrics.csv) - 1))
+[ "$n" -ge 12 ] && [ "$rows" = "$n" ] && [ -s sng/snapshots/step_000000000.safetensors ] \
+  && cmp -s sng/snapshots/step_000000600.safetensors sng/model.safetensors \
+  && ok "train --device cuda --snapshots 12: $n snapshots, one per logged row ($(ls snc/snapshots | wc -l) on the CPU), the last = model.safetensors" \
+  || notok "cuda snapshots: $n for $rows rows: $(ls sng/snapshots 2>/dev/null | tr '\n' ' ')"
+if "$GL" dynamics sng --quiet >/dev/null 2>err.txt && out=$(/usr/bin/python3 "$(dirname "$(readlink -f "$0")")/python/check_dynamics.py" sng 2>&1); then
+  ok "groklab dynamics on the cuda run; its examples.csv and progress = numpy's from its snapshots:"
+  echo "$out" | sed 's/^/        /'
+else notok "dynamics of the cuda run: $(cat err.txt) $(echo "${out:-}" | grep 'NOT OK' | tr '\n' ';')"; fi
 
 # reproduce: the figure's runs as one population; the same phases, and final
 # accuracies within 2 test examples (FP32 sums in another order)

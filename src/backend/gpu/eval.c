@@ -83,9 +83,13 @@ static void metrics_of(const gpop *g, int i, long step, gl_metrics *r) {
  * for each member with skip[i] == 0 that is still training, and for one that
  * stopped since, its divergence row (the weights frozen at the failed step,
  * as the CPU logs it); stopped members get skip[i] = 1. With only_stopped,
- * rows only for the stopped ones. */
+ * rows only for the stopped ones. Each row is recorded in the member's
+ * trainer (gl_trainer_record: the examples' story, then its log hook, which
+ * writes snapshots: with --snapshots the weights come back first). */
 int gpop_log_rows(gpop *g, int *skip, int only_stopped, gl_error *err) {
     if (gpop_evaluate(g, err) != 0) return -1;
+    /* snapshots: the trainers' log hooks write their weights as of this row */
+    if (gl_trainer_config(g->t[0])->snapshots > 0 && gpop_download(g, 0, err) != 0) return -1;
     for (int i = 0; i < g->v.M; i++) {
         const gl_gmember *m = &g->mem[i];
         if (skip[i] || (only_stopped && m->alive)) continue;

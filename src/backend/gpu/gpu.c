@@ -16,7 +16,7 @@ int gl_gpu_compatible(const gl_config *a, const gl_config *b) {
            a->arch == b->arch && a->act == b->act && a->norm == b->norm && a->loss == b->loss &&
            a->optim == b->optim && a->batch == b->batch && a->steps == b->steps &&
            a->ipr == b->ipr && gl_config_basis(a) == gl_config_basis(b) &&
-           a->log_every == b->log_every && a->log_points == b->log_points;
+           a->log_every == b->log_every && a->log_points == b->log_points && a->snapshots == b->snapshots;
 }
 
 /* Opening a device (a CUDA context, a cuBLAS handle) takes milliseconds and
@@ -61,10 +61,10 @@ int gl_gpu_check_config(const gl_config *c, gl_error *err) {
                        "--device cuda: the CUDA backend trains the two-layer MLP (--model mlp); "
                        "use --device cpu for --model %s",
                        gl_arch_name(c->arch));
-    if (c->snapshots > 0 || c->progress_measures)
-        return gl_fail(err, "--device cuda: %s needs the weights between steps, which the CUDA backend keeps on the "
-                            "device; use --device cpu (or groklab dynamics on a finished run)",
-                       c->snapshots > 0 ? "--snapshots" : "--progress-measures on");
+    if (c->progress_measures)
+        return gl_fail(err, "--device cuda: --progress-measures on scores the logits of every pair at each logged "
+                            "step, which the CUDA backend does not compute; use --device cpu, or train with "
+                            "--snapshots K and run groklab dynamics on the run");
     if (gl_methods_active(c))
         return gl_fail(err, "--device cuda: the CUDA backend trains with the plain optimizer step; GrokFast, --clip, "
                             "--warmup, --lr-decay, --weight-norm, --wd-toward, --wd-groups, --trainable and "
@@ -140,7 +140,7 @@ int gl_gpu_population_advance(gl_trainer **members, int M, long until, gl_error 
             rc = gpop_log_rows(&g, stopped, 1, err);
             break;
         }
-    if (rc == 0) rc = gpop_download(&g, err);
+    if (rc == 0) rc = gpop_download(&g, 1, err);
     double secs = gl_now() - t0;
     for (int i = 0; rc == 0 && i < M; i++) {
         const gl_gmember *m = &g.mem[i];

@@ -406,13 +406,13 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
 }
 
 /* Copies weights, optimizer state and running statistics back. */
-int gpop_download(gpop *g, gl_error *err) {
+int gpop_download(gpop *g, int optimizer, gl_error *err) {
     gl_gview *v = &g->v;
     size_t np = (size_t)v->np, M = (size_t)v->M, N = (size_t)v->N;
     float *buf = malloc(4 * M * np);
     if (!buf) return gl_fail_nomem(err, "for the download");
     const float *src[] = {v->P, v->M1, v->M2};
-    for (int w = 0; w < 3; w++) {
+    for (int w = 0; w < (optimizer ? 3 : 1); w++) {
         g->ops->download(g->dev, buf, src[w], 4 * M * np);
         for (size_t i = 0; i < M; i++) {
             float *dst = w == 0 ? gl_trainer_params(g->t[i]) : gl_trainer_moment(g->t[i], w - 1);

@@ -92,8 +92,9 @@ double gpop_member_bytes(const gl_config *c, int R, long T, long S);
  * memory cannot hold them (the caller may try fewer). */
 int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err);
 void gpop_free(gpop *g);
-/* Copies weights, optimizer state and running statistics back. */
-int gpop_download(gpop *g, gl_error *err);
+/* Copies the weights and BatchNorm's running statistics back into the
+ * trainers, and with optimizer the optimizer's state too. */
+int gpop_download(gpop *g, int optimizer, gl_error *err);
 
 /* One training step of every member (step.c). */
 void gpop_train_step(gpop *g);
