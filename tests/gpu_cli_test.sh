@@ -40,7 +40,9 @@ base=(--p 23 --width 48 --frac 0.5 --noise 0.2 --wd 1 --steps 100 --log-every 10
 # corrupted, clean; sizes from summary.json), as test_gpu.c allows.
 size() { grep "\"$1\":" "$2/summary.json" | tr -dc '0-9'; }
 ntr=$(size n_train cpu); nte=$(size n_test cpu); nco=$(size n_corrupted cpu)
-read -r worst flips < <(paste -d, cpu/metrics.csv gpu/metrics.csv | awk -F, -v ntr="$ntr" -v nte="$nte" -v nco="$nco" '
+# differ CPU GPU: "worst flips" over every logged row of the two runs
+differ() {
+  paste -d, "$1/metrics.csv" "$2/metrics.csv" | awk -F, -v ntr="$ntr" -v nte="$nte" -v nco="$nco" '
   BEGIN { n_of[4] = ntr; n_of[5] = nte; n_of[6] = nco; n_of[7] = nco; n_of[8] = ntr - nco }
   NR > 1 {
   n = NF / 2
@@ -48,7 +50,9 @@ read -r worst flips < <(paste -d, cpu/metrics.csv gpu/metrics.csv | awk -F, -v n
     d = a - b; if (d < 0) d = -d
     if (i in n_of) { c = d * n_of[i]; if (c > f) f = c; continue }
     s = (a < 0 ? -a : a); if (s < 1e-3) s = 1e-3; if (d / s > w) w = d / s } }
-  END { printf "%.2e %.2f\n", w, f }')
+  END { printf "%.2e %.2f\n", w, f }'
+}
+read -r worst flips < <(differ cpu gpu)
 if [ -n "$ntr" ] && [ -n "$nco" ] && awk -v w="$worst" -v f="$flips" 'BEGIN { exit !(w <= 2e-4 && f <= 2.01) }'; then
   ok "train --device cuda: losses, norms and IPR within 2e-4 of the CPU's over 100 steps (worst $worst), accuracies within $flips examples (at most 2)"
 else
@@ -84,6 +88,24 @@ d=$(paste -d, <(tail -1 cpu/metrics.csv) <(tail -1 mixed/metrics.csv) | awk -F, 
   printf "%.2f", (a > b ? a : b) }')
 [ -n "$d" ] && awk -v d="$d" 'BEGIN { exit !(d <= 2.01) }' && ok "a CPU run resumed with --device cuda ends with the CPU's accuracies (within $d examples, at most 2)" \
   || notok "CPU run resumed on cuda: final accuracies differ from the CPU's by $d examples"
+
+# the training methods on the GPU: GrokFast's MA filter (7 gradients, in the
+# checkpoint), decay toward theta_0, the weight-norm constraint, warmup and
+# clipping, against the CPU; resumed and in stretches of 20 steps (the
+# filter leaves the device and comes back), bit-identical to the
+# uninterrupted GPU run
+meth=(--grokfast ma --grokfast-window 7 --wd-toward init --weight-norm 1.2 --warmup 10 --clip 1)
+"$GL" train "${base[@]}" "${meth[@]}" --out mcpu >/dev/null 2>&1 || notok "cpu run with the methods failed"
+"$GL" train "${base[@]}" "${meth[@]}" --device cuda --out mgpu >/dev/null 2>err.txt || notok "cuda run with the methods failed: $(cat err.txt)"
+read -r worst flips < <(differ mcpu mgpu)
+awk -v w="$worst" -v f="$flips" 'BEGIN { exit !(w <= 2e-4 && f <= 2.01) }' \
+  && ok "train --device cuda ${meth[*]}: within $worst of the CPU's losses and norms, accuracies within $flips examples" \
+  || notok "the methods on cuda differ from the CPU: worst relative $worst (at most 2e-4), accuracies by $flips examples (at most 2)"
+"$GL" train "${base[@]}" "${meth[@]}" --device cuda --steps 40 --checkpoint-every 20 --out mpart >/dev/null
+"$GL" train --resume mpart --steps 100 --quiet >/dev/null 2>err.txt || notok "resume with the methods failed: $(cat err.txt)"
+cmp -s mpart/model.safetensors mgpu/model.safetensors && cmp -s mpart/metrics.csv mgpu/metrics.csv \
+  && ok "--resume of a GrokFast run on the GPU, in stretches of 20 steps: bit-identical to the uninterrupted one" \
+  || notok "--resume with GrokFast on the GPU differs from the uninterrupted run"
 
 # sweep: the grid in populations; the phases of the CPU's sweep
 grid=(--p 23 --width 32 --steps 200 --log-every 50 --frac 0.3,0.5,0.7 --noise 0,0.2 --wd 0,1 --quiet)

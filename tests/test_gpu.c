@@ -49,42 +49,65 @@ typedef struct gpu_case {
     double momentum;
     gl_ipr_conv ipr;
     member_set m[MAXM];
+    const char *methods; /* "knob=value ..." for every member (the training methods), or NULL */
+    const char *per_member[MAXM]; /* "knob=value ..." of member i only, or NULL */
 } gpu_case;
 
 static const gpu_case cases[] = {
     {"default: quadratic, MSE, AdamW, full batch, ragged alpha",
      "add", 23, 48, 0, 4, GL_ACT_QUADRATIC, GL_NORM_NONE, GL_LOSS_MSE, GL_OPT_ADAMW, 0, GL_IPR_RFFT,
      {{0.5, 0.0, 0.01, 0, 0, 1}, {0.3, 0.2, 0.01, 1, 0, 2}, {0.7, 0.35, 0.005, 5, 0, 3},
-      {0.5, 0.1, 0.012, 0.5, 0, 4}}},
+      {0.5, 0.1, 0.012, 0.5, 0, 4}}, NULL, {NULL}},
     /* training sets of 264, 275, 285 and 158 rows: the first three share one
      * GEMM of 285 rows (pop.c: merge_groups), their padding zero */
     {"full batch, nearly equal alphas in one padded GEMM, MSE",
      "add", 23, 48, 0, 4, GL_ACT_QUADRATIC, GL_NORM_NONE, GL_LOSS_MSE, GL_OPT_ADAMW, 0, GL_IPR_RFFT,
      {{0.5, 0.1, 0.01, 1, 0, 21}, {0.52, 0.2, 0.01, 0, 0, 22}, {0.54, 0.0, 0.008, 2, 0, 23},
-      {0.3, 0.1, 0.01, 1, 0, 24}}},
+      {0.3, 0.1, 0.01, 1, 0, 24}}, NULL, {NULL}},
     {"full batch, nearly equal alphas in one padded GEMM, CE, LayerNorm, dropout",
      "add", 23, 40, 0, 3, GL_ACT_RELU, GL_NORM_LAYERNORM, GL_LOSS_CE, GL_OPT_ADAM, 0, GL_IPR_RFFT,
-     {{0.5, 0.1, 0.003, 0.1, 0.2, 25}, {0.52, 0.0, 0.003, 0, 0, 26}, {0.54, 0.2, 0.002, 1, 0.1, 27}}},
+     {{0.5, 0.1, 0.003, 0.1, 0.2, 25}, {0.52, 0.0, 0.003, 0, 0, 26}, {0.54, 0.2, 0.002, 1, 0.1, 27}}, NULL, {NULL}},
     {"CE, ReLU, LayerNorm, Adam, dropout per member",
      "add", 19, 40, 0, 3, GL_ACT_RELU, GL_NORM_LAYERNORM, GL_LOSS_CE, GL_OPT_ADAM, 0, GL_IPR_FULL,
-     {{0.6, 0.1, 0.003, 0.1, 0.3, 5}, {0.45, 0.0, 0.003, 0, 0, 6}, {0.8, 0.3, 0.001, 1, 0.5, 7}}},
+     {{0.6, 0.1, 0.003, 0.1, 0.3, 5}, {0.45, 0.0, 0.003, 0, 0, 6}, {0.8, 0.3, 0.001, 1, 0.5, 7}}, NULL, {NULL}},
     {"BatchNorm, minibatch 32, SGD with momentum, GELU",
      "sub", 17, 32, 32, 3, GL_ACT_GELU, GL_NORM_BATCHNORM, GL_LOSS_MSE, GL_OPT_SGD, 0.9,
      GL_IPR_RFFT,
-     {{0.5, 0.2, 0.05, 0, 0, 8}, {0.7, 0.0, 0.1, 0.01, 0.2, 9}, {0.3, 0.4, 0.05, 0.001, 0, 10}}},
+     {{0.5, 0.2, 0.05, 0, 0, 8}, {0.7, 0.0, 0.1, 0.01, 0.2, 9}, {0.3, 0.4, 0.05, 0.001, 0, 10}}, NULL, {NULL}},
     {"mul (discrete-log IPR), identity, minibatch 50, SGD, one member diverges",
      "mul", 23, 24, 50, 3, GL_ACT_IDENTITY, GL_NORM_NONE, GL_LOSS_CE, GL_OPT_SGD, 0, GL_IPR_RFFT,
-     {{0.5, 0.1, 0.5, 0.01, 0.1, 11}, {0.6, 0.0, 1000, 0, 0, 12}, {0.4, 0.2, 0.2, 0, 0, 13}}},
+     {{0.5, 0.1, 0.5, 0.01, 0.1, 11}, {0.6, 0.0, 1000, 0, 0, 12}, {0.4, 0.2, 0.2, 0, 0, 13}}, NULL, {NULL}},
     {"quadratic, BatchNorm, full batch, AdamW with weight decay",
      "add", 13, 20, 0, 2, GL_ACT_QUADRATIC, GL_NORM_BATCHNORM, GL_LOSS_MSE, GL_OPT_ADAMW, 0,
-     GL_IPR_RFFT, {{0.5, 0.2, 0.005, 5, 0, 14}, {0.8, 0.0, 0.01, 1, 0.1, 15}}},
+     GL_IPR_RFFT, {{0.5, 0.2, 0.005, 5, 0, 14}, {0.8, 0.0, 0.01, 1, 0.1, 15}}, NULL, {NULL}},
     /* 2528 and 2247 training rows: evaluated in chunks of 2048 rows (pop.c: gpop_rows) */
     {"minibatch 64, training sets larger than an evaluation chunk, CE, ReLU, AdamW",
      "add", 53, 16, 64, 2, GL_ACT_RELU, GL_NORM_NONE, GL_LOSS_CE, GL_OPT_ADAMW, 0, GL_IPR_RFFT,
-     {{0.9, 0.2, 0.01, 1, 0, 18}, {0.8, 0.1, 0.01, 0, 0, 19}}},
+     {{0.9, 0.2, 0.01, 1, 0, 18}, {0.8, 0.1, 0.01, 0, 0, 19}}, NULL, {NULL}},
+    /* the training methods, each member with its own values */
+    {"GrokFast EMA, warmup, cosine decay, clipping, AdamW",
+     "add", 23, 48, 0, 3, GL_ACT_QUADRATIC, GL_NORM_NONE, GL_LOSS_MSE, GL_OPT_ADAMW, 0, GL_IPR_RFFT,
+     {{0.5, 0.2, 0.01, 1, 0, 41}, {0.4, 0.1, 0.01, 0, 0.1, 42}, {0.6, 0.0, 0.005, 2, 0, 43}},
+     "grokfast=ema warmup=20 lr_decay=cosine clip=0.006", /* gradient norms about 0.0025 before the filter */
+     {"grokfast_alpha=0.9 grokfast_lambda=3 clip=0.002", "grokfast_alpha=0.98", NULL}},
+    {"GrokFast MA, decay toward theta_0, weight norm, SGD with momentum, minibatch 40",
+     "add", 19, 32, 40, 2, GL_ACT_RELU, GL_NORM_NONE, GL_LOSS_CE, GL_OPT_SGD, 0.9, GL_IPR_RFFT,
+     {{0.6, 0.2, 0.05, 0.01, 0, 44}, {0.5, 0.1, 0.03, 0.1, 0, 45}},
+     "grokfast=ma grokfast_window=6 wd_toward=init weight_norm=1.1 lr_decay=linear",
+     {"weight_norm=0.9 grokfast_lambda=2", NULL}},
+    /* frozen tensors would move under Adam's decay (wd_groups matrices decays
+     * them), and their gradients would count in the clipped norm */
+    {"only the LayerNorm trains, Adam with decay on the frozen matrices, clipping",
+     "add", 17, 24, 0, 2, GL_ACT_GELU, GL_NORM_LAYERNORM, GL_LOSS_MSE, GL_OPT_ADAM, 0, GL_IPR_RFFT,
+     {{0.6, 0.1, 0.01, 1, 0, 46}, {0.5, 0.0, 0.02, 0.5, 0, 47}}, "trainable=norm wd_groups=matrices clip=0.001",
+     {NULL}},
+    {"BatchNorm's gains and shifts not decayed, AdamW toward theta_0, GrokFast EMA",
+     "sub", 17, 24, 0, 2, GL_ACT_RELU, GL_NORM_BATCHNORM, GL_LOSS_MSE, GL_OPT_ADAMW, 0, GL_IPR_RFFT,
+     {{0.6, 0.1, 0.01, 2, 0, 48}, {0.5, 0.2, 0.01, 5, 0, 49}}, "wd_groups=matrices wd_toward=init grokfast=ema",
+     {NULL}},
     {"quadratic, MSE, SGD, full batch, one member diverges",
      "add", 13, 20, 0, 2, GL_ACT_QUADRATIC, GL_NORM_NONE, GL_LOSS_MSE, GL_OPT_SGD, 0, GL_IPR_RFFT,
-     {{0.5, 0.2, 0.5, 0, 0, 16}, {0.6, 0.0, 1000, 0, 0, 17}}},
+     {{0.5, 0.2, 0.5, 0, 0, 16}, {0.6, 0.0, 1000, 0, 0, 17}}, NULL, {NULL}},
 };
 
 static void config_of(gl_config *c, const gpu_case *k, const member_set *m, const char *device) {
@@ -111,6 +134,17 @@ static void config_of(gl_config *c, const gpu_case *k, const member_set *m, cons
     c->steps = 100;
     c->log_every = 20;
     c->threads = 1;
+    const char *sets[2] = {k->methods, k->per_member[m - k->m]};
+    for (int s = 0; s < 2; s++) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", sets[s] ? sets[s] : "");
+        gl_error err;
+        for (char *save = NULL, *kv = strtok_r(buf, " ", &save); kv; kv = strtok_r(NULL, " ", &save)) {
+            char *eq = strchr(kv, '=');
+            if (eq) *eq = '\0';
+            CHECK(eq && gl_config_set(c, kv, eq + 1, &err) == 0, "%s: %s: %s", k->name, kv, eq ? err.msg : "no value");
+        }
+    }
 }
 
 static double rel(double a, double b) {

@@ -32,8 +32,11 @@ int gl_gpu_available(char *why, size_t cap);
 
 /* Whether runs a and b can train in one population: same task, p, width,
  * activation, norm, loss, optimizer, batch size, steps, IPR convention and
- * basis and logging schedule (they may differ in alpha, xi, seeds, lr, wd,
- * betas, eps, momentum, dropout and norm settings). */
+ * basis and logging schedule, snapshots, and the training methods used
+ * (GrokFast's kind and MA window, clipping and weight norm on or off, the
+ * decay's target and groups, the frozen tensors). They may differ in
+ * alpha, xi, seeds, lr, wd, betas, eps, momentum, dropout and norm
+ * settings, and in the methods' values. */
 int gl_gpu_compatible(const gl_config *a, const gl_config *b);
 
 /* Checks that config c can run on the GPU backend (the two-layer MLP, a

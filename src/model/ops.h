@@ -141,6 +141,28 @@ GL_HD gl_optim_k gl_optim_consts(int optim, double lr, double wd, double momentu
 }
 
 /* ---------------------------------------------------------------------------
+ * The training methods' numerics (src/train/methods.c, the GPU's k_optim.h) */
+
+/* The learning rate's factor at the 1-based step t: a linear warmup over
+ * the first `warmup` steps, then decay (gl_lr_decay) over the rest of
+ * `steps`: cosine 0.5 (1 + cos(pi u)) or linear 1 - u, u = 0 at the first
+ * decayed step. */
+GL_HD double gl_lr_schedule(long warmup, int decay, long steps, long t) {
+    if (t < 1) t = 1;
+    if (t <= warmup) return (double)t / (double)warmup;
+    if (decay == GL_DECAY_NONE || steps <= warmup) return 1.0;
+    double u = (double)(t - 1 - warmup) / (double)(steps - warmup);
+    return decay == GL_DECAY_COSINE ? 0.5 * (1.0 + cos(3.14159265358979323846 * u)) : 1.0 - u;
+}
+
+/* GrokFast's EMA filter on one gradient g: s <- a s + b g (b = 1 - a; s
+ * starts as the first gradient), g + lam s returned */
+GL_HD float gl_grokfast_ema_f32(float *s, float g, float a, float b, float lam) {
+    *s = *s * a + g * b;
+    return g + *s * lam;
+}
+
+/* ---------------------------------------------------------------------------
  * Dropout. Every model draws its masks from one counter-based sequence per
  * example: with E mask elements per example, element e of example ex at a
  * step is word e % 4 of the Philox counter gl_dropout_ctr0(ex, E) + e / 4

@@ -29,13 +29,7 @@ int gl_methods_active(const gl_config *c) {
            c->trainable != GL_TRAIN_ALL || c->drop_last;
 }
 
-double gl_lr_factor(const gl_config *c, long t) {
-    if (t < 1) t = 1;
-    if (t <= c->warmup) return (double)t / (double)c->warmup;
-    if (c->lr_decay == GL_DECAY_NONE || c->steps <= c->warmup) return 1.0;
-    double u = (double)(t - 1 - c->warmup) / (double)(c->steps - c->warmup); /* 0 at the first decayed step */
-    return c->lr_decay == GL_DECAY_COSINE ? 0.5 * (1.0 + cos(M_PI * u)) : 1.0 - u;
-}
+double gl_lr_factor(const gl_config *c, long t) { return gl_lr_schedule(c->warmup, c->lr_decay, c->steps, t); }
 
 double gl_grokfast_lambda(const gl_config *c) {
     if (c->grokfast_lambda > 0) return c->grokfast_lambda;
@@ -120,10 +114,7 @@ static void grokfast(gl_trainer *t, float *restrict g, long ts) {
     if (c->grokfast == GL_GROKFAST_EMA) {
         float a = (float)c->grokfast_alpha, b = (float)(1.0 - c->grokfast_alpha);
         if (ts == 1) memcpy(s, g, n * sizeof(float));
-        for (size_t i = 0; i < n; i++) {
-            s[i] = s[i] * a + g[i] * b;
-            g[i] = g[i] + s[i] * lam;
-        }
+        for (size_t i = 0; i < n; i++) g[i] = gl_grokfast_ema_f32(s + i, g[i], a, b, lam);
         return;
     }
     long w = c->grokfast_window;

@@ -16,7 +16,12 @@ int gl_gpu_compatible(const gl_config *a, const gl_config *b) {
            a->arch == b->arch && a->act == b->act && a->norm == b->norm && a->loss == b->loss &&
            a->optim == b->optim && a->batch == b->batch && a->steps == b->steps &&
            a->ipr == b->ipr && gl_config_basis(a) == gl_config_basis(b) &&
-           a->log_every == b->log_every && a->log_points == b->log_points && a->snapshots == b->snapshots;
+           a->log_every == b->log_every && a->log_points == b->log_points && a->snapshots == b->snapshots &&
+           /* the training methods' kernels (their values may differ) */
+           a->grokfast == b->grokfast && (a->grokfast != GL_GROKFAST_MA || a->grokfast_window == b->grokfast_window) &&
+           (a->clip > 0) == (b->clip > 0) && (a->weight_norm > 0) == (b->weight_norm > 0) &&
+           a->wd_toward == b->wd_toward && a->wd_groups == b->wd_groups && a->trainable == b->trainable &&
+           a->drop_last == b->drop_last;
 }
 
 /* Opening a device (a CUDA context, a cuBLAS handle) takes milliseconds and
@@ -65,10 +70,9 @@ int gl_gpu_check_config(const gl_config *c, gl_error *err) {
         return gl_fail(err, "--device cuda: --progress-measures on scores the logits of every pair at each logged "
                             "step, which the CUDA backend does not compute; use --device cpu, or train with "
                             "--snapshots K and run groklab dynamics on the run");
-    if (gl_methods_active(c))
-        return gl_fail(err, "--device cuda: the CUDA backend trains with the plain optimizer step; GrokFast, --clip, "
-                            "--warmup, --lr-decay, --weight-norm, --wd-toward, --wd-groups, --trainable and "
-                            "--drop-last train with --device cpu");
+    if (c->drop_last && c->batch > 0)
+        return gl_fail(err, "--device cuda: --drop-last trains with --device cpu (the CUDA backend takes every "
+                            "example of an epoch)");
     char why[GL_ERRLEN];
     if (!gl_gpu_available(why, sizeof why)) return gl_failc(err, GL_E_NODEVICE, "--device cuda: %s", why);
     return 0;

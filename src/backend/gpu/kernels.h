@@ -64,7 +64,14 @@ typedef struct gl_gmember {
                            recorded graph (dev.h) sees the step it is */
     int alive;          /* 0 once a loss was not finite */
     long diverged_at;   /* the step whose loss was not finite, or -1 */
+    /* the training methods (src/train/methods.c): the schedule, GrokFast's
+     * alpha and lambda, --clip, --weight-norm and the initial weights' norm */
+    long warmup, steps;
+    int lr_decay;
+    double gf_alpha, gf_lambda, clip, weight_norm, init_norm;
+    double lr_now;      /* this step's scheduled learning rate */
     float step_size, bc2_sqrt, decay; /* this step's optimizer constants */
+    float clip_f, norm_f; /* this step's clipping and weight-norm factors (1: none) */
 } gl_gmember;
 
 /* Evaluation accumulators per member: GL_ACC doubles. */
@@ -90,13 +97,23 @@ typedef struct gl_gview {
     int T, S;           /* train and test rows per member in tr_*, te_* */
     int n_ipr, nb;      /* IPR transform length and one-sided bins */
     int ipr_full;       /* full-DFT convention (bins counted twice) */
+    /* the training methods the population shares (the values are per member) */
+    int gf, gf_window;  /* GrokFast: GL_GROKFAST_*, the MA filter's window */
+    int clip, wnorm;    /* --clip, --weight-norm on */
+    int wd_init;        /* weight decay toward the initial weights */
+    int wd_matrices;    /* the norms' gains and shifts are not decayed */
+    int train_norm;     /* only the norms' gains and shifts train */
+    int nchunk;         /* GL_RED_BLOCK chunks of np: the norms' partial sums */
     /* per launch (recorded with the launch in a graph: dev.h) */
     int training;       /* training mode (dropout, batch statistics) */
     int pad_zero;       /* zero the padding rows (GEMMs read them: minibatches) */
     int set;            /* evaluation: GK_SET_TRAIN | GK_SET_TEST */
     int start;          /* evaluation: first row of this chunk */
+    int sq_params;      /* gl_k_sq_part sums the weights (1) or the gradient (0) */
     gl_gmember *mem;
     float *P, *G, *M1, *M2, *run_mean, *run_var;
+    float *filter;      /* (M, gf_window for MA else 1, np) GrokFast's state */
+    float *init;        /* (M, np) the initial weights (decay toward them) */
     int32_t *tr_m, *tr_n, *tr_y, *tr_true, *te_m, *te_n, *te_y, *perm;
     int32_t *bm, *bn, *by, *by2, *bid;
     int32_t *csr_off, *csr_idx;
@@ -110,7 +127,8 @@ typedef struct gl_gview {
     double *acc;        /* (M, GL_ACC) */
     float *spec;        /* (M, 3, 2*nb, N) DFT of Ut, Vt, W (column-major (N, 2nb) each) */
     double *part;       /* (M, 3, p) norm partial sums; (M, N) per-neuron IPR; (M, 5, runs)
-                           an evaluation chunk's sums (k_metrics.h) */
+                           an evaluation chunk's sums (k_metrics.h); (M, nchunk) the
+                           methods' norms (k_optim.h) */
 } gl_gview;
 
 GL_HD long gl_k_min(long a, long b) { return a < b ? a : b; }
@@ -127,8 +145,9 @@ GL_HD long gl_k_min(long a, long b) { return a < b ? a : b; }
 #define GL_GPU_KERNELS(X)                                                                          \
     X(batch_rows) X(gather) X(csr_count) X(csr_scan) X(csr_fill) X(hidden) X(bn_stats)            \
     X(ln_stats) X(norm) X(mse_grad) X(loss_rows) X(bn_back_sums) X(ln_back_rows)                  \
-    X(ln_back_cols) X(norm_back) X(embed_back) X(optim_prep) X(optim) X(acc_zero) X(eval_part)    \
-    X(eval_acc) X(norm_rows) X(norm_sum) X(ipr) X(ipr_mean)
+    X(ln_back_cols) X(norm_back) X(embed_back) X(optim_prep) X(grad_filter) X(sq_part) X(clip_factor) \
+    X(optim) X(norm_factor) X(rescale) X(acc_zero) X(eval_part) X(eval_acc) X(norm_rows) X(norm_sum)    \
+    X(ipr) X(ipr_mean)
 
 #define GL_K_ENUM(name) GL_K_##name,
 typedef enum { GL_GPU_KERNELS(GL_K_ENUM) GL_K_COUNT } gl_kernel;

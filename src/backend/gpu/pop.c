@@ -36,6 +36,7 @@ static int out_stride(int p) { return (p + 7) / 8 * 8; }
 /* The sizes a population's arrays depend on. */
 typedef struct shape {
     size_t M, R, N, p, ldo, np, T, S, nb, stat, part;
+    size_t filter, init; /* per member: GrokFast's state, the initial weights (decay toward them) */
     int norm; /* without a norm z is a: the norm kernels are not run */
 } shape;
 
@@ -43,6 +44,7 @@ typedef struct shape {
 #define GPOP_ARRAYS(X)                                                                             \
     X(mem, sizeof(gl_gmember), s->M)                                                               \
     X(P, 4, s->M * s->np) X(G, 4, s->M * s->np) X(M1, 4, s->M * s->np) X(M2, 4, s->M * s->np)       \
+    X(filter, 4, s->M * s->filter) X(init, 4, s->M * s->init)                                      \
     X(run_mean, 4, s->M * s->N) X(run_var, 4, s->M * s->N)                                         \
     X(tr_m, 4, s->M * s->T) X(tr_n, 4, s->M * s->T) X(tr_y, 4, s->M * s->T)                        \
     X(tr_true, 4, s->M * s->T) X(perm, 4, s->M * s->T)                                             \
@@ -73,7 +75,11 @@ static shape shape_of(const gl_config *c, size_t M, int R, long T, long S) {
     s.nb = s.p / 2 + 1;
     s.stat = M * (s.N > s.R ? s.N : s.R);
     size_t sums = GL_EVAL_SUMS * ((s.R + GL_EVAL_RUN - 1) / GL_EVAL_RUN), most = 3 * s.p > s.N ? 3 * s.p : s.N;
+    size_t chunks = (s.np + GL_RED_BLOCK - 1) / GL_RED_BLOCK;
+    if (chunks > most) most = chunks;
     s.part = M * (sums > most ? sums : most);
+    s.filter = c->grokfast == GL_GROKFAST_OFF ? 0 : c->grokfast == GL_GROKFAST_MA ? (size_t)c->grokfast_window * s.np : s.np;
+    s.init = c->wd_toward == GL_WD_TO_INIT ? s.np : 0;
     s.norm = c->norm != GL_NORM_NONE;
     return s;
 }
@@ -321,6 +327,14 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
     v->T = (int)T;
     v->S = (int)S;
     v->ipr_full = c->ipr == GL_IPR_FULL;
+    v->gf = c->grokfast;
+    v->gf_window = c->grokfast_window;
+    v->clip = c->clip > 0;
+    v->wnorm = c->weight_norm > 0;
+    v->wd_init = c->wd_toward == GL_WD_TO_INIT;
+    v->wd_matrices = c->wd_groups == GL_WD_MATRICES;
+    v->train_norm = c->trainable == GL_TRAIN_NORM;
+    v->nchunk = (int)((v->np + GL_RED_BLOCK - 1) / GL_RED_BLOCK);
     int R = gpop_rows(c, T, S);
     v->R = R;
     int N = v->N, p = v->p;
@@ -373,6 +387,14 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
         m->bn_momentum = ci->bn_momentum;
         m->norm_eps = ci->norm_eps;
         m->seed = ci->seed;
+        m->warmup = ci->warmup;
+        m->steps = ci->steps;
+        m->lr_decay = ci->lr_decay;
+        m->gf_alpha = ci->grokfast_alpha;
+        m->gf_lambda = gl_grokfast_lambda(ci);
+        m->clip = ci->clip;
+        m->weight_norm = ci->weight_norm;
+        m->init_norm = members[i]->init_norm;
         m->n_train = d->n_train;
         m->n_test = d->n_test;
         m->n_corrupt = d->n_corrupt;
@@ -401,7 +423,18 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
         }
         g->ops->upload(g->dev, w ? v->run_var : v->run_mean, buf, 4 * Mz * (size_t)N);
     }
+    if (v->init) {
+        for (int i = 0; i < M; i++) memcpy(buf + (size_t)i * np, gl_trainer_init_params(members[i]), 4 * np);
+        g->ops->upload(g->dev, v->init, buf, 4 * Mz * np);
+    }
     free(buf);
+    /* GrokFast's state, one member's at a time (the MA filter holds window gradients) */
+    for (int i = 0; v->filter && i < M; i++) {
+        int64_t fs[2];
+        const float *f = gl_trainer_filter(members[i], fs);
+        size_t len = (size_t)(fs[0] * fs[1]);
+        g->ops->upload(g->dev, v->filter + i * len, f, 4 * len);
+    }
     return 0;
 }
 
@@ -425,6 +458,12 @@ int gpop_download(gpop *g, int optimizer, gl_error *err) {
             float *dst = gl_trainer_running(g->t[i], w);
             if (dst) memcpy(dst, buf + i * N, 4 * N);
         }
+    }
+    for (size_t i = 0; optimizer && v->filter && i < M; i++) { /* GrokFast's state, for the checkpoint */
+        int64_t fs[2];
+        float *f = gl_trainer_filter(g->t[i], fs);
+        size_t len = (size_t)(fs[0] * fs[1]);
+        g->ops->download(g->dev, f, v->filter + i * len, 4 * len);
     }
     free(buf);
     return g->ops->sync(g->dev, err);

@@ -150,8 +150,21 @@ static void step_ops(gpop *g, int load) {
         gpop_launch(g, GL_K_norm_back, MR, v->N);
     }
     gpop_launch(g, GL_K_embed_back, 2 * M * v->p, v->N);
+    /* the update, with the training methods the population asks for (k_optim.h) */
     gpop_launch(g, GL_K_optim_prep, M, 1); /* and the step advanced on the device */
+    if (v->gf != GL_GROKFAST_OFF || v->train_norm) gpop_launch(g, GL_K_grad_filter, M, v->np);
+    if (v->clip) {
+        v->sq_params = 0;
+        gpop_launch(g, GL_K_sq_part, M, v->nchunk);
+        gpop_launch(g, GL_K_clip_factor, M, 1);
+    }
     gpop_launch(g, GL_K_optim, M, v->np);
+    if (v->wnorm) {
+        v->sq_params = 1;
+        gpop_launch(g, GL_K_sq_part, M, v->nchunk);
+        gpop_launch(g, GL_K_norm_factor, M, 1);
+        gpop_launch(g, GL_K_rescale, M, v->np);
+    }
 }
 
 void gpop_submit(gpop *g, int work, void (*ops)(gpop *g, int arg), int arg) {
