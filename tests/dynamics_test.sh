@@ -5,9 +5,9 @@
 # the snapshots and the saved data with numpy (tests/python/check_dynamics.py);
 # groklab dynamics' tables, the logged progress rows equal to the ones it
 # computes from the snapshots; RUN@STEP for the analysis commands; the
-# a sweep whose runs keep snapshots; the refusals (--progress-measures on
-# --device cuda, tasks without a Fourier solution). Snapshots of --device
-# cuda runs: tests/gpu_cli_test.sh.
+# a sweep whose runs keep snapshots; the refusal of tasks without a Fourier
+# solution. Snapshots and progress measures of --device cuda runs:
+# tests/gpu_cli_test.sh.
 # usage: tests/dynamics_test.sh GROKLAB_BINARY
 set -u
 GL=$(readlink -f "$1")
@@ -59,8 +59,6 @@ s=$(ls A/snapshots | sed -n 6p | sed 's/step_0*\([0-9]\)/\1/; s/.safetensors//')
 expect_error "RUN@STEP of a run without snapshots" "has no snapshots (train it with --snapshots K" ipr B@10
 
 # refusals, one line each
-expect_error "--progress-measures with --device cuda" "--device cuda: --progress-measures on scores the logits" \
-  train --device cuda --progress-measures on --out out
 expect_error "--progress-measures for sq_sum" "allowed tasks: add, sub, mul, div" \
   train --task sq_sum --progress-measures on --out out
 

@@ -129,12 +129,14 @@ sd=$(paste -d, story_c.csv story_g.csv | awk -F, '{ for (j = 2; j <= 3; j++) { d
 workers=$(sqlite3 sg/sweep.db "select count(distinct worker) from runs where worker like '%:gpu'")
 [ "$workers" = 1 ] && ok "sweep --device cuda: one GPU worker trained every run" || notok "GPU workers: $workers"
 
-# snapshots: the weights at the log-spaced steps and the milestones, as on
-# the CPU, every logged step with one; groklab dynamics on the GPU's run,
-# and numpy's recomputation of its story and progress measures from its
-# snapshots (tests/python/check_dynamics.py, as dynamics_test.sh does for
-# the CPU's)
-snap=(train --p 23 --width 64 --frac 0.6 --noise 0.2 --wd 8 --steps 600 --log-every 100000 --snapshots 12 --quiet)
+# snapshots and progress measures: the weights at the log-spaced steps and
+# the milestones, as on the CPU, every logged step with one; the progress
+# rows logged while training (from the weights that came back, on the host)
+# = groklab dynamics' from the snapshots; numpy's recomputation of the
+# story and progress measures from them (tests/python/check_dynamics.py,
+# as dynamics_test.sh does for the CPU's)
+snap=(train --p 23 --width 64 --frac 0.6 --noise 0.2 --wd 8 --steps 600 --log-every 100000 --snapshots 12
+      --progress-measures on --quiet)
 "$GL" "${snap[@]}" --out snc >/dev/null 2>&1 || notok "cpu run with snapshots failed"
 "$GL" "${snap[@]}" --device cuda --out sng >/dev/null 2>err.txt || notok "cuda run with --snapshots failed: $(cat err.txt)"
 n=$(ls sng/snapshots 2>/dev/null | wc -l); rows=$(($(wc -l < sng/metrics.csv) - 1))
@@ -146,6 +148,21 @@ if "$GL" dynamics sng --quiet >/dev/null 2>err.txt && out=$(/usr/bin/python3 "$(
   ok "groklab dynamics on the cuda run; its examples.csv and progress = numpy's from its snapshots:"
   echo "$out" | sed 's/^/        /'
 else notok "dynamics of the cuda run: $(cat err.txt) $(echo "${out:-}" | grep 'NOT OK' | tr '\n' ';')"; fi
+cmp -s sng/progress.csv sng/dynamics/progress_snapshots.csv && [ "$(($(wc -l < sng/progress.csv) - 1))" = "$rows" ] \
+  && ok "train --device cuda --progress-measures on: progress.csv = the dynamics' rows from the snapshots, byte for byte" \
+  || notok "cuda progress.csv differs from the snapshots' rows: $(diff sng/progress.csv sng/dynamics/progress_snapshots.csv 2>&1 | head -2 | tr '\n' ' ')"
+
+# progress measures without snapshots (the weights come back for them
+# alone): the last row near the CPU's (the runs part in the last bits of
+# their sums, so within 5%, far closer than a row of stale weights)
+pm=(train --p 23 --width 64 --frac 0.6 --noise 0.2 --wd 8 --steps 300 --log-every 100 --progress-measures on --quiet)
+"$GL" "${pm[@]}" --out pmc >/dev/null 2>&1 && "$GL" "${pm[@]}" --device cuda --out pmg >/dev/null 2>err.txt \
+  || notok "progress measures alone: $(cat err.txt)"
+far=$(paste -d, <(tail -1 pmc/progress.csv) <(tail -1 pmg/progress.csv) | awk -F, '{ n = NF / 2; w = 0
+  for (i = 3; i <= n; i++) { d = $i - $(i + n); d = d < 0 ? -d : d; s = $i < 0 ? -$i : $i; if (s < 1e-3) s = 1e-3; if (d / s > w) w = d / s }
+  print (n >= 3 ? w : 99) }')
+awk -v w="$far" 'BEGIN { exit !(w <= 0.05) }' && ok "train --device cuda --progress-measures on: the last progress row within $far of the CPU's" \
+  || notok "cuda progress row at step 300 differs from the CPU's by $far (at most 0.05)"
 
 # reproduce: the figure's runs as one population; the same phases, and final
 # accuracies within 2 test examples (FP32 sums in another order)

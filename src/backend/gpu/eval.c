@@ -88,8 +88,9 @@ static void metrics_of(const gpop *g, int i, long step, gl_metrics *r) {
  * writes snapshots: with --snapshots the weights come back first). */
 int gpop_log_rows(gpop *g, int *skip, int only_stopped, gl_error *err) {
     if (gpop_evaluate(g, err) != 0) return -1;
-    /* snapshots: the trainers' log hooks write their weights as of this row */
-    if (gl_trainer_config(g->t[0])->snapshots > 0 && gpop_download(g, 0, err) != 0) return -1;
+    /* snapshots and progress measures: the trainers' log hooks read their weights as of this row */
+    const gl_config *c = gl_trainer_config(g->t[0]);
+    if ((c->snapshots > 0 || c->progress_measures) && gpop_download(g, 0, err) != 0) return -1;
     for (int i = 0; i < g->v.M; i++) {
         const gl_gmember *m = &g->mem[i];
         if (skip[i] || (only_stopped && m->alive)) continue;

@@ -9,6 +9,8 @@
 
 #include "backend/backends.h"
 #include "backend/gpu/pop.h"
+#include "groklab/arch.h"
+#include "groklab/model.h"
 #include "groklab/runtime.h"
 
 int gl_gpu_compatible(const gl_config *a, const gl_config *b) {
@@ -17,6 +19,7 @@ int gl_gpu_compatible(const gl_config *a, const gl_config *b) {
            a->optim == b->optim && a->batch == b->batch && a->steps == b->steps &&
            a->ipr == b->ipr && gl_config_basis(a) == gl_config_basis(b) &&
            a->log_every == b->log_every && a->log_points == b->log_points && a->snapshots == b->snapshots &&
+           a->progress_measures == b->progress_measures &&
            /* the training methods' kernels (their values may differ) */
            a->grokfast == b->grokfast && (a->grokfast != GL_GROKFAST_MA || a->grokfast_window == b->grokfast_window) &&
            (a->clip > 0) == (b->clip > 0) && (a->weight_norm > 0) == (b->weight_norm > 0) &&
@@ -66,10 +69,6 @@ int gl_gpu_check_config(const gl_config *c, gl_error *err) {
                        "--device cuda: the CUDA backend trains the two-layer MLP (--model mlp); "
                        "use --device cpu for --model %s",
                        gl_arch_name(c->arch));
-    if (c->progress_measures)
-        return gl_fail(err, "--device cuda: --progress-measures on scores the logits of every pair at each logged "
-                            "step, which the CUDA backend does not compute; use --device cpu, or train with "
-                            "--snapshots K and run groklab dynamics on the run");
     if (c->drop_last && c->batch > 0)
         return gl_fail(err, "--device cuda: --drop-last trains with --device cpu (the CUDA backend takes every "
                             "example of an epoch)");
@@ -160,9 +159,40 @@ int gl_gpu_population_advance(gl_trainer **members, int M, long until, gl_error 
 }
 
 
+/* --progress-measures on: the run's log hook scores the logits of every
+ * pair at each logged row (src/run/dynamics.c), which the device does not
+ * compute: a host pass of the CPU's code makes them from the weights that
+ * came back for the row (eval.c: gpop_log_rows), up to HOST_LOGITS pairs at
+ * a time. Otherwise the trainer has no buffers of the backend's. */
+enum { HOST_LOGITS = 2048 };
+
 static double gpu_bytes(const gl_config *c, const gl_net *net, int B) {
-    (void)c, (void)net, (void)B;
-    return 0; /* the pass lives on the device; the host keeps the trainer's state */
+    (void)B; /* the pass lives on the device; the host keeps the trainer's state */
+    return c->progress_measures ? gl_net_pass_bytes(net, c, 1, HOST_LOGITS) : 0;
+}
+
+static int gpu_attach(gl_trainer *t, gl_error *err) {
+    if (!t->cfg.progress_measures) return 0;
+    gl_blas_init(); /* the pass chunks its products: the BLAS runs on one thread */
+    gl_net_pass *ps;
+    int rc = gl_net_pass_new(&ps, &t->net, &t->cfg, 1, HOST_LOGITS, err);
+    if (rc == 0) t->impl = ps;
+    return rc;
+}
+
+static void gpu_detach(gl_trainer *t) {
+    gl_net_pass_free(t->impl);
+    t->impl = NULL;
+}
+
+static int gpu_logits(gl_trainer *t, const int32_t *m, const int32_t *n, int B, float *out, gl_error *err) {
+    if (!t->impl) /* only progress measures ask for logits */
+        return gl_failc(err, GL_E_NODEVICE, "the cuda backend computes logits only for --progress-measures on");
+    if (B < 0 || B > HOST_LOGITS)
+        return gl_failc(err, GL_E_INTERNAL, "logits of %d pairs at once (at most %d)", B, HOST_LOGITS);
+    memcpy(out, gl_net_pass_logits(t->impl, t->params, t->run_mean, t->run_var, m, n, B),
+           (size_t)B * (size_t)t->cfg.p * sizeof(float));
+    return 0;
 }
 
 static int gpu_advance(gl_trainer **members, int M, long until, int threads, gl_error *err) {
@@ -172,8 +202,9 @@ static int gpu_advance(gl_trainer **members, int M, long until, int threads, gl_
 
 const gl_backend *gl_backend_cuda(void) {
     static const gl_backend be = {
-        .name = "cuda", .check = gl_gpu_check_config, .bytes = gpu_bytes, .advance = gpu_advance,
-        .compatible = gl_gpu_compatible, .fit = gl_gpu_population_fit, .packs = 1,
+        .name = "cuda", .check = gl_gpu_check_config, .bytes = gpu_bytes, .attach = gpu_attach,
+        .detach = gpu_detach, .advance = gpu_advance, .compatible = gl_gpu_compatible,
+        .fit = gl_gpu_population_fit, .logits = gpu_logits, .packs = 1,
     };
     return &be;
 }
