@@ -100,8 +100,6 @@ done
 "$GL" train "${small[@]}" --lr-decay cosine --steps 20 --out GD >/dev/null || notok "run GD failed"
 expect_error "a decaying schedule keeps its steps on resume" \
   "--steps cannot change when resuming a run with lr_decay cosine" train --resume GD --steps 40
-expect_error "the GPU refuses --drop-last (its other training methods: gpu_cli_test.sh)" \
-  "--device cuda: --drop-last trains with --device cpu" train --device cuda --drop-last on --batch 32 --steps 1
 expect_error "--trainable norm needs a norm" "--trainable norm: the model has no norm to train" train --trainable norm --steps 1
 
 # --config replays a run; flags override it

@@ -104,7 +104,7 @@ static void select_batch(gl_trainer *t, gl_batch *bt) {
         *bt = (gl_batch){d->train_m, d->train_n, d->train_y, NULL, d->n_train};
         return;
     }
-    long nb = t->cfg.drop_last ? d->n_train / t->B : gl_minibatch_count(d->n_train, t->B);
+    long nb = gl_minibatch_count(d->n_train, t->B, t->cfg.drop_last);
     long e = t->step / nb, k = t->step % nb;
     if (e != w->perm_epoch) {
         for (int32_t i = 0; i < d->n_train; i++) w->perm[i] = i;

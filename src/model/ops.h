@@ -226,8 +226,11 @@ GL_HD size_t gl_max_chunks(int max_B, int rows, int lanes) {
 }
 
 /* Minibatches: an epoch of n examples in slices of `batch` (the last may be
- * short) has this many; step s takes slice s % count. */
-GL_HD long gl_minibatch_count(long n, long batch) { return (n + batch - 1) / batch; }
+ * short; with drop_last it is left out) has this many; step s takes slice
+ * s % count. */
+GL_HD long gl_minibatch_count(long n, long batch, int drop_last) {
+    return drop_last ? n / batch : (n + batch - 1) / batch;
+}
 
 /* ---------------------------------------------------------------------------
  * The precision-dependent functions, for float and double. */

@@ -15,7 +15,7 @@
 
 /* raised whenever this interface, gl_dev_ops, gl_gview, the kernel list
  * (kernels.h) or gl_runtime changes */
-#define GL_CUDA_MODULE_ABI 5
+#define GL_CUDA_MODULE_ABI 6
 #define GL_CUDA_MODULE_FILE "groklab-cuda.so"
 #define GL_CUDA_MODULE_ENTRY "gl_cuda_module_ops"
 

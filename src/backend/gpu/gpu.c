@@ -69,9 +69,6 @@ int gl_gpu_check_config(const gl_config *c, gl_error *err) {
                        "--device cuda: the CUDA backend trains the two-layer MLP (--model mlp); "
                        "use --device cpu for --model %s",
                        gl_arch_name(c->arch));
-    if (c->drop_last && c->batch > 0)
-        return gl_fail(err, "--device cuda: --drop-last trains with --device cpu (the CUDA backend takes every "
-                            "example of an epoch)");
     char why[GL_ERRLEN];
     if (!gl_gpu_available(why, sizeof why)) return gl_failc(err, GL_E_NODEVICE, "--device cuda: %s", why);
     return 0;

@@ -15,7 +15,7 @@ GL_HD void gl_k_batch_rows(long i, long unused, const gl_gview *v) {
         if (v->batch <= 0 || v->batch >= n) {
             g->rows = (int)n;
         } else {
-            long nb = gl_minibatch_count(n, v->batch), start = (g->step % nb) * v->batch;
+            long nb = gl_minibatch_count(n, v->batch, v->drop_last), start = (g->step % nb) * v->batch;
             g->rows = (int)gl_k_min(v->batch, n - start);
         }
     } else {
@@ -45,7 +45,7 @@ GL_HD void gl_k_gather(long i, long b, const gl_gview *v) {
         } else if (v->batch <= 0 || v->batch >= g->n_train) {
             src = b;
         } else {
-            long nb = gl_minibatch_count(g->n_train, v->batch);
+            long nb = gl_minibatch_count(g->n_train, v->batch, v->drop_last);
             src = v->perm[i * v->T + (g->step % nb) * v->batch + b];
         }
     } else {

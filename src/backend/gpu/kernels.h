@@ -94,6 +94,7 @@ typedef struct gl_gview {
     long np, off_u, off_v, off_w, off_g, off_b;
     int act, norm, loss, optim;
     int batch;          /* examples per step; 0: full batch */
+    int drop_last;      /* minibatches: an epoch leaves out its short last slice */
     int T, S;           /* train and test rows per member in tr_*, te_* */
     int n_ipr, nb;      /* IPR transform length and one-sided bins */
     int ipr_full;       /* full-DFT convention (bins counted twice) */

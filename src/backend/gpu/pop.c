@@ -324,6 +324,7 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
     v->loss = c->loss;
     v->optim = c->optim;
     v->batch = c->batch;
+    v->drop_last = c->drop_last;
     v->T = (int)T;
     v->S = (int)S;
     v->ipr_full = c->ipr == GL_IPR_FULL;

@@ -64,7 +64,7 @@ void gpop_load_batch(gpop *g, int with_csr) {
 /* the epoch member i's minibatches come from at this step, if its
  * permutation on the device is another's; else -1 */
 static long new_epoch(const gpop *g, int i) {
-    long n = g->mem[i].n_train, e = g->step / gl_minibatch_count(n, g->v.batch);
+    long n = g->mem[i].n_train, e = g->step / gl_minibatch_count(n, g->v.batch, g->v.drop_last);
     return g->v.batch < n && e != g->epoch[i] ? e : -1;
 }
 
