@@ -52,22 +52,26 @@ static const char *const rt_allowed[] = {
     [RT_EMULATE] = "0, 1 or strict",
 };
 
+/* The settings' names into out (cap bytes), separated by sep. */
+static void rt_list(char *out, size_t cap, const char *sep) {
+    out[0] = '\0';
+    for (int i = 0; i < RT_N; i++)
+        snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? sep : "", rt_settings[i].name);
+}
+
 /* The setting called name; NULL (and GL_E_INPUT listing the names) if none is. */
 static const struct rt_setting *rt_find(const char *name, gl_error *err) {
-    char names[256] = "";
-    for (int i = 0; i < RT_N; i++) {
+    for (int i = 0; i < RT_N; i++)
         if (!strcmp(rt_settings[i].name, name)) return &rt_settings[i];
-        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", rt_settings[i].name);
-    }
+    char names[256];
+    rt_list(names, sizeof names, ", ");
     gl_fail(err, "unknown runtime setting '%.100s' (allowed: %s)", name, names);
     return NULL;
 }
 
 const char *gl_runtime_names(void) {
     static char names[256];
-    if (!names[0])
-        for (int i = 0; i < RT_N; i++)
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? " " : "", rt_settings[i].name);
+    if (!names[0]) rt_list(names, sizeof names, " ");
     return names;
 }
 

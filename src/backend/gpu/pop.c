@@ -33,6 +33,9 @@ int gpop_rows(const gl_config *c, long n_train, long n_test) {
 /* out's row stride: p rounded up to 8 floats (32 bytes) */
 static int out_stride(int p) { return (p + 7) / 8 * 8; }
 
+/* the GL_RED_BLOCK blocks of np parameters that the methods' norms sum (k_optim.h) */
+static size_t red_blocks(size_t np) { return (np + GL_RED_BLOCK - 1) / GL_RED_BLOCK; }
+
 /* The sizes a population's arrays depend on. */
 typedef struct shape {
     size_t M, R, N, p, ldo, np, T, S, nb, stat, part;
@@ -75,8 +78,7 @@ static shape shape_of(const gl_config *c, size_t M, int R, long T, long S) {
     s.nb = s.p / 2 + 1;
     s.stat = M * (s.N > s.R ? s.N : s.R);
     size_t sums = GL_EVAL_SUMS * ((s.R + GL_EVAL_RUN - 1) / GL_EVAL_RUN), most = 3 * s.p > s.N ? 3 * s.p : s.N;
-    size_t chunks = (s.np + GL_RED_BLOCK - 1) / GL_RED_BLOCK;
-    if (chunks > most) most = chunks;
+    if (red_blocks(s.np) > most) most = red_blocks(s.np);
     s.part = M * (sums > most ? sums : most);
     s.filter = c->grokfast == GL_GROKFAST_OFF ? 0 : c->grokfast == GL_GROKFAST_MA ? (size_t)c->grokfast_window * s.np : s.np;
     s.init = c->wd_toward == GL_WD_TO_INIT ? s.np : 0;
@@ -335,7 +337,7 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
     v->wd_init = c->wd_toward == GL_WD_TO_INIT;
     v->wd_matrices = c->wd_groups == GL_WD_MATRICES;
     v->train_norm = c->trainable == GL_TRAIN_NORM;
-    v->nchunk = (int)((v->np + GL_RED_BLOCK - 1) / GL_RED_BLOCK);
+    v->nchunk = (int)red_blocks((size_t)v->np);
     int R = gpop_rows(c, T, S);
     v->R = R;
     int N = v->N, p = v->p;
@@ -439,7 +441,8 @@ int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err) {
     return 0;
 }
 
-/* Copies weights, optimizer state and running statistics back. */
+/* Copies the weights and running statistics back, with optimizer also the
+ * optimizer's state and GrokFast's filter (pop.h). */
 int gpop_download(gpop *g, int optimizer, gl_error *err) {
     gl_gview *v = &g->v;
     size_t np = (size_t)v->np, M = (size_t)v->M, N = (size_t)v->N;

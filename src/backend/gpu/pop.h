@@ -93,7 +93,8 @@ double gpop_member_bytes(const gl_config *c, int R, long T, long S);
 int gpop_create(gpop *g, gl_trainer **members, int M, gl_error *err);
 void gpop_free(gpop *g);
 /* Copies the weights and BatchNorm's running statistics back into the
- * trainers, and with optimizer the optimizer's state too. */
+ * trainers, and with optimizer the optimizer's state and GrokFast's filter
+ * too. */
 int gpop_download(gpop *g, int optimizer, gl_error *err);
 
 /* One training step of every member (step.c). */
